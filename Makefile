@@ -1,0 +1,46 @@
+# trackheat: `make demo` and `make test` do all the set-up on a fresh Debian/Ubuntu machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+OUT    := out
+APT    := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+
+.PHONY: all demo test bench sysdeps venv clean
+
+all: test
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "trackheat needs Python >= 3.10 ($(PYTHON) is older)"; exit 1; }
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && $(APT) python3-venv && rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); \
+	  else echo "python venv is missing: sudo apt-get install python3-venv"; exit 1; fi; }
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+venv: $(STAMP)
+
+# Xvfb and xdotool drive the real pointer and screen in the tests.
+sysdeps:
+	@if command -v Xvfb >/dev/null 2>&1 && command -v xdotool >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then echo "installing xvfb and xdotool with apt-get"; \
+	  apt-get update -qq && $(APT) xvfb xdotool xauth >/dev/null; \
+	else echo "the tests need Xvfb and xdotool; install them with: sudo apt-get install xvfb xdotool"; exit 1; fi
+
+test: $(STAMP) sysdeps
+	$(BIN)/python -m pytest -q -ra
+
+demo: $(STAMP)
+	@mkdir -p $(OUT)
+	@rm -f $(OUT)/demo.db $(OUT)/demo.db-wal $(OUT)/demo.db-shm
+	$(BIN)/trackheat import --db $(OUT)/demo.db sample_logs/*.csv
+	$(BIN)/trackheat sessions --db $(OUT)/demo.db
+	$(BIN)/trackheat stats --db $(OUT)/demo.db --session all
+
+bench: $(STAMP) sysdeps
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(OUT) .pytest_cache

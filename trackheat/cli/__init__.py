@@ -1,0 +1,46 @@
+"""The `trackheat` command: parses arguments, calls the library, prints one-line errors.
+
+Each subcommand lives in its own module here with `register(subparsers)`;
+none of them imports pynput, mss or a window toolkit at import time, so
+`--help`, `import`, `sessions`, `stats`, `export` and `gaze` work with no screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from trackheat import __version__
+from trackheat.errors import UserError
+
+# Order is the order `trackheat --help` lists them in.
+COMMANDS = ["record", "stop", "live", "import_", "sessions", "stats", "export", "gaze"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trackheat",
+        description="Mouse and gaze activity heatmaps: record the pointer, watch motion live, export heatmaps.",
+    )
+    parser.add_argument("--version", action="version", version=f"trackheat {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"trackheat.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except UserError as e:
+        print(f"trackheat {args.command}: {e}", file=sys.stderr)
+        return e.exit_status
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `trackheat sessions | head`
+        return 0

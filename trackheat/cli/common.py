@@ -1,0 +1,61 @@
+"""Options and output helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import sys
+
+from trackheat.errors import UserError
+from trackheat.paths import resolve_db
+
+
+def add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="PATH", help="store file (default: $TRACKHEAT_DB or the user data directory)")
+
+
+def add_session(p: argparse.ArgumentParser, default: str = "last") -> None:
+    p.add_argument("--session", default=default, metavar="N|all|last", help=f"which session(s) (default: {default})")
+
+
+def open_store(args: argparse.Namespace, *, create: bool = False):
+    from trackheat.store import Store
+
+    return Store(resolve_db(getattr(args, "db", None)), create=create)
+
+
+def print_json(obj) -> None:
+    json.dump(obj, sys.stdout, separators=(", ", ": "))
+    sys.stdout.write("\n")
+
+
+def fmt_time(t: float | None) -> str:
+    if t is None:
+        return "-"
+    return _dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "running"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def parse_time(text: str | None, flag: str) -> float | None:
+    """--since/--until: ISO date or datetime, or a relative age such as 2h, 30m, 7d."""
+    if text is None:
+        return None
+    t = text.strip()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    if t and t[-1] in units and t[:-1].replace(".", "", 1).isdigit():
+        import time
+
+        return time.time() - float(t[:-1]) * units[t[-1]]
+    try:
+        return _dt.datetime.fromisoformat(t).timestamp()
+    except ValueError:
+        raise UserError(f"{flag}: expected a date such as 2026-11-21 or 2026-11-21T14:00, or an age such as 2h or 7d; got {text!r}") from None

@@ -1,0 +1,59 @@
+"""`trackheat import FILE...`: third-party logs into the store, one transaction per file."""
+
+from __future__ import annotations
+
+import argparse
+
+from trackheat.cli.common import add_db, open_store, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="import mouse or gaze logs into the store", description="Import logs into the store: one session per file (per recording for multi-recording gaze files). The format is detected from the header.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--format", default="auto", help="auto (default), or a format name: mouse-dynamics, positions-json, csv, and the gaze formats")
+    add_gaze_options(p)
+    add_db(p)
+    p.add_argument("--json", action="store_true", help="one JSON object per imported session")
+    p.set_defaults(run=run)
+
+
+def add_gaze_options(p: argparse.ArgumentParser) -> None:
+    """Options that only gaze formats read (shared with `trackheat gaze`)."""
+    p.add_argument("--normalized", action="store_true", help="plain gaze CSV: x and y are 0..1 of the reference, not pixels")
+    p.add_argument("--weight", choices=["count", "duration"], help="gaze: weigh samples by count or fixations by duration (default: per format)")
+    p.add_argument("--reference-size", metavar="WxH", help="gaze: size of the reference image or scene camera")
+    p.add_argument("--confidence", type=float, default=0.6, help="Pupil Core: skip samples under this confidence (default 0.6)")
+
+
+def options_from(args: argparse.Namespace):
+    from trackheat.errors import UserError
+    from trackheat.importers import ImportOptions
+
+    size = None
+    if getattr(args, "reference_size", None):
+        try:
+            w, h = (int(v) for v in args.reference_size.lower().split("x"))
+            if w <= 0 or h <= 0:
+                raise ValueError
+            size = (w, h)
+        except ValueError:
+            raise UserError(f"--reference-size: expected WIDTHxHEIGHT such as 1600x1200, got {args.reference_size!r}") from None
+    return ImportOptions(format=args.format, normalized=args.normalized, weight=args.weight, reference_size=size, confidence=args.confidence)
+
+
+def run(args: argparse.Namespace) -> int:
+    from trackheat import importers
+
+    options = options_from(args)
+    # Read every file before writing any: a bad file anywhere stops the run with nothing written.
+    parsed = [(f, importers.read(f, options)) for f in args.files]
+    with open_store(args, create=True) as store:
+        for f, sessions in parsed:
+            ids = importers.save(store, sessions)
+            for sid, s in zip(ids, sessions):
+                if args.json:
+                    print_json({"session": sid, "file": str(f), "format": s.source.split(":")[0], "moves": s.moves, "clicks": len(s.clicks), "scrolls": len(s.scrolls), "dropped": s.dropped, "skipped": s.skipped})
+                else:
+                    extra = f", {s.skipped} skipped" if s.skipped else ""
+                    print(f"session {sid}: {f}: {s.moves} moves, {len(s.clicks)} clicks, {len(s.scrolls)} scrolls, {s.dropped} dropped rows{extra}")
+    return 0

@@ -1,0 +1,111 @@
+"""trackheat's own simple formats: a plain `x,y[,count]` CSV and the seed's JSON dump.
+
+The seed scripts kept `{(x, y): count}` in memory and dumped it as JSON,
+either `{"x,y": count, ...}` or `[[x, y, count], ...]`; both load here.
+These carry no layout, so the canvas is the smallest desktop holding them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from trackheat.canvas import Canvas
+from trackheat.errors import BadInput
+from trackheat.importers import Format, ImportedSession, ImportOptions, parse_float
+
+
+def _session(path: Path, fmt: str, xs: list, ys: list, counts: list) -> list[ImportedSession]:
+    x = np.asarray(xs, np.int64)
+    y = np.asarray(ys, np.int64)
+    return [ImportedSession(source=f"{fmt}:{path.name}", canvas=Canvas.covering(x, y), xs=x, ys=y, counts=np.asarray(counts, np.int64))]
+
+
+def _whole(value: float, path: Path, line: int | None, column: str) -> int:
+    if value != value or value in (float("inf"), float("-inf")):
+        raise BadInput(path, f"{column} is not a finite number", line)
+    return int(round(value))
+
+
+# -- csv ------------------------------------------------------------------
+def _csv_detect(header: str, path: Path) -> bool:
+    cols = [c.strip().lower() for c in header.split(",")]
+    return cols in (["x", "y"], ["x", "y", "count"])
+
+
+def _csv_read(path: Path, options: ImportOptions) -> list[ImportedSession]:
+    xs: list[int] = []
+    ys: list[int] = []
+    counts: list[int] = []
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        ncols = None
+        for row in reader:
+            if not row or not any(c.strip() for c in row):
+                continue
+            line = reader.line_num
+            if ncols is None:
+                ncols = len(row)
+                continue
+            if len(row) != ncols:
+                raise BadInput(path, f"expected {ncols} columns, found {len(row)}", line)
+            xs.append(_whole(parse_float(row[0], path, line, "x"), path, line, "x"))
+            ys.append(_whole(parse_float(row[1], path, line, "y"), path, line, "y"))
+            c = _whole(parse_float(row[2], path, line, "count"), path, line, "count") if ncols > 2 else 1
+            if c < 0:
+                raise BadInput(path, f"count is negative: {c}", line)
+            counts.append(c)
+    return _session(path, "csv", xs, ys, counts)
+
+
+# -- positions-json ---------------------------------------------------------
+def _json_detect(header: str, path: Path) -> bool:
+    return header.startswith("{") or header.startswith("[")
+
+
+def _line_of(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def _json_read(path: Path, options: ImportOptions) -> list[ImportedSession]:
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BadInput(path, f"invalid JSON: {e.msg} (column {e.colno})", e.lineno) from None
+    xs: list[int] = []
+    ys: list[int] = []
+    counts: list[int] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            line = _line_of(text, max(text.find(json.dumps(key)), 0))
+            parts = key.strip("()[] ").split(",")
+            if len(parts) != 2:
+                raise BadInput(path, f"key {key!r} is not \"x,y\"", line)
+            xs.append(_whole(parse_float(parts[0], path, line, "x"), path, line, "x"))
+            ys.append(_whole(parse_float(parts[1], path, line, "y"), path, line, "y"))
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise BadInput(path, f"count for {key!r} is not a number: {value!r}", line)
+            counts.append(_whole(value, path, line, "count"))
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            where = f"item {i}"
+            if not isinstance(item, list) or len(item) not in (2, 3) or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in item):
+                raise BadInput(path, f"{where} is not [x, y, count] with numbers: {item!r}"[:160])
+            xs.append(_whole(item[0], path, None, f"{where} x"))
+            ys.append(_whole(item[1], path, None, f"{where} y"))
+            counts.append(_whole(item[2], path, None, f"{where} count") if len(item) == 3 else 1)
+    else:
+        raise BadInput(path, "expected a JSON object {\"x,y\": count} or a list [[x, y, count], ...]", 1)
+    if any(c < 0 for c in counts):
+        raise BadInput(path, "a count is negative")
+    return _session(path, "positions-json", xs, ys, counts)
+
+
+FORMATS = [
+    Format("positions-json", '{"x,y": count, ...} or [[x, y, count], ...]', _json_detect, _json_read),
+    Format("csv", "x,y or x,y,count", _csv_detect, _csv_read),
+]
