@@ -1,0 +1,62 @@
+"""The screen through mss: the monitor layout, screenshots and raw frames.
+
+mss is imported only when called, never at module import time. One MSS
+object is made per owner and reused: making one per grab costs far more
+than the grab (1.4 ms per 1080p XShm grab on Xvfb).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trackheat.canvas import Canvas, Rect
+
+
+def open_mss():
+    """A new mss instance (mss.MSS from 10.2 on; mss.mss before)."""
+    import mss
+
+    factory = getattr(mss, "MSS", None) or mss.mss
+    return factory()
+
+
+def desktop_canvas(sct=None) -> Canvas:
+    """The virtual desktop: every monitor (mss.monitors[1:]), origins as the OS gives them."""
+    own = sct is None
+    sct = sct or open_mss()
+    try:
+        mons = sct.monitors[1:] or sct.monitors[:1]
+        return Canvas.desktop([Rect(int(m["left"]), int(m["top"]), int(m["width"]), int(m["height"])) for m in mons])
+    finally:
+        if own:
+            sct.close()
+
+
+def grab_bgra(sct, rect: Rect) -> np.ndarray:
+    """A zero-copy (H, W, 4) uint8 view of one grab; convert with cv2.cvtColor, not slicing."""
+    shot = sct.grab({"left": rect.left, "top": rect.top, "width": rect.width, "height": rect.height})
+    return np.asarray(shot)
+
+
+def grab_bgr(sct, rect: Rect) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(grab_bgra(sct, rect), cv2.COLOR_BGRA2BGR)
+
+
+def screenshot_pngs(sct=None) -> list[tuple[int, bytes]]:
+    """(monitor index, PNG bytes) for each monitor, 1-based as mss numbers them."""
+    import cv2
+
+    own = sct is None
+    sct = sct or open_mss()
+    try:
+        out = []
+        for i, m in enumerate(sct.monitors[1:], start=1):
+            ok, buf = cv2.imencode(".png", grab_bgr(sct, Rect(m["left"], m["top"], m["width"], m["height"])))
+            if ok:
+                out.append((i, buf.tobytes()))
+        return out
+    finally:
+        if own:
+            sct.close()
