@@ -101,7 +101,7 @@ def header_of(path: Path) -> str:
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        if e.start < len(head) - 4:  # not just a multibyte char cut at the buffer end
+        if len(head) < 65536 or e.start < len(head) - 4:  # not just a multibyte char cut at the buffer end
             line = head[: e.start].count(b"\n") + 1
             raise BadInput(path, f"not UTF-8 text (byte 0x{head[e.start]:02x})", line) from None
         text = head[: e.start].decode("utf-8-sig")
@@ -134,8 +134,19 @@ def read(path: str | Path, options: ImportOptions | None = None) -> list[Importe
     fmt = detect(path, options)
     try:
         return fmt.read(path, options)
-    except UnicodeDecodeError as e:
-        raise BadInput(path, f"not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})") from None
+    except UnicodeDecodeError:
+        raise _bad_utf8(path) from None
+
+
+def _bad_utf8(path: Path) -> BadInput:
+    """Where a file stops being UTF-8, found by scanning its bytes line by line."""
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return BadInput(path, f"not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1})", n)
+    return BadInput(path, "not UTF-8 text")
 
 
 def save(store, sessions: Sequence[ImportedSession]) -> list[int]:
