@@ -1,0 +1,497 @@
+"""The background pointer recorder: callbacks count in memory, a flush thread writes.
+
+Three threads, each with one job, so a 1000 Hz mouse never waits on a disk:
+- the listener thread (pynput, via trackheat.pointer) calls `Tally.on_move` & co.,
+  which only bump counters under a lock held for the update itself (on Windows the
+  callback runs inside the system mouse hook: a slow one freezes every pointer);
+- the flush thread owns the only Store connection of the recording and, every
+  flush interval, swaps the buffers out and writes them in ONE transaction (a
+  kill -9 therefore loses at most one interval, and never leaves half a batch);
+- the main thread waits for signals, --duration, a stop request, checks the
+  monitor layout every few seconds and prints the status line.
+
+Moves are aggregated per (period, x, y) as they arrive (InputScope kept one row
+per event and slowed to minutes per page at 14M rows).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trackheat import pidfile
+from trackheat.canvas import Canvas
+from trackheat.errors import UserError
+
+LAYOUT_EVERY = 5.0  # seconds between monitor layout checks
+STATUS_EVERY = 5.0  # seconds between status lines (at most)
+TICK = 0.2  # the main thread's polling step: stop latency, not CPU (5 wakeups/s)
+MACOS_HINT_AFTER = 10.0  # seconds without any event before the permission hint
+
+
+@dataclass
+class PeriodBuffer:
+    """Counts and dwell of one period (epoch start `period`)."""
+
+    period: int
+    counts: dict = field(default_factory=dict)  # (x, y) -> moves
+    dwell: dict = field(default_factory=dict)  # (x, y) -> seconds
+
+
+@dataclass
+class Batch:
+    """Everything that happened since the previous flush."""
+
+    periods: list[PeriodBuffer]
+    clicks: list  # (t, x, y, button)
+    scrolls: list  # (t, x, y, dx, dy)
+    moves: int = 0
+    active: float = 0.0
+    idle: float = 0.0
+    distance: float = 0.0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.moves or self.clicks or self.scrolls or self.active or self.idle or any(p.dwell for p in self.periods))
+
+
+class Tally:
+    """The in-memory side of a recording: what the pointer callbacks touch, and nothing else.
+
+    Dwell: the time from one event to the next belongs to the earlier event's
+    position; a gap longer than `idle_after` is idle time instead (the user was
+    away, not hovering). Every event (move, click, scroll) ends a gap.
+    """
+
+    def __init__(self, *, idle_after: float = 30.0, period: int = 3600, start: float | None = None,
+                 position: tuple[int, int] | None = None, clock=time.time) -> None:
+        self.idle_after = float(idle_after)
+        self.period_seconds = max(1, int(period))
+        self.clock = clock
+        self.lock = threading.Lock()
+        t = clock() if start is None else start
+        self._last_t = t
+        self._last_key = position  # where the pointer rests before the first event (it dwells there too)
+        self._new(t)
+
+    def _new(self, t: float) -> None:
+        p = int(t // self.period_seconds) * self.period_seconds
+        self._cur = PeriodBuffer(p)
+        self._period_end = p + self.period_seconds
+        self._periods = [self._cur]
+        self._clicks: list = []
+        self._scrolls: list = []
+        self._moves = 0
+        self._active = 0.0
+        self._idle = 0.0
+        self._distance = 0.0
+        self.events = 0  # read by the status line; racy reads are fine
+
+    def _roll(self, t: float) -> None:
+        """A new period began: later events go to a new buffer (rare: once an hour)."""
+        p = int(t // self.period_seconds) * self.period_seconds
+        self._cur = PeriodBuffer(p)
+        self._period_end = p + self.period_seconds
+        self._periods.append(self._cur)
+
+    # -- the callbacks (listener thread) ----------------------------------
+    def on_move(self, x: int, y: int) -> None:
+        t = self.clock()
+        key = (x, y)
+        with self.lock:
+            dt = t - self._last_t
+            last = self._last_key
+            if last is not None and dt > 0:
+                if dt <= self.idle_after:
+                    d = self._cur.dwell
+                    d[last] = d.get(last, 0.0) + dt
+                    self._active += dt
+                else:
+                    self._idle += dt
+                self._distance += math.hypot(x - last[0], y - last[1])
+            if t >= self._period_end:
+                self._roll(t)
+            c = self._cur.counts
+            c[key] = c.get(key, 0) + 1
+            self._moves += 1
+            self._last_t = t
+            self._last_key = key
+            self.events += 1
+
+    def _gap(self, t: float, key: tuple[int, int]) -> None:
+        """End the current gap at a non-move event (lock held)."""
+        dt = t - self._last_t
+        last = self._last_key
+        if last is not None and dt > 0:
+            if dt <= self.idle_after:
+                d = self._cur.dwell
+                d[last] = d.get(last, 0.0) + dt
+                self._active += dt
+            else:
+                self._idle += dt
+        if t >= self._period_end:
+            self._roll(t)
+        if t > self._last_t:
+            self._last_t = t
+        self._last_key = key
+        self.events += 1
+
+    def on_click(self, x: int, y: int, button: str, pressed: bool) -> None:
+        t = self.clock()
+        with self.lock:
+            self._gap(t, (x, y))
+            if pressed:  # a click is the press; the release only ends the gap
+                self._clicks.append((t, x, y, button))
+
+    def on_scroll(self, x: int, y: int, dx: int, dy: int) -> None:
+        t = self.clock()
+        with self.lock:
+            self._gap(t, (x, y))
+            self._scrolls.append((t, x, y, dx, dy))
+
+    # -- the flush side ----------------------------------------------------
+    def take(self) -> Batch:
+        """Swap the buffers out (the callbacks go on into fresh ones)."""
+        with self.lock:
+            b = Batch([p for p in self._periods if p.counts or p.dwell], self._clicks, self._scrolls,
+                      self._moves, self._active, self._idle, self._distance)
+            cur_p = self._cur.period
+            self._cur = PeriodBuffer(cur_p)
+            self._periods = [self._cur]
+            self._clicks, self._scrolls = [], []
+            self._moves, self._active, self._idle, self._distance = 0, 0.0, 0.0, 0.0
+        return b
+
+    def restore(self, b: Batch) -> None:
+        """Put a batch back after a failed write, so the next flush retries it."""
+        with self.lock:
+            by_period = {p.period: p for p in self._periods}
+            for old in b.periods:
+                p = by_period.get(old.period)
+                if p is None:
+                    p = PeriodBuffer(old.period)
+                    self._periods.insert(0, p)
+                    by_period[old.period] = p
+                for k, v in old.counts.items():
+                    p.counts[k] = p.counts.get(k, 0) + v
+                for k, v in old.dwell.items():
+                    p.dwell[k] = p.dwell.get(k, 0.0) + v
+            self._clicks[:0] = b.clicks
+            self._scrolls[:0] = b.scrolls
+            self._moves += b.moves
+            self._active += b.active
+            self._idle += b.idle
+            self._distance += b.distance
+
+    def close(self, t: float | None = None) -> None:
+        """The recording ends: the pause since the last event counts as dwell (or idle) up to now."""
+        t = self.clock() if t is None else t
+        with self.lock:
+            dt = t - self._last_t
+            last = self._last_key
+            if dt > 0:
+                if dt <= self.idle_after:
+                    if last is not None:
+                        d = self._cur.dwell
+                        d[last] = d.get(last, 0.0) + dt
+                    self._active += dt
+                else:
+                    self._idle += dt
+            self._last_t = max(t, self._last_t)
+
+
+def write_batch(store, session_id: int, b: Batch, *, ended: float, layouts=(), screenshots=(), meta=None) -> None:
+    """One flush: the whole batch or nothing."""
+    with store.transaction():
+        for p in b.periods:
+            store.add_counts(session_id, p.counts, p.dwell, period=p.period)
+        if b.clicks:
+            store.add_clicks(session_id, b.clicks)
+        if b.scrolls:
+            store.add_scrolls(session_id, b.scrolls)
+        for t, canvas in layouts:
+            store.add_layout(session_id, canvas, t)
+        for t, monitor, png in screenshots:
+            store.add_screenshot(session_id, monitor, png, t)
+        store.update_session(session_id, ended=ended, add_active=b.active, add_idle=b.idle, add_distance=b.distance, meta=meta)
+
+
+@dataclass
+class RecordOptions:
+    db: Path
+    duration: float | None = None
+    flush_interval: float = 1.0
+    idle_after: float = 30.0
+    period: int = 3600
+    screenshot: str = "none"  # none|start|end|both
+    quiet: bool = False
+
+    def check(self) -> None:
+        if self.duration is not None and self.duration <= 0:
+            raise UserError("--duration: expected a positive number of seconds")
+        if not (0.01 <= self.flush_interval <= 3600):
+            raise UserError("--flush-interval: expected seconds between 0.01 and 3600")
+        if self.idle_after <= 0:
+            raise UserError("--idle-after: expected a positive number of seconds")
+        if self.period < 1:
+            raise UserError("--period: expected a positive number of seconds")
+        if self.screenshot not in ("none", "start", "end", "both"):
+            raise UserError("--screenshot: expected none, start, end or both")
+
+
+class Flusher(threading.Thread):
+    """Owns the recording's Store connection; writes a batch every interval and once more at the end."""
+
+    def __init__(self, db: Path, session_id: int, tally: Tally, interval: float, say) -> None:
+        super().__init__(name="trackheat-flush", daemon=True)
+        self.db, self.session_id, self.tally, self.interval, self.say = db, session_id, tally, interval, say
+        self._done = threading.Event()
+        self._extra_lock = threading.Lock()
+        self._layouts: list = []
+        self._shots: list = []
+        self._meta: dict | None = None
+        self.ended: float | None = None
+        self.error: BaseException | None = None
+        self.flushes = 0
+        self.moves = self.clicks = self.scrolls = 0  # totals written so far
+        self.last_flush_ms = 0.0
+
+    def add_layout(self, t: float, canvas: Canvas) -> None:
+        with self._extra_lock:
+            self._layouts.append((t, canvas))
+
+    def add_screenshots(self, t: float, shots) -> None:
+        with self._extra_lock:
+            self._shots.extend((t, m, png) for m, png in shots)
+
+    def finish(self, ended: float, meta: dict | None = None) -> None:
+        """Write everything left, the end time and the final meta, then exit."""
+        self.ended = ended
+        self._meta = meta
+        self._done.set()
+
+    def run(self) -> None:
+        from trackheat.store import Store
+
+        try:
+            with Store(self.db) as store:
+                while not self._done.wait(self.interval):
+                    self.flush(store, time.time())
+                # Final flush: retry a few times if another writer holds the file.
+                for attempt in range(5):
+                    if self.flush(store, self.ended or time.time(), final=True):
+                        break
+                    time.sleep(1.0)
+        except BaseException as e:  # surfaced by the main thread
+            self.error = e
+
+    def flush(self, store, now: float, final: bool = False) -> bool:
+        import sqlite3
+
+        b = self.tally.take()
+        with self._extra_lock:
+            layouts, self._layouts = self._layouts, []
+            shots, self._shots = self._shots, []
+        t0 = time.perf_counter()
+        try:
+            write_batch(store, self.session_id, b, ended=now, layouts=layouts, screenshots=shots, meta=self._meta if final else None)
+        except sqlite3.Error as e:
+            # Keep everything for the next try: a busy or full disk must not lose events.
+            self.tally.restore(b)
+            with self._extra_lock:
+                self._layouts[:0] = layouts
+                self._shots[:0] = shots
+            self.say(f"cannot write to {self.db} ({e}); keeping the events in memory and retrying")
+            return False
+        self.last_flush_ms = (time.perf_counter() - t0) * 1000
+        self.flushes += 1
+        self.moves += b.moves
+        self.clicks += len(b.clicks)
+        self.scrolls += len(b.scrolls)
+        return True
+
+
+def summary_line(info) -> str:
+    """One line for the end of a recording (and for `trackheat stop`)."""
+    from trackheat.cli.common import fmt_duration
+
+    dist = f", {info.distance:.0f} px travelled" if info.distance else ""
+    return (f"session {info.id}: {info.moves} moves over {info.positions} distinct positions, {info.clicks} clicks, "
+            f"{info.scrolls} scrolls in {fmt_duration(info.duration or 0.0)} "
+            f"(active {fmt_duration(info.active_seconds)}, idle {fmt_duration(info.idle_seconds)}{dist})")
+
+
+class Recorder:
+    """One recording session, from `run()` until a signal, --duration or `trackheat stop`."""
+
+    def __init__(self, options: RecordOptions) -> None:
+        options.check()
+        self.o = options
+        self.db = Path(options.db)
+        self._stop_reason: str | None = None
+        self._tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
+        self._status_open = False
+
+    # -- output ------------------------------------------------------------
+    def say(self, msg: str) -> None:
+        """A line on stderr (pythonw has no stderr: then nothing)."""
+        if sys.stderr is None:
+            return
+        if self._status_open:
+            sys.stderr.write("\n")
+            self._status_open = False
+        print(f"trackheat record: {msg}", file=sys.stderr, flush=True)
+
+    def _status(self, text: str) -> None:
+        if self.o.quiet or sys.stderr is None:
+            return
+        if self._tty:
+            sys.stderr.write(f"\r\033[Ktrackheat record: {text}")
+            sys.stderr.flush()
+            self._status_open = True
+        else:
+            print(f"trackheat record: {text}", file=sys.stderr, flush=True)
+
+    # -- signals -----------------------------------------------------------
+    def _on_signal(self, signum, frame) -> None:
+        # Only a flag: a signal handler that takes locks (Event.set) can deadlock
+        # against the main thread it interrupts. The main loop polls every TICK.
+        self._stop_reason = signal.Signals(signum).name
+
+    def _install_signals(self) -> list:
+        old = []
+        names = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"]
+        for name in names:
+            sig = getattr(signal, name, None)
+            if sig is None:
+                continue
+            prev = signal.getsignal(sig)
+            if name == "SIGHUP" and prev == signal.SIG_IGN:
+                continue  # started under nohup: keep recording when the terminal goes
+            try:
+                signal.signal(sig, self._on_signal)
+                old.append((sig, prev))
+            except (ValueError, OSError):  # not the main thread, or not settable here
+                pass
+        return old
+
+    # -- the run -----------------------------------------------------------
+    def run(self) -> int:
+        from trackheat.display import require_pointer
+        from trackheat.pointer import PointerListener, pointer_position
+        from trackheat.screen import desktop_canvas, screenshot_pngs
+        from trackheat.store import Store
+
+        require_pointer("trackheat record")
+        canvas = desktop_canvas()
+        started = time.time()
+        meta = {"recorder": "trackheat record", "pid": os.getpid(), "host": socket.gethostname(), "platform": sys.platform,
+                "flush_interval": self.o.flush_interval, "idle_after": self.o.idle_after}
+        with Store(self.db) as store:
+            session_id = store.create_session("record", canvas, started=started, kind="mouse", period_seconds=self.o.period, meta=meta)
+
+        old_signals = self._install_signals()
+        tally = Tally(idle_after=self.o.idle_after, period=self.o.period, start=started, position=pointer_position())
+        flusher = Flusher(self.db, session_id, tally, self.o.flush_interval, self.say)
+        listener = PointerListener(tally.on_move, tally.on_click, tally.on_scroll)
+        pid_path = None
+        try:
+            flusher.start()
+            listener.start()
+            pid_path = pidfile.write(self.db, session_id, started)
+            stop_file = pid_path.with_suffix(".stop")
+            if not self.o.quiet:
+                self.say(f"recording session {session_id} into {self.db} (pid {os.getpid()}); "
+                         f"stop with Ctrl-C or `trackheat stop --db {self.db}`")
+            if listener.trusted is False:
+                self.say(_MACOS_HINT)
+            if self.o.screenshot in ("start", "both"):
+                flusher.add_screenshots(time.time(), screenshot_pngs())
+            self._loop(tally, flusher, canvas, stop_file, started, desktop_canvas)
+        finally:
+            listener.stop()
+            ended = time.time()
+            tally.close(ended)
+            try:
+                if self.o.screenshot in ("end", "both") and flusher.is_alive():
+                    flusher.add_screenshots(ended, screenshot_pngs())
+            except Exception as e:  # the display may be gone at logout; the events matter more
+                self.say(f"no end screenshot ({e})")
+            meta["stopped_by"] = self._stop_reason or "error"
+            flusher.finish(ended, meta)
+            flusher.join()
+            if pid_path is not None:
+                pidfile.remove(pid_path)
+            for sig, prev in old_signals:
+                signal.signal(sig, prev)
+        if self._status_open:
+            sys.stderr.write("\n")
+        if flusher.error is not None:
+            raise UserError(f"{self.db}: recording could not be written ({flusher.error})")
+        with Store(self.db) as store:
+            info = store.session(session_id)
+        if sys.stdout is not None:
+            print(summary_line(info), flush=True)
+        return 0
+
+    def _loop(self, tally: Tally, flusher: Flusher, canvas: Canvas, stop_file: Path, started: float, desktop_canvas) -> None:
+        t0 = time.monotonic()
+        deadline = None if self.o.duration is None else t0 + self.o.duration
+        next_layout = t0 + LAYOUT_EVERY
+        next_status = t0 + STATUS_EVERY
+        last_events, last_t = 0, t0
+        hinted = sys.platform != "darwin"
+        while self._stop_reason is None:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                self._stop_reason = "duration"
+                break
+            if not flusher.is_alive():
+                self._stop_reason = "error"
+                break
+            if now >= next_layout:
+                next_layout = now + LAYOUT_EVERY
+                try:
+                    new = desktop_canvas()
+                except Exception:
+                    new = canvas  # a display hiccup is not a layout change
+                if new != canvas:
+                    canvas = new
+                    flusher.add_layout(time.time(), new)
+                    self.say(f"monitor layout changed: {len(new.monitors)} monitor(s), {new.width}x{new.height} at {new.origin}")
+            if not hinted and now - t0 >= MACOS_HINT_AFTER:
+                hinted = True
+                if tally.events == 0:
+                    self.say(_MACOS_HINT)
+            if now >= next_status:
+                next_status = now + STATUS_EVERY
+                events = tally.events
+                if events != last_events or self._tty:
+                    from trackheat.cli.common import fmt_duration
+
+                    rate = (events - last_events) / max(now - last_t, 1e-9)
+                    self._status(f"{rate:.0f} events/s; {flusher.moves} moves, {flusher.clicks} clicks, {flusher.scrolls} scrolls "
+                                 f"written; {fmt_duration(time.time() - started)}")
+                last_events, last_t = events, now
+            sleep = TICK
+            if deadline is not None:
+                sleep = min(sleep, max(0.0, deadline - now))
+            time.sleep(sleep)
+            if stop_file.exists():
+                self._stop_reason = "trackheat stop"
+
+
+_MACOS_HINT = ("no pointer events are arriving: allow this terminal (or Python) under System Settings > "
+               "Privacy & Security > Accessibility and Input Monitoring, then start again")
+
+
+def status(db: Path) -> tuple[list, list]:
+    """(running, stale) recorders of a store, as `record --status` and `stop` show them."""
+    return pidfile.recorders(db)
