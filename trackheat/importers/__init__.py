@@ -18,6 +18,7 @@ import numpy as np
 
 from trackheat.canvas import Canvas
 from trackheat.errors import BadInput, UserError
+from trackheat.store import DEFAULT_PERIOD
 
 # Modules whose FORMATS lists are tried, in order, by auto-detection.
 FORMAT_MODULES = ["mouse_dynamics", "plain", "gaze"]
@@ -157,7 +158,7 @@ def save(store, sessions: Sequence[ImportedSession]) -> list[int]:
             started = time.time() if s.started is None else s.started
             sid = store.create_session(s.source, s.canvas, started=started, kind=s.kind, meta=s.meta)
             ids.append(sid)
-            period_len = 3600
+            period_len = DEFAULT_PERIOD
             xs = np.rint(np.asarray(s.xs, dtype=np.float64)).astype(np.int64)
             ys = np.rint(np.asarray(s.ys, dtype=np.float64)).astype(np.int64)
             counts = np.ones(len(xs), np.int64) if s.counts is None else np.asarray(s.counts, np.int64)
@@ -167,19 +168,33 @@ def save(store, sessions: Sequence[ImportedSession]) -> list[int]:
             else:
                 periods = np.full(len(xs), int(started // period_len * period_len), np.int64)
             if len(xs):
-                keys = np.stack([periods, xs, ys], axis=1)
-                uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-                inverse = inverse.ravel()
-                csum = np.bincount(inverse, weights=counts, minlength=len(uniq)).astype(np.int64)
-                dsum = np.bincount(inverse, weights=dwell, minlength=len(uniq))
-                for p in np.unique(uniq[:, 0]):
-                    m = uniq[:, 0] == p
-                    store.add_positions(sid, zip(uniq[m, 1].tolist(), uniq[m, 2].tolist(), csum[m].tolist(), dsum[m].tolist()), period=int(p))
+                _save_positions(store, sid, periods, xs, ys, counts, dwell)
             store.add_clicks(sid, s.clicks)
             store.add_scrolls(sid, s.scrolls)
             ended = s.ended if s.ended is not None else (float(np.max(s.ts)) if s.ts is not None and len(s.ts) else started)
             store.update_session(sid, ended=ended, add_active=s.active_seconds, add_idle=s.idle_seconds, add_distance=s.distance)
     return ids
+
+
+def _save_positions(store, sid: int, periods: np.ndarray, xs: np.ndarray, ys: np.ndarray, counts: np.ndarray, dwell: np.ndarray) -> None:
+    """Aggregate samples to one row per (period, x, y) before SQL sees them.
+
+    The three keys are packed into one int64 so np.unique sorts a flat array
+    (several times faster than unique over rows on a million gaze samples).
+    """
+    p0, x0, y0 = periods.min(), xs.min(), ys.min()
+    pi, xi, yi = periods - p0, xs - x0, ys - y0
+    span_x, span_y = int(xi.max()) + 1, int(yi.max()) + 1
+    key = (pi * span_x + xi) * span_y + yi
+    uniq, inverse = np.unique(key, return_inverse=True)
+    csum = np.bincount(inverse, weights=counts, minlength=len(uniq)).astype(np.int64)
+    dsum = np.bincount(inverse, weights=dwell, minlength=len(uniq))
+    uy = uniq % span_y + y0
+    ux = (uniq // span_y) % span_x + x0
+    up = uniq // (span_x * span_y) + p0
+    for p in np.unique(up):
+        m = up == p
+        store.add_positions(sid, zip(ux[m].tolist(), uy[m].tolist(), csum[m].tolist(), dsum[m].tolist()), period=int(p))
 
 
 def parse_float(text: str, path: Path, line: int, column: str) -> float:
