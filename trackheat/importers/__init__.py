@@ -194,7 +194,7 @@ def _save_positions(store, sid: int, periods: np.ndarray, xs: np.ndarray, ys: np
     up = uniq // (span_x * span_y) + p0
     for p in np.unique(up):
         m = up == p
-        store.add_positions(sid, zip(ux[m].tolist(), uy[m].tolist(), csum[m].tolist(), dsum[m].tolist()), period=int(p))
+        store.add_position_arrays(sid, int(p), ux[m], uy[m], csum[m], dsum[m])
 
 
 def parse_float(text: str, path: Path, line: int, column: str) -> float:
