@@ -424,6 +424,8 @@ class Recorder:
                     flusher.add_screenshots(ended, screenshot_pngs())
             except Exception as e:  # the display may be gone at logout; the events matter more
                 self.say(f"no end screenshot ({e})")
+            if pid_path is not None and pid_path.with_suffix(".stop").exists():
+                self._stop_reason = "trackheat stop"  # whether its file or its SIGTERM came first
             meta["stopped_by"] = self._stop_reason or "error"
             flusher.finish(ended, meta)
             flusher.join()
