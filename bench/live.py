@@ -1,0 +1,196 @@
+"""bench/live.py: MotionHeatmap (update + render) against the seed's starter pipeline, and mss grabs.
+
+Both pipelines see the same frames, interleaved frame by frame, so a busy
+machine slows both alike and the ratio stays fair: the pedestrian video at
+1280x720 and its frames resized to 1920x1080 and 3840x2160 (resizing is not
+timed). The mss grab (+ BGRA->BGR, what the screen source does per frame) is
+timed on a private Xvfb of each size. Targets (issue 5): default settings
+>= 3x the seed's fps at 1080p and >= 30 fps at 4K; at process_scale=1.0 the
+heat equals the seed's within rounding.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+VIDEO = ROOT.parent / "shared" / "data" / "video" / "pedestrians.avi"
+
+from trackheat.motion import MotionHeatmap  # noqa: E402
+
+
+def seed_pipeline(frames, decay=0.95, threshold=25, blur=5, dilate=2, colormap=cv2.COLORMAP_JET, alpha=0.4):
+    """The seed's starter pipeline, as written there: yields (heat 0..1, overlay) per frame."""
+    prev = None
+    acc = None
+    for frame in frames:
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        gray = cv2.GaussianBlur(gray, (blur, blur), 0)
+        if prev is None:
+            prev = gray
+            acc = np.zeros(gray.shape, np.float32)
+        diff = cv2.absdiff(prev, gray)
+        prev = gray
+        _, motion = cv2.threshold(diff, threshold, 255, cv2.THRESH_BINARY)
+        motion = cv2.dilate(motion, None, iterations=dilate)
+        acc *= decay
+        acc += motion.astype(np.float32)
+        norm = acc / acc.max() if acc.max() > 0 else acc.copy()
+        heat = cv2.applyColorMap((norm * 255).astype(np.uint8), colormap)
+        overlay = cv2.addWeighted(frame, 1 - alpha, heat, alpha, 0)
+        yield norm, overlay
+
+
+def read_frames(n: int) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(VIDEO))
+    out = []
+    while len(out) < n:
+        ok, f = cap.read()
+        if not ok:
+            break
+        out.append(f)
+    cap.release()
+    if not out:
+        raise SystemExit(f"cannot read {VIDEO}")
+    return out
+
+
+def time_pair(frames: list[np.ndarray], size: tuple[int, int], warm: int = 3) -> dict:
+    """Per-frame ms of the seed and of MotionHeatmap() on the same frames, interleaved."""
+    feed: list[np.ndarray] = [None]  # the seed's generator pulls the current frame from here
+
+    def frame_iter():
+        while True:
+            yield feed[0]
+
+    seed = seed_pipeline(frame_iter())
+    hm = MotionHeatmap()
+    t_seed, t_ours = [], []
+    for i, f in enumerate(frames):
+        frame = f if (f.shape[1], f.shape[0]) == size else cv2.resize(f, size, interpolation=cv2.INTER_LINEAR)
+        feed[0] = frame
+        t0 = time.perf_counter()
+        next(seed)
+        t1 = time.perf_counter()
+        hm.update(frame)
+        hm.render(frame)
+        t2 = time.perf_counter()
+        if i >= warm:
+            t_seed.append(t1 - t0)
+            t_ours.append(t2 - t1)
+    return {"seed": statistics.median(t_seed) * 1000, "ours": statistics.median(t_ours) * 1000, "scale": hm.scale, "n": len(t_ours)}
+
+
+def equality(frames: list[np.ndarray]) -> tuple[float, int, int]:
+    """Max |heat - seed heat| over every frame at process_scale=1.0, and the worst overlay difference."""
+    hm = MotionHeatmap(process_scale=1.0)
+    worst_heat = 0.0
+    worst_px = 0
+    for f, (norm, overlay) in zip(frames, seed_pipeline(frames)):
+        hm.update(f)
+        ours = hm.render(f)
+        worst_heat = max(worst_heat, float(np.max(np.abs(hm.heat() - norm))))
+        worst_px = max(worst_px, int(np.max(cv2.absdiff(ours, overlay))))
+    return worst_heat, worst_px, len(frames)
+
+
+def grab_times(sizes) -> dict:
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        from conftest import start_xvfb, stop_xvfb
+    except Exception as e:  # pytest missing: no private X server
+        return {s: f"n/a ({e})" for s in sizes}
+    from trackheat.canvas import Rect
+    from trackheat.screen import grab_bgra, open_mss
+
+    out = {}
+    for w, h in sizes:
+        try:
+            x = start_xvfb(w, h)
+        except BaseException as e:  # pytest.skip raises a BaseException subclass
+            out[(w, h)] = f"n/a ({e})"
+            continue
+        old = os.environ.get("DISPLAY")
+        os.environ["DISPLAY"] = x.display
+        try:
+            sct = open_mss()
+            rect = Rect(0, 0, w, h)
+            ts, tc = [], []
+            for i in range(40):
+                t0 = time.perf_counter()
+                a = grab_bgra(sct, rect)
+                t1 = time.perf_counter()
+                cv2.cvtColor(a, cv2.COLOR_BGRA2BGR)
+                t2 = time.perf_counter()
+                if i >= 3:
+                    ts.append(t1 - t0)
+                    tc.append(t2 - t1)
+            sct.close()
+            out[(w, h)] = (statistics.median(ts) * 1000, statistics.median(tc) * 1000)
+        finally:
+            if old is None:
+                os.environ.pop("DISPLAY", None)
+            else:
+                os.environ["DISPLAY"] = old
+            stop_xvfb(x)
+    return out
+
+
+def main() -> int:
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"numpy {np.__version__}, cv2 {cv2.__version__}, cv2 threads {cv2.getNumThreads()}"
+    )
+    print()
+    frames = read_frames(150)
+    sizes = [((1280, 720), 150), ((1920, 1080), 120), ((3840, 2160), 60)]
+    rows = []
+    ok = True
+    for size, n in sizes:
+        r = time_pair(frames[:n], size)
+        rows.append((size, r))
+    print("| frames | process scale | seed pipeline ms/frame | seed fps | MotionHeatmap() update+render ms/frame | fps | speed-up | target |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (w, h), r in rows:
+        fps_seed, fps = 1000 / r["seed"], 1000 / r["ours"]
+        ratio = r["seed"] / r["ours"]
+        if (w, h) == (1920, 1080):
+            met = ratio >= 3.0
+            target = f">= 3x: {'met' if met else 'NOT met'}"
+        elif (w, h) == (3840, 2160):
+            met = fps >= 30.0
+            target = f">= 30 fps: {'met' if met else 'NOT met'}"
+        else:
+            met, target = True, "-"
+        ok = ok and met
+        print(f"| {w}x{h} ({r['n']} frames) | {r['scale']:g} | {r['seed']:.1f} | {fps_seed:.0f} | {r['ours']:.1f} | {fps:.0f} | {ratio:.1f}x | {target} |")
+    print()
+    heat_diff, px_diff, n = equality(frames[:150])
+    eq = heat_diff <= 1e-5
+    print(f"process_scale=1.0 vs the seed, {n} frames of the 1280x720 video: max |heat difference| = {heat_diff:.2e} "
+          f"(target <= 1e-5: {'met' if eq else 'NOT met'}); overlay differs by at most {px_diff} of 255 (the seed truncates, the renderer rounds)")
+    print()
+    grabs = grab_times([(1280, 720), (1920, 1080), (3840, 2160)])
+    print("| Xvfb screen | mss grab ms | BGRA->BGR (cv2.cvtColor) ms |")
+    print("|---|---|---|")
+    for (w, h), v in grabs.items():
+        if isinstance(v, str):
+            print(f"| {w}x{h} | {v} | |")
+        else:
+            print(f"| {w}x{h} | {v[0]:.2f} | {v[1]:.2f} |")
+    print()
+    print("Times are medians per frame; the seed and MotionHeatmap run interleaved on the same frames.")
+    return 0 if ok and eq else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
