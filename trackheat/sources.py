@@ -217,7 +217,7 @@ def _quiet_opencv():
 
     try:
         level = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
         return lambda: cv2.utils.logging.setLogLevel(level)
     except Exception:
         return lambda: None

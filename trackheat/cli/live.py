@@ -1,16 +1,104 @@
-"""`trackheat live` (not built yet)."""
+"""`trackheat live`: a decaying motion heatmap over the screen or a camera/video, in a window or headless."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from trackheat.errors import UserError
 
 
+def _unit(flag: str, lo: float, hi: float):
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"must be between {lo:g} and {hi:g}, got {text}")
+        return v
+
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return v
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("live", help="(not built yet)")
+    p = sub.add_parser(
+        "live",
+        help="live motion heatmap of the screen or a camera/video, in a window or written to a file",
+        description=(
+            "Where is the activity now, and where was it a moment ago: frames from the screen or a camera/video go "
+            "through a decaying motion accumulator, blended over the picture. Keys in the window: "
+            "q/Esc quit, r reset, space pause, +/- decay, c next colormap, m cursor layer on/off, s save a PNG snapshot."
+        ),
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--screen", action="store_true", help="capture the screen (X11 or Windows/macOS; not Wayland)")
+    src.add_argument("--webcam", nargs="?", const="0", metavar="INDEX|FILE|URL", help="a camera index (default 0), a video file or a stream URL")
+    p.add_argument("--monitor", type=int, default=1, metavar="N", help="--screen: monitor number, 1 = first, 0 = all (default 1)")
+    p.add_argument("--region", metavar="X,Y,W,H", help="--screen: capture this desktop rectangle instead of a monitor")
+    p.add_argument("--fps", type=_unit("--fps", 1, 240), default=30.0, help="--screen: at most this many grabs per second (default 30)")
+    p.add_argument("--fast", action="store_true", help="--webcam FILE: every frame, as fast as possible, instead of at the file's frame rate (always so with --no-window)")
+    p.add_argument("--decay", type=_unit("--decay", 0.0, 1.0), default=0.95, help="heat kept per frame (default 0.95)")
+    p.add_argument("--threshold", type=int, default=25, help="gray-level change that counts as motion (default 25)")
+    p.add_argument("--blur", type=int, default=5, help="Gaussian blur kernel before differencing, px (default 5)")
+    p.add_argument("--dilate", type=int, default=2, help="dilation iterations of the motion mask (default 2)")
+    p.add_argument("--process-scale", type=_unit("--process-scale", 0.01, 1.0), default=None, metavar="S",
+                   help="find motion on a frame scaled by S (default: 1 up to 1280x720, 1/2 for 1080p, 1/4 for 4K)")
+    p.add_argument("--colormap", default="jet", help="OpenCV colormap name (default jet)")
+    p.add_argument("--alpha", type=_unit("--alpha", 0.0, 1.0), default=0.4, help="heat weight in the blend (default 0.4)")
+    p.add_argument("--no-cursor", action="store_true", help="--screen: no cursor layer")
+    p.add_argument("--no-window", action="store_true", help="no window (servers): needs --out and/or --snapshot")
+    p.add_argument("--out", type=Path, metavar="FILE.mp4|.avi", help="write the overlay video")
+    p.add_argument("--max-frames", type=_positive_int, metavar="N", help="stop after N frames")
+    p.add_argument("--snapshot", type=Path, metavar="FILE.png", help="write the last overlay as a PNG at the end (the s key saves numbered ones beside it)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UserError("not built yet")
+    from trackheat import render
+    from trackheat.live import run_live
+    from trackheat.motion import MotionHeatmap
+    from trackheat.sources import open_source
+
+    if args.no_window and args.out is None and args.snapshot is None:
+        raise UserError("--no-window needs --out FILE.mp4|.avi and/or --snapshot FILE.png (there would be nothing to see)")
+    if not args.screen and (args.region or args.monitor != 1):
+        raise UserError("--monitor and --region go with --screen")
+    if args.snapshot is not None:
+        if args.snapshot.suffix.lower() != ".png":
+            raise UserError(f"--snapshot {args.snapshot}: expected a .png file")
+        if not args.snapshot.parent.exists():
+            raise UserError(f"--snapshot {args.snapshot}: directory {args.snapshot.parent} does not exist")
+    render.colormap_id(args.colormap)  # an unknown name fails before any window opens
+    from trackheat.display import require_pointer, require_window
+
+    if args.screen:
+        require_pointer("live --screen")
+    if not args.no_window:
+        require_window("live")
+    hm = MotionHeatmap(args.decay, args.threshold, args.blur, args.dilate, args.process_scale, colormap=args.colormap, alpha=args.alpha)
+    # Pacing a file only matters to someone watching: headless, every frame is taken.
+    fast = args.fast or args.no_window
+    source = open_source(screen=args.screen, webcam=args.webcam, monitor=args.monitor, region=args.region, fast=fast, max_fps=args.fps)
+    res = run_live(
+        source, hm, window=not args.no_window, out=args.out, max_frames=args.max_frames, snapshot=args.snapshot,
+        cursor=args.screen and not args.no_cursor,
+    )
+    parts = [f"{res.frames} frames in {res.seconds:.1f} s ({res.fps:.1f} fps)"]
+    if args.out is not None:
+        parts.append(f"wrote {args.out} ({res.written} frames)")
+    if args.snapshot is not None and args.snapshot in res.snapshots:
+        parts.append(f"wrote {args.snapshot}")
+    print("; ".join(parts), file=sys.stderr)
+    return 0
