@@ -26,9 +26,9 @@ COLORMAPS: dict[str, int] = {
 }
 DEFAULT_COLORMAP = "turbo"
 LOG_RANGE = 1000.0  # `log` shows three decades: a value 1/1000 of the top maps to 0 %
-DEFAULT_THRESHOLD = 0.02  # values under 2 % of the top are fully transparent
-DEFAULT_MIN_ALPHA = 96  # alpha just above the threshold; rises to 255 over ALPHA_RAMP
-ALPHA_RAMP = 0.35
+DEFAULT_THRESHOLD = 0.03  # values under 3 % of the top are fully transparent
+DEFAULT_MIN_ALPHA = 40  # alpha just above the threshold; rises to 255 over ALPHA_RAMP
+ALPHA_RAMP = 0.4
 
 
 def colormap_id(name: str | int) -> int:
@@ -238,9 +238,8 @@ def fmt_amount(v: float) -> str:
 
 
 def _text(img: np.ndarray, text: str, org: tuple[int, int], fs: float, color=(235, 235, 235), thick: int = 1) -> None:
-    # Hershey fonts are ASCII only; keep labels ASCII.
+    # Hershey fonts are ASCII only; keep labels ASCII. Drawn on the dark panel, so no shadow.
     text = text.encode("ascii", "replace").decode()
-    cv2.putText(img, text, org, _FONT, fs, (0, 0, 0), thick + 2, cv2.LINE_AA)
     cv2.putText(img, text, org, _FONT, fs, color, thick, cv2.LINE_AA)
 
 

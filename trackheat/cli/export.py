@@ -1,16 +1,51 @@
-"""`trackheat export` (not built yet)."""
+"""`trackheat export`: a session's heatmap.png and overlay.png, with no display needed."""
 
 from __future__ import annotations
 
 import argparse
 
-from trackheat.errors import UserError
+from trackheat.cli.common import add_db, add_session, open_store, parse_time
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="(not built yet)")
+    p = sub.add_parser(
+        "export",
+        help="write a session's heatmap (heatmap.png, overlay.png)",
+        description="Write OUT_DIR/heatmap.png (RGBA: the heat alone, transparent where nothing happened) and "
+        "OUT_DIR/overlay.png (the heat over a background, with a title and a 0-100 %% colour bar).",
+    )
+    add_db(p)
+    add_session(p)
+    p.add_argument("--since", metavar="T", help="only activity from T on: 2026-11-21, 2026-11-21T14:00, or an age such as 2h, 7d")
+    p.add_argument("--until", metavar="T", help="only activity before T (same forms as --since)")
+    p.add_argument("--kind", choices=["moves", "clicks", "dwell"], default="moves", help="what to draw: pointer moves (default), clicks (sharper blobs), or dwell seconds")
+    bg = p.add_mutually_exclusive_group()
+    bg.add_argument("--background", metavar="FILE", help="image to draw over, scaled to the canvas (default: dark canvas with monitor outlines)")
+    bg.add_argument("--screenshot", action="store_true", help="draw over a screenshot taken now (needs an X11 display)")
+    bg.add_argument("--stored-screenshot", action="store_true", help="draw over the screenshot stored with the session")
+    p.add_argument("--monitor", default="all", metavar="N|all", help="crop to monitor N (1 = first, as mss numbers them) or draw the whole desktop (default)")
+    p.add_argument("--sigma", metavar="S", help="blob size: pixels (20) or a share of the diagonal (1.5%%); default 1%% of the diagonal, half that for clicks")
+    p.add_argument("--colormap", default="turbo", metavar="NAME", help="any OpenCV colormap by name: turbo (default), jet, inferno, hot, viridis, magma, ...")
+    p.add_argument("--scale", default="max", metavar="max|pNN|log|sqrt", help="max (linear to the top), pNN such as p99.5 (clip at that percentile), log or sqrt (long-tailed data); default max")
+    p.add_argument("--alpha", type=float, default=0.65, metavar="A", help="opacity of the heat over the background, 0..1 (default 0.65)")
+    p.add_argument("--size", metavar="WxH", help="output size, e.g. 1280x720, or a width alone (default: canvas size)")
+    p.add_argument("--density", metavar="FILE.npy", help="also save the float32 density grid (numpy .npy, rows = y)")
+    p.add_argument("-o", "--out", required=True, metavar="OUT_DIR", help="directory for heatmap.png and overlay.png")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UserError("not built yet")
+    from trackheat.export import export_session
+
+    since = parse_time(args.since, "--since")
+    until = parse_time(args.until, "--until")
+    with open_store(args) as store:
+        r = export_session(
+            store, args.out, session=args.session, since=since, until=until, kind=args.kind,
+            background=args.background, screenshot=args.screenshot, stored_screenshot_=args.stored_screenshot,
+            monitor=args.monitor, sigma=args.sigma, colormap=args.colormap, scale=args.scale, alpha=args.alpha,
+            size=args.size, density_path=args.density,
+        )
+    extra = f" and {r.density}" if r.density else ""
+    print(f"wrote {r.heatmap} and {r.overlay}{extra}: {r.width}x{r.height}, {r.points} positions, sigma {r.sigma:.1f} px")
+    return 0

@@ -1,0 +1,381 @@
+"""A session's heatmap as images: heatmap.png (RGBA, heat alone) and overlay.png.
+
+`export_session` reads the store, picks the points (moves, clicks or dwell)
+and the background, and hands a density grid to `write_images`, which gaze
+exports call too, so every trackheat picture has the same colours, colour bar
+and title. Nothing here needs a display except `--screenshot`, which checks
+for one first and imports mss only then.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from trackheat import render
+from trackheat.canvas import Canvas, Rect
+from trackheat.errors import UserError
+
+KINDS = ("moves", "clicks", "dwell")
+UNITS = {"moves": "moves", "clicks": "clicks", "dwell": "seconds"}
+CLICK_SIGMA_FACTOR = 0.5  # clicks are single events at exact spots: sharper blobs than moves
+DEFAULT_ALPHA = 0.65
+NEUTRAL = (34, 32, 30)  # BGR: dark neutral monitor area
+OFF_DESKTOP = (18, 17, 16)  # parts of the bounding box no monitor covers
+OUTLINE = (110, 105, 100)
+
+
+# -- images ------------------------------------------------------------------
+def _imwrite(path: Path, image: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok = cv2.imwrite(str(path), image)
+    if not ok:
+        raise UserError(f"{path}: cannot write the image")
+
+
+def write_images(
+    density: np.ndarray,
+    out_dir: str | Path,
+    *,
+    background_bgr: np.ndarray | None = None,
+    colormap: str | int = render.DEFAULT_COLORMAP,
+    scale: str = "max",
+    alpha: float = DEFAULT_ALPHA,
+    unit: str = "",
+    title: str | None = None,
+    label: str | None = None,
+    unit_scale: float = 1.0,
+    outlines: Sequence[Rect] = (),
+    density_path: str | Path | None = None,
+) -> tuple[Path, Path]:
+    """Write OUT/heatmap.png (RGBA: transparent where nothing happened) and
+    OUT/overlay.png (over the background, with title and colour bar).
+
+    `background_bgr` of any size is scaled to the density's size; None gives a
+    dark neutral canvas with `outlines` (monitor rectangles in grid pixels).
+    The colour bar reads 0-100 % and, at each tick, the absolute amount:
+    density times `unit_scale` (export passes the factor that makes a lone
+    point read 1, so the bar counts moves, clicks or seconds per blob).
+    """
+    d = np.asarray(density, np.float32)
+    if d.ndim != 2 or d.size == 0:
+        raise ValueError(f"density must be a non-empty 2-D grid, got shape {d.shape}")
+    render.colormap_id(colormap)
+    render.parse_scale(scale)
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise UserError(f"--alpha: expected a number from 0 to 1, got {alpha}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    h, w = d.shape
+    rgba = render.colorize(d, colormap, scale)
+    heat_path = out / "heatmap.png"
+    _imwrite(heat_path, cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    bg = neutral_background(w, h, outlines) if background_bgr is None else background_bgr
+    mixed = render.overlay(bg, rgba, alpha=alpha)
+    top = render.scale_top(d, scale) * float(unit_scale)
+    framed = render.draw_colorbar(mixed, colormap, label if label is not None else unit, unit="per blob" if unit_scale != 1.0 else "", top=top, scale=scale, title=title)
+    over_path = out / "overlay.png"
+    _imwrite(over_path, framed)
+    if density_path is not None:
+        dp = Path(density_path)
+        dp.parent.mkdir(parents=True, exist_ok=True)
+        np.save(dp, d)
+    return heat_path, over_path
+
+
+def neutral_background(width: int, height: int, outlines: Sequence[Rect] = ()) -> np.ndarray:
+    """A dark neutral canvas; monitors (in grid pixels) drawn as lighter panels with outlines."""
+    if not outlines:
+        bg = np.empty((height, width, 3), np.uint8)
+        bg[...] = NEUTRAL
+        return bg
+    bg = np.empty((height, width, 3), np.uint8)
+    bg[...] = OFF_DESKTOP
+    thick = max(1, int(round(min(width, height) / 540)))
+    fs = max(0.35, min(width, height) / 1800)
+    for i, m in enumerate(outlines, start=1):
+        x0, y0 = int(round(m.left)), int(round(m.top))
+        x1, y1 = int(round(m.left + m.width)) - 1, int(round(m.top + m.height)) - 1
+        cv2.rectangle(bg, (x0, y0), (x1, y1), NEUTRAL, -1)
+        cv2.rectangle(bg, (x0, y0), (x1, y1), OUTLINE, thick)
+        if len(outlines) > 1:
+            cv2.putText(bg, f"monitor {i}", (x0 + 8 * thick, y0 + int(28 * fs / 0.6)), cv2.FONT_HERSHEY_SIMPLEX, fs, OUTLINE, thick, cv2.LINE_AA)
+    return bg
+
+
+# -- options -----------------------------------------------------------------
+def parse_sigma(text: str | float | None, width: int, height: int) -> float | None:
+    """--sigma: pixels ("25") or a percentage of the diagonal ("1.5%"); None keeps the default."""
+    if text is None:
+        return None
+    t = str(text).strip()
+    try:
+        if t.endswith("%"):
+            v = float(t[:-1]) * math.hypot(width, height) / 100.0
+        else:
+            v = float(t.removesuffix("px"))
+    except ValueError:
+        v = float("nan")
+    if not (v > 0 and math.isfinite(v)):
+        raise UserError(f"--sigma: expected pixels such as 20 or a share of the diagonal such as 1.5%; got {text!r}")
+    return v
+
+
+def parse_size(text: str | None, width: int, height: int) -> tuple[int, int]:
+    """--size: WxH, or W alone (height keeps the aspect ratio)."""
+    if not text:
+        return width, height
+    t = str(text).lower().strip()
+    try:
+        if "x" in t:
+            a, b = t.split("x", 1)
+            w = int(a)
+            h = int(b) if b else max(1, round(w * height / width))
+        else:
+            w = int(t)
+            h = max(1, round(w * height / width))
+        if not (0 < w <= 16384 and 0 < h <= 16384):
+            raise ValueError
+    except ValueError:
+        raise UserError(f"--size: expected WIDTHxHEIGHT such as 1280x720, or a width alone; got {text!r}") from None
+    return w, h
+
+
+def pick_region(canvas: Canvas, monitor: str | int | None) -> tuple[Rect, list[Rect]]:
+    """The part of the canvas drawn (all of it, or monitor N, 1-based as mss numbers them) and the monitors inside it."""
+    spec = "all" if monitor is None else str(monitor).strip().lower()
+    if spec == "all":
+        return canvas.bounds, list(canvas.monitors)
+    try:
+        n = int(spec)
+    except ValueError:
+        n = -1
+    if not 1 <= n <= len(canvas.monitors):
+        known = ", ".join(f"{i} ({m.width}x{m.height} at {m.left},{m.top})" for i, m in enumerate(canvas.monitors, start=1))
+        raise UserError(f"--monitor: expected 'all' or a monitor number; this canvas has {known}; got {monitor!r}")
+    m = canvas.monitors[n - 1]
+    return m, [m]
+
+
+# -- backgrounds ----------------------------------------------------------------
+def _decode(png: bytes, what: str) -> np.ndarray:
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise UserError(f"{what}: cannot decode the image")
+    return img
+
+
+def compose_desktop(canvas: Canvas, shots: Sequence[tuple[Rect, np.ndarray]]) -> np.ndarray:
+    """Screenshots pasted where their monitors sit on the canvas (BGR, canvas size)."""
+    b = canvas.bounds
+    out = neutral_background(b.width, b.height, [Rect(m.left - b.left, m.top - b.top, m.width, m.height) for m in canvas.monitors])
+    for rect, img in shots:
+        if img.shape[:2] != (rect.height, rect.width):
+            img = cv2.resize(img, (rect.width, rect.height), interpolation=cv2.INTER_AREA)
+        x0, y0 = rect.left - b.left, rect.top - b.top
+        xa, ya = max(x0, 0), max(y0, 0)
+        xb, yb = min(x0 + rect.width, b.width), min(y0 + rect.height, b.height)
+        if xa < xb and ya < yb:
+            out[ya:yb, xa:xb] = img[ya - y0:yb - y0, xa - x0:xb - x0]
+    return out
+
+
+def stored_screenshot(store, session_id: int, canvas: Canvas) -> np.ndarray:
+    """The session's newest screenshot of each monitor, laid out on the canvas."""
+    rows = store.screenshots(session_id)
+    if not rows:
+        raise UserError(f"session {session_id} has no stored screenshot; use --background FILE or --screenshot")
+    latest: dict[int, bytes] = {}
+    for mon, _t, png in rows:  # oldest first: later ones win
+        latest[int(mon)] = png
+    if canvas.kind == "image" or len(latest) == 1 and len(canvas.monitors) == 1:
+        img = _decode(next(iter(latest.values())), f"session {session_id} screenshot")
+        return cv2.resize(img, (canvas.width, canvas.height), interpolation=cv2.INTER_AREA) if img.shape[:2] != (canvas.height, canvas.width) else img
+    shots = []
+    for mon, png in sorted(latest.items()):
+        if 1 <= mon <= len(canvas.monitors):
+            shots.append((canvas.monitors[mon - 1], _decode(png, f"session {session_id} screenshot of monitor {mon}")))
+        elif mon == 0:  # the whole virtual desktop in one image
+            shots.append((canvas.bounds, _decode(png, f"session {session_id} screenshot")))
+    return compose_desktop(canvas, shots)
+
+
+def fresh_screenshot(canvas: Canvas) -> np.ndarray:
+    """A screenshot taken now (mss), every current monitor placed at its desktop position."""
+    from trackheat import display
+
+    display.require_pointer("export --screenshot")
+    from trackheat import screen
+
+    sct = screen.open_mss()
+    try:
+        now = screen.desktop_canvas(sct)
+        shots = [(m, screen.grab_bgr(sct, m)) for m in now.monitors]
+    finally:
+        sct.close()
+    return compose_desktop(canvas, shots)
+
+
+def background_file(path: str | Path) -> np.ndarray:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"--background: {p}: no such file")
+    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+    if img is None:
+        raise UserError(f"--background: {p}: not an image OpenCV can read (PNG, JPEG, BMP, ...)")
+    return img
+
+
+# -- the export -----------------------------------------------------------------
+@dataclass
+class ExportResult:
+    heatmap: Path
+    overlay: Path
+    density: Path | None
+    width: int
+    height: int
+    points: int
+    total: float
+    sigma: float
+    sessions: list[int] = field(default_factory=list)
+
+
+def _union_canvas(infos) -> Canvas:
+    mons: list[Rect] = []
+    for s in infos:
+        for m in s.canvas.monitors:
+            if m not in mons:
+                mons.append(m)
+    kind = "image" if all(s.canvas.kind == "image" for s in infos) else "desktop"
+    return Canvas(tuple(mons), kind=kind)
+
+
+def _session_label(ids: Sequence[int]) -> str:
+    if len(ids) == 1:
+        return f"session {ids[0]}"
+    if list(ids) == list(range(ids[0], ids[-1] + 1)):
+        return f"sessions {ids[0]}-{ids[-1]}"
+    return "sessions " + ",".join(map(str, ids))
+
+
+def _when(infos, since: float | None, until: float | None) -> str:
+    start = since if since is not None else min(s.started for s in infos)
+    ends = [s.ended for s in infos if s.ended is not None]
+    end = until if until is not None else (max(ends) if ends else None)
+    a = _dt.datetime.fromtimestamp(start)
+    text = a.strftime("%Y-%m-%d %H:%M")
+    if end is not None:
+        b = _dt.datetime.fromtimestamp(end)
+        text += "-" + (b.strftime("%H:%M") if b.date() == a.date() else b.strftime("%Y-%m-%d %H:%M"))
+    return text
+
+
+def load_points(store, ids: Sequence[int], kind: str, since: float | None, until: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(xs, ys, weights) of what is drawn: moves weighted by count, dwell by seconds, one per click."""
+    if kind not in KINDS:
+        raise UserError(f"--kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    if kind == "clicks":
+        rows = store.clicks(ids, since, until)
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        a = np.array([(r[1], r[2]) for r in rows], np.int64)
+        return a[:, 0], a[:, 1], np.ones(len(a))
+    p = store.positions(ids, since, until)
+    w = p.count.astype(np.float64) if kind == "moves" else p.dwell
+    keep = w > 0
+    return p.x[keep], p.y[keep], w[keep]
+
+
+def export_session(
+    store,
+    out_dir: str | Path,
+    *,
+    session: str = "last",
+    since: float | None = None,
+    until: float | None = None,
+    kind: str = "moves",
+    background: str | Path | None = None,
+    screenshot: bool = False,
+    stored_screenshot_: bool = False,
+    monitor: str | int | None = "all",
+    sigma: str | float | None = None,
+    colormap: str = render.DEFAULT_COLORMAP,
+    scale: str = "max",
+    alpha: float = DEFAULT_ALPHA,
+    size: str | None = None,
+    density_path: str | Path | None = None,
+) -> ExportResult:
+    """Everything `trackheat export` does, callable from Python."""
+    render.colormap_id(colormap)
+    render.parse_scale(scale)
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise UserError(f"--alpha: expected a number from 0 to 1, got {alpha}")
+    if sum(bool(v) for v in (background, screenshot, stored_screenshot_)) > 1:
+        raise UserError("give at most one of --background, --screenshot and --stored-screenshot")
+    if since is not None and until is not None and until <= since:
+        raise UserError("--until must be later than --since")
+    ids = store.resolve(session)
+    infos = [store.session(i) for i in ids]
+    canvas = _union_canvas(infos)
+    region, monitors = pick_region(canvas, monitor)
+    xs, ys, ws = load_points(store, ids, kind, since, until)
+    where = "" if since is None and until is None else " in that time range"
+    if len(xs) == 0:
+        raise UserError(f"{_session_label(ids)}: no {kind} recorded{where}, nothing to draw")
+    inside = (xs >= region.left) & (xs < region.right) & (ys >= region.top) & (ys < region.bottom)
+    if not inside.any():
+        raise UserError(f"{_session_label(ids)}: none of its {kind} fall on monitor {monitor}")
+    out_w, out_h = parse_size(size, region.width, region.height)
+    sx, sy = out_w / region.width, out_h / region.height
+    sig = parse_sigma(sigma, region.width, region.height)
+    if sig is None:
+        sig = render.default_sigma(region.width, region.height) * (CLICK_SIGMA_FACTOR if kind == "clicks" else 1.0)
+    sig_out = max(sig * math.sqrt(sx * sy), 0.5)
+    if sx == 1.0 and sy == 1.0:
+        grid = render.density(xs, ys, ws, width=out_w, height=out_h, sigma=sig_out, origin=(region.left, region.top))
+    else:
+        # Draw straight at the output size: a 4K desktop shrunk to 1280 px costs a 1280 px grid.
+        px = (xs - region.left + 0.5) * sx - 0.5
+        py = (ys - region.top + 0.5) * sy - 0.5
+        grid = render.density(px, py, ws, width=out_w, height=out_h, sigma=sig_out)
+    grid = np.ascontiguousarray(grid)
+
+    # Background in canvas pixels, then cut to the region and scaled to the output.
+    bg = None
+    if background:
+        img = background_file(background)
+        if img.shape[:2] == (region.height, region.width) and region != canvas.bounds:
+            bg = img
+        else:
+            bg = _crop(cv2.resize(img, (canvas.width, canvas.height), interpolation=cv2.INTER_AREA if img.shape[1] > canvas.width else cv2.INTER_LINEAR), canvas, region)
+    elif stored_screenshot_:
+        bg = _crop(stored_screenshot(store, ids[-1], canvas), canvas, region)
+    elif screenshot:
+        bg = _crop(fresh_screenshot(canvas), canvas, region)
+    outlines = [Rect((m.left - region.left) * sx, (m.top - region.top) * sy, m.width * sx, m.height * sy) for m in monitors]
+    if bg is not None and bg.shape[:2] != (out_h, out_w):
+        bg = cv2.resize(bg, (out_w, out_h), interpolation=cv2.INTER_AREA if bg.shape[1] > out_w else cv2.INTER_LINEAR)
+
+    total = float(np.sum(ws[inside]))
+    amount = f"{int(total):,} {UNITS[kind]}" if kind != "dwell" else f"{total:,.1f} s dwell"
+    where_txt = "" if monitor in (None, "all") else f" | monitor {monitor}"
+    title = f"{_session_label(ids)} | {_when(infos, since, until)} | {kind}: {amount}{where_txt} | sigma {sig:.0f} px | scale {scale}"
+    # A lone point reads 1 at its peak: the bar counts moves/clicks/seconds per blob.
+    unit_scale = 1.0 / float(render.gaussian_patch(sig_out).max())
+    heat, over = write_images(
+        grid, out_dir, background_bgr=bg, colormap=colormap, scale=scale, alpha=alpha, unit=UNITS[kind],
+        title=title, unit_scale=unit_scale, outlines=outlines if bg is None else (), density_path=density_path,
+    )
+    return ExportResult(heat, over, Path(density_path) if density_path else None, out_w, out_h, int(inside.sum()), total, sig, list(ids))
+
+
+def _crop(img: np.ndarray, canvas: Canvas, region: Rect) -> np.ndarray:
+    b = canvas.bounds
+    x0, y0 = region.left - b.left, region.top - b.top
+    return img[y0:y0 + region.height, x0:x0 + region.width]
