@@ -26,9 +26,9 @@ COLORMAPS: dict[str, int] = {
 }
 DEFAULT_COLORMAP = "turbo"
 LOG_RANGE = 1000.0  # `log` shows three decades: a value 1/1000 of the top maps to 0 %
-DEFAULT_THRESHOLD = 0.03  # values under 3 % of the top are fully transparent
-DEFAULT_MIN_ALPHA = 40  # alpha just above the threshold; rises to 255 over ALPHA_RAMP
-ALPHA_RAMP = 0.4
+DEFAULT_THRESHOLD = 0.02  # values at or under 2 % of the top are fully transparent
+DEFAULT_MIN_ALPHA = 0  # alpha just above the threshold (0: no visible edge); rises to 255 over ALPHA_RAMP
+ALPHA_RAMP = 0.3
 
 
 def colormap_id(name: str | int) -> int:
@@ -160,7 +160,7 @@ def alpha_lut(threshold: float = DEFAULT_THRESHOLD, min_alpha: int = DEFAULT_MIN
     """
     v = np.arange(256, dtype=np.float64) / 255.0
     a = min_alpha + (v - threshold) * ((255.0 - min_alpha) / max(ramp, 1e-6))
-    a = np.clip(np.rint(a), min_alpha, 255)
+    a = np.clip(np.rint(a), max(min_alpha, 1), 255)  # above the threshold: never fully transparent
     a[(v <= threshold) | (v <= 0)] = 0
     return a.astype(np.uint8)
 
@@ -266,7 +266,7 @@ def draw_colorbar(
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
     h, w = img.shape[:2]
-    u = max(min(h, w * 9 // 16) / 720.0, 0.5)  # layout unit: 1.0 at 720p
+    u = max(min(h, w * 9 // 16) / 720.0, 0.8)  # layout unit: 1.0 at 720p, never too small to read
     fs = 0.5 * u
     thick = max(1, int(round(u)))
     (_, th), _ = cv2.getTextSize("0 %", _FONT, fs, thick)
@@ -287,7 +287,11 @@ def draw_colorbar(
     out[...] = background
     out[title_h:, :w] = img
     if title:
-        _text(out, title, (pad, int(round(title_h * 0.68))), fs * 1.1, thick=thick)
+        tfs = fs * 1.1
+        tw = cv2.getTextSize(title, _FONT, tfs, thick)[0][0]
+        if tw > out.shape[1] - 2 * pad:  # shrink a long title to fit rather than cut it
+            tfs *= (out.shape[1] - 2 * pad) / tw
+        _text(out, title, (pad, int(round(title_h * 0.68))), tfs, thick=thick)
     # The bar: 100 % at the top.
     y0 = title_h + pad + (len(label_lines) + 1) * int(th * 1.8)
     y1 = title_h + h - pad - th

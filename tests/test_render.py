@@ -1,0 +1,265 @@
+"""The renderer: exact blob placement, the three density paths agreeing, colours and alpha."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from trackheat import render
+from trackheat.errors import UserError
+
+from conftest import ROOT, headless_env
+
+METHODS = ["stamp", "blur", "reduced"]
+
+
+def peak(d: np.ndarray) -> tuple[int, int]:
+    """(row, column) of the maximum."""
+    r, c = np.unravel_index(int(np.argmax(d)), d.shape)
+    return int(r), int(c)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_single_point_peaks_at_exactly_its_pixel(method):
+    # A wide, short canvas: swapped x and y would land out of range or elsewhere.
+    w, h, sigma = 300, 90, 14.0  # sigma 14 lets `reduced` really shrink (factor 2)
+    for x, y in [(200, 30), (13, 77), (299, 0), (0, 89)]:
+        d = render.density([x], [y], width=w, height=h, sigma=sigma, method=method)
+        assert d.shape == (h, w) and d.dtype == np.float32
+        assert peak(d) == (y, x), (method, x, y)
+
+
+def test_float_coordinates_round_to_the_nearest_pixel():
+    d = render.density([10.4, 30.6], [5.49, 20.51], width=50, height=30, sigma=1.0, method="stamp")
+    assert d[5, 10] == pytest.approx(d.max())
+    assert d[21, 31] == pytest.approx(d.max())
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_blob_is_symmetric(method):
+    x, y = 120, 80
+    d = render.density([x], [y], width=240, height=160, sigma=13.0, method=method)
+    tol = 1e-5 if method != "reduced" else 2e-3 * float(d.max())
+    for k in (1, 5, 13, 26, 38):
+        assert d[y, x + k] == pytest.approx(d[y, x - k], abs=tol)
+        assert d[y + k, x] == pytest.approx(d[y - k, x], abs=tol)
+        assert d[y + k, x] == pytest.approx(d[y, x + k], abs=tol)  # round, not stretched along one axis
+        assert d[y + k, x + k] == pytest.approx(d[y - k, x - k], abs=tol)
+    assert d[y, x + 5] < d[y, x] and d[y, x + 26] < d[y, x + 13]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_sum_equals_weighted_count_away_from_edges(method):
+    xs, ys, ws = [100, 200, 150, 150], [80, 90, 60, 60], [2.0, 5.0, 1.0, 0.5]
+    d = render.density(xs, ys, ws, width=300, height=160, sigma=12.0, method=method)
+    assert float(d.sum(dtype=np.float64)) == pytest.approx(8.5, rel=2e-3)
+    unweighted = render.density(xs, ys, width=300, height=160, sigma=12.0, method=method)
+    assert float(unweighted.sum(dtype=np.float64)) == pytest.approx(4.0, rel=2e-3)
+
+
+def test_edge_blob_is_cut_not_folded_back():
+    d = render.density([0], [0], width=100, height=100, sigma=5.0, method="stamp")
+    # A quarter of the blob falls on the canvas (plus the row and column through the centre).
+    assert 0.25 < float(d.sum()) < 0.33
+    assert peak(d) == (0, 0)
+
+
+@pytest.mark.parametrize("w,h,sigma", [(640, 360, 20.0), (500, 700, 13.0), (900, 500, 50.0), (1920, 1080, 22.03)])
+def test_three_paths_agree_within_one_percent_of_peak(w, h, sigma):
+    rng = np.random.default_rng(int(sigma * 100))
+    for n in (1, 7, 300, 5000):
+        xs = rng.integers(0, w, n)
+        ys = rng.integers(0, h, n)
+        # Edges and corners: truncated patches.
+        xs = np.concatenate([xs, [0, w - 1, 0, w - 1, 0, w // 2, w - 2]])
+        ys = np.concatenate([ys, [0, 0, h - 1, h - 1, h // 3, h - 1, 1]])
+        ws = rng.uniform(0.5, 3.0, len(xs))
+        grids = {m: render.density(xs, ys, ws, width=w, height=h, sigma=sigma, method=m) for m in METHODS}
+        grids["auto"] = render.density(xs, ys, ws, width=w, height=h, sigma=sigma)
+        grids["lanczos"] = render.density(xs, ys, ws, width=w, height=h, sigma=sigma, method="reduced", upsize="lanczos")
+        ref = grids["stamp"]
+        top = float(ref.max())
+        for name, g in grids.items():
+            err = float(np.abs(g - ref).max()) / top
+            assert err < 0.01, (name, n, err)
+    assert render.reduction_factor(sigma) >= 2  # the reduced path really reduced
+
+
+def test_reduced_path_is_chosen_for_many_points_and_large_sigma():
+    assert render.choose_method(1_000_000, 3840, 2160, 44.0) == "reduced"
+    assert render.choose_method(3, 3840, 2160, 44.0) == "stamp"
+    assert render.choose_method(200_000, 640, 480, 3.0) == "blur"
+
+
+def test_negative_origin_places_points():
+    # A monitor left of and above the primary: desktop (-1920, -200) is array [0, 0].
+    d = render.density([-1900, 10], [-150, 300], width=3840, height=1280, sigma=3.0, origin=(-1920, -200))
+    assert d[50, 20] == pytest.approx(d.max(), rel=1e-6)
+    assert d[500, 1930] == pytest.approx(d[50, 20], rel=1e-6)
+    assert d.sum() == pytest.approx(2.0, rel=1e-3)
+
+
+def test_points_outside_are_ignored():
+    d = render.density([-1, 5, 100, 5, 5, np.nan], [5, -1, 5, 100, 5, 3], width=100, height=100, sigma=2.0)
+    assert d.sum() == pytest.approx(1.0, rel=1e-4)
+    assert peak(d) == (5, 5)
+    assert not render.density([], [], width=10, height=5, sigma=2.0).any()
+
+
+def test_default_sigma_is_one_percent_of_diagonal():
+    assert render.default_sigma(1920, 1080) == pytest.approx(22.03, abs=0.01)
+    assert render.default_sigma(3840, 2160) == pytest.approx(44.06, abs=0.01)
+
+
+def test_binned_density_is_pupil_clouds_method():
+    w, h = 1600, 900
+    d = render.binned_density([400, 400, 1200], [300, 300, 700], width=w, height=h, bins=300, sigma=3.0)
+    assert d.shape == (h, w) and d.dtype == np.float32
+    r, c = peak(d)
+    assert abs(r - 300) <= 6 and abs(c - 400) <= 6  # a bin is 5.3 px here
+    assert float(d.sum()) == pytest.approx(3.0, rel=0.02)
+    assert d[700, 1200] == pytest.approx(d[r, c] / 2, rel=0.1)
+    assert d.min() >= 0.0
+
+
+def test_keypoint_heatmaps():
+    kp = np.array([[10, 20, 1], [299, 199, 1], [np.nan, 5, 1], [-50, 5, 1], [40, 40, 0], [-2, 100, 1]], float)
+    k = render.keypoint_heatmaps(kp, width=300, height=200, sigma=4.0, peak=2.0)
+    assert k.shape == (6, 200, 300) and k.dtype == np.float32
+    assert peak(k[0]) == (20, 10) and k[0].max() == pytest.approx(2.0)
+    assert peak(k[1]) == (199, 299) and k[1].max() == pytest.approx(2.0)  # corner: truncated patch
+    assert k[1].sum() < k[0].sum() / 3
+    assert not k[2].any() and not k[3].any() and not k[4].any()
+    assert 0 < k[5].max() < 2.0 and peak(k[5]) == (100, 0)  # centre just outside: partly visible
+    assert render.keypoint_heatmaps(np.zeros((0, 2)), width=4, height=3, sigma=1).shape == (0, 3, 4)
+
+
+# -- colour -------------------------------------------------------------------
+def test_every_opencv_colormap_by_name():
+    import cv2
+
+    names = {n[len("COLORMAP_"):].lower() for n in dir(cv2) if n.startswith("COLORMAP_")}
+    assert names == set(render.COLORMAPS)
+    assert {"turbo", "jet", "inferno", "hot", "viridis", "magma"} <= names
+    ramp = np.linspace(0, 1, 256, dtype=np.float32).reshape(16, 16)
+    for name in render.COLORMAPS:
+        rgba = render.colorize(ramp, name)
+        assert rgba.shape == (16, 16, 4) and rgba.dtype == np.uint8
+        bgr = render.apply_colormap(ramp, name)
+        assert bgr.shape == (16, 16, 3)
+        # RGBA is the colormap's BGR reversed.
+        assert (rgba[..., :3] == bgr[..., ::-1]).all(), name
+        assert render.colormap_id(name.upper()) == render.COLORMAPS[name]
+
+
+def test_unknown_colormap_lists_names():
+    with pytest.raises(UserError) as e:
+        render.colormap_id("rainbowish")
+    assert "turbo" in str(e.value) and "viridis" in str(e.value)
+
+
+def test_apply_colormap_uint8_fast_path_matches_float():
+    v = np.linspace(0, 1, 1000, dtype=np.float32).reshape(10, 100)
+    u8 = render.to_u8(v)
+    out = np.empty((10, 100, 3), np.uint8)
+    assert render.apply_colormap(u8, "inferno", out=out) is out
+    assert (out == render.apply_colormap(v, "inferno")).all()
+
+
+@pytest.mark.parametrize("scale", ["max", "p99.5", "p50", "log", "sqrt"])
+def test_alpha_is_zero_where_density_is_zero(scale):
+    d = render.density([50, 52, 150], [40, 41, 60], [100, 1, 5], width=200, height=100, sigma=4.0)
+    rgba = render.colorize(d, "turbo", scale)
+    assert (rgba[..., 3][d == 0] == 0).all()
+    assert (d == 0).sum() > 10000
+    assert rgba[40, 50, 3] == 255  # the top is opaque
+    assert rgba[60, 150, 3] > 0  # the small blob shows
+
+
+def test_normalize_scales():
+    d = np.array([[0, 1, 2, 4, 100]], np.float32)
+    assert render.normalize(d, "max").tolist()[0] == pytest.approx([0, 0.01, 0.02, 0.04, 1])
+    p = render.normalize(d, "p50")  # percentile of the active pixels: 1, 2, 4, 100 -> 3
+    assert p[0, 4] == 1.0 and p[0, 3] == 1.0 and p[0, 1] == pytest.approx(1 / 3)
+    lg = render.normalize(d, "log")
+    sq = render.normalize(d, "sqrt")
+    assert lg[0, 0] == 0 and lg[0, 4] == pytest.approx(1) and sq[0, 1] == pytest.approx(0.1)
+    assert lg[0, 1] > sq[0, 1] > 0.01  # both lift the long tail
+    assert np.all(np.diff(lg[0]) > 0) and np.all(np.diff(sq[0]) > 0)
+    assert not render.normalize(np.zeros((3, 3)), "log").any()
+    for bad in ("p0", "p101", "median", "pxx", ""):
+        with pytest.raises(UserError):
+            render.normalize(d, bad)
+
+
+def test_scale_value_inverts_normalize():
+    for scale in ("max", "log", "sqrt"):
+        for f in (0.0, 0.25, 0.5, 1.0):
+            v = render.scale_value(f, 200.0, scale)
+            assert render.normalize(np.array([[v, 200.0]], np.float32), scale)[0, 0] == pytest.approx(f, abs=1e-5)
+
+
+def test_normalize_u8_matches_normalize():
+    d = render.density(np.arange(0, 300, 7), np.arange(0, 300, 7) % 97, width=300, height=100, sigma=5)
+    for scale in ("max", "p99", "log", "sqrt"):
+        a = render.normalize_u8(d, scale).astype(int)
+        b = np.rint(render.normalize(d, scale) * 255).astype(int)
+        assert np.abs(a - b).max() <= 1, scale
+    buf = np.empty(d.shape, np.uint8)
+    assert render.normalize_u8(d, "max", out=buf) is buf
+
+
+def test_overlay_over_background_of_another_size():
+    d = render.density([100], [50], width=400, height=200, sigma=8.0)
+    rgba = render.colorize(d)
+    bg = np.zeros((50, 100, 3), np.uint8)
+    bg[...] = (10, 200, 30)
+    out = render.overlay(bg, rgba, alpha=0.7)
+    assert out.shape == (200, 400, 3)
+    assert tuple(out[190, 390]) == (10, 200, 30)  # transparent: the background shows
+    assert tuple(out[50, 100]) != (10, 200, 30)
+    hot = np.array(render.rgb_of("turbo", 1.0), float)
+    expect = 0.3 * np.array([10, 200, 30]) + 0.7 * hot
+    assert np.abs(out[50, 100].astype(float) - expect).max() <= 2
+    assert (render.overlay(bg, rgba, alpha=0.0)[:, :] == (10, 200, 30)).all()
+
+
+def test_blend_in_place():
+    a = np.full((20, 30, 3), 100, np.uint8)
+    b = np.full((20, 30, 3), 200, np.uint8)
+    out = np.empty_like(a)
+    assert render.blend(a, b, 0.25, out=out) is out
+    assert (out == 125).all()
+
+
+def test_colorbar_reads_top_to_bottom():
+    img = np.zeros((300, 400, 3), np.uint8)
+    out = render.draw_colorbar(img, "turbo", "moves", unit="per blob", top=1234.0, title="session 1")
+    h, w = out.shape[:2]
+    assert h > 300 and w > 400
+    # Find the bar: the column right of the picture with the most saturated pixels (text is grey).
+    panel = out[:, 400:].astype(int)
+    colourful = (panel.max(axis=2) - panel.min(axis=2)) > 60
+    col = int(np.argmax(colourful.sum(axis=0)))
+    first = int(np.nonzero(colourful[:, col])[0][0])
+    last = first
+    while last + 1 < h and tuple(panel[last + 1, col]) != (200, 200, 200):  # down to the bar's frame
+        last += 1
+    rows = [first, last]
+    top_colour, bottom_colour = panel[first, col], panel[last, col]
+    assert np.abs(top_colour.astype(int) - render.rgb_of("turbo", 1.0)).max() <= 12
+    assert np.abs(bottom_colour.astype(int) - render.rgb_of("turbo", 0.0)).max() <= 12
+    assert rows[-1] - rows[0] > 150
+
+
+def test_fmt_amount():
+    assert [render.fmt_amount(v) for v in (0, 0.5, 3.14159, 87.4, 1234, 45678, 2.5e6)] == ["0", "0.5", "3.14", "87.4", "1234", "45.7k", "2.5M"]
+
+
+def test_render_and_export_import_with_no_display():
+    code = "import sys, trackheat.render, trackheat.export, trackheat.cli.export; bad = [m for m in ('mss', 'pynput') if m in sys.modules]; assert not bad, bad"
+    proc = subprocess.run([sys.executable, "-c", code], env=headless_env(), cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
