@@ -122,7 +122,6 @@ class MotionHeatmap:
         self._scaled = (pw, ph) != (w, h)  # heat is scaled up to the frame
         self._out = np.empty((h, w, 3), np.uint8)
         self._kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))  # the seed's dilate(None)
-        self._patch = None
 
     def _ensure(self, frame: np.ndarray) -> None:
         h, w = frame.shape[:2]
@@ -219,24 +218,18 @@ class MotionHeatmap:
         pw, ph = self._psize
         if self._points is None:
             self._points = np.zeros((ph, pw), np.float32)
-        if self._patch is None:
-            sig = max(self.point_sigma * self.scale, 0.75)
-            r = max(1, int(math.ceil(3 * sig)))
-            g = np.exp(-0.5 * (np.arange(-r, r + 1, dtype=np.float32) / np.float32(sig)) ** 2)
-            self._patch = (np.outer(g, g).astype(np.float32), r)
-        patch, r = self._patch
-        acc = self._points
-        n = 0
-        for x, y in zip(xs, ys):
-            cx, cy = int(round(x * self.scale)), int(round(y * self.scale))
-            x0, y0, x1, y1 = cx - r, cy - r, cx + r + 1, cy + r + 1
-            if x1 <= 0 or y1 <= 0 or x0 >= pw or y0 >= ph:
-                continue
-            px0, py0 = max(0, -x0), max(0, -y0)
-            px1, py1 = patch.shape[1] - max(0, x1 - pw), patch.shape[0] - max(0, y1 - ph)
-            acc[max(y0, 0):min(y1, ph), max(x0, 0):min(x1, pw)] += patch[py0:py1, px0:px1]
-            n += 1
-        return n
+        s = self.scale
+        sig = max(self.point_sigma * s, 0.75)
+        px = np.asarray(xs, np.float64) * s
+        py = np.asarray(ys, np.float64) * s
+        inside = (px > -3 * sig) & (px < pw + 3 * sig) & (py > -3 * sig) & (py < ph + 3 * sig)
+        if not inside.any():
+            return 0
+        # render.density gives each point unit mass; weight 2*pi*sigma^2 makes its peak about 1,
+        # the same unit as one frame of motion (and as `floor`).
+        w = np.full(int(inside.sum()), 2.0 * math.pi * sig * sig)
+        self._points += render.density(px[inside], py[inside], w, width=pw, height=ph, sigma=sig)
+        return int(inside.sum())
 
     def points_heat(self) -> np.ndarray:
         """The cursor layer as float32 0..1 at the frame's size (zeros when no point came)."""
