@@ -190,7 +190,7 @@ def stored_screenshot(store, session_id: int, canvas: Canvas) -> np.ndarray:
     """The session's newest screenshot of each monitor, laid out on the canvas."""
     rows = store.screenshots(session_id)
     if not rows:
-        raise UserError(f"session {session_id} has no stored screenshot; use --background FILE or --screenshot")
+        raise UserError(f"session {session_id} has no stored screenshot (record with --screenshot start|end|both); use --background FILE or --screenshot")
     latest: dict[int, bytes] = {}
     for mon, _t, png in rows:  # oldest first: later ones win
         latest[int(mon)] = png
@@ -323,6 +323,9 @@ def export_session(
     ids = store.resolve(session)
     infos = [store.session(i) for i in ids]
     canvas = _union_canvas(infos)
+    bg_img = background_file(background) if background else None
+    if bg_img is not None:
+        canvas = fit_inferred_canvas(canvas, bg_img.shape[1], bg_img.shape[0])
     region, monitors = pick_region(canvas, monitor)
     xs, ys, ws = load_points(store, ids, kind, since, until)
     where = "" if since is None and until is None else " in that time range"
@@ -348,10 +351,10 @@ def export_session(
 
     # Background in canvas pixels, then cut to the region and scaled to the output.
     bg = None
-    if background:
-        img = background_file(background)
+    if bg_img is not None:
+        img = bg_img
         if img.shape[:2] == (region.height, region.width) and region != canvas.bounds:
-            bg = img
+            bg = img  # a screenshot of just the monitor asked for
         else:
             bg = _crop(cv2.resize(img, (canvas.width, canvas.height), interpolation=cv2.INTER_AREA if img.shape[1] > canvas.width else cv2.INTER_LINEAR), canvas, region)
     elif stored_screenshot_:
@@ -373,6 +376,25 @@ def export_session(
         title=title, unit_scale=unit_scale, outlines=outlines if bg is None else (), density_path=density_path,
     )
     return ExportResult(heat, over, Path(density_path) if density_path else None, out_w, out_h, int(inside.sum()), total, sig, list(ids))
+
+
+def fit_inferred_canvas(canvas: Canvas, width: int, height: int) -> Canvas:
+    """Grow a log's inferred canvas to the screenshot it was recorded on.
+
+    Logs with no layout (mouse-dynamics, plain CSV) get the smallest canvas
+    holding their points, usually a few pixels short of the real screen.
+    Stretching a 1920x1080 screenshot onto a 1915x1075 canvas would shift
+    everything by up to 5 px, so a background at most 10 % larger than a
+    single monitor at (0, 0) is taken 1:1 and the canvas grows to it.
+    """
+    if len(canvas.monitors) != 1 or canvas.origin != (0, 0):
+        return canvas
+    m = canvas.monitors[0]
+    if (width, height) == (m.width, m.height):
+        return canvas
+    if m.width <= width <= m.width * 1.1 and m.height <= height <= m.height * 1.1:
+        return Canvas((Rect(0, 0, width, height),), kind=canvas.kind, extra=canvas.extra)
+    return canvas
 
 
 def _crop(img: np.ndarray, canvas: Canvas, region: Rect) -> np.ndarray:
