@@ -115,14 +115,19 @@ def save_snapshot(hm: MotionHeatmap, overlay: np.ndarray, base: Path) -> tuple[P
 
 
 def _hud_text(img: np.ndarray, lines: list[str]) -> None:
+    """White text on a darkened box. Not an outline drawn with a thicker stroke:
+    OpenCV 5's font advances with the thickness, so the outline drifts off the text."""
     import cv2
 
-    fs = max(0.45, min(img.shape[0], img.shape[1] * 9 / 16) / 900)
-    th = int(28 * fs / 0.6)
+    fs = max(0.45, min(img.shape[0], img.shape[1] * 9 / 16) / 1000)
+    sizes = [cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, fs, 1) for t in lines]
+    lh = max(h + base for (_, h), base in sizes) + 6
+    box_w = max(w for (w, _), _ in sizes) + 16
+    box_h = lh * len(lines) + 8
+    roi = img[0:min(box_h, img.shape[0]), 0:min(box_w, img.shape[1])]
+    cv2.convertScaleAbs(roi, dst=roi, alpha=0.35)
     for i, text in enumerate(lines):
-        org = (10, 10 + th * (i + 1) - th // 4)
-        cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, fs, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, fs, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(img, text, (8, 4 + lh * (i + 1) - 6), cv2.FONT_HERSHEY_SIMPLEX, fs, (255, 255, 255), 1, cv2.LINE_AA)
 
 
 class Window:
