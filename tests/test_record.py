@@ -180,6 +180,7 @@ def test_stop_ends_two_background_recorders_on_one_store(xvfb, db):
     assert sorted(r["pid"] for r in running) == sorted([a.proc.pid, b.proc.pid])
     assert len({r["session"] for r in running}) == 2
     moves(xvfb, [(50 + i, 60) for i in range(30)])
+    assert trackheat("stats", "--db", db, "--session", "all").returncode == 0  # readers work meanwhile
     stop = trackheat("stop", "--db", db, timeout=60)
     assert stop.returncode == 0, stop.stderr
     assert a.proc.wait(5) == 0 and b.proc.wait(5) == 0

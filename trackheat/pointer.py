@@ -172,6 +172,12 @@ def _listener_class(mouse):
 
         _handler = base._emitter(_fast_handler)
 
+        def run(self):
+            try:
+                super().run()
+            except Exception:  # the X server went away (logout); pynput's cleanup then fails too
+                pass
+
     FastXorgListener.__name__ = "Listener"
     return FastXorgListener
 

@@ -405,8 +405,11 @@ class Recorder:
         started = time.time()
         meta = {"recorder": "trackheat record", "pid": os.getpid(), "host": socket.gethostname(), "platform": sys.platform,
                 "flush_interval": self.o.flush_interval, "idle_after": self.o.idle_after}
-        with Store(self.db) as store:
-            session_id = store.create_session("record", canvas, started=started, kind="mouse", period_seconds=self.o.period, meta=meta)
+        try:
+            with Store(self.db) as store:
+                session_id = store.create_session("record", canvas, started=started, kind="mouse", period_seconds=self.o.period, meta=meta)
+        except OSError as e:  # an unwritable directory, a full disk
+            raise UserError(f"{self.db}: cannot write the store ({e.strerror or e})") from None
 
         old_signals = self._install_signals()
         tally = Tally(idle_after=self.o.idle_after, period=self.o.period, start=started, position=pointer_position())
@@ -425,7 +428,7 @@ class Recorder:
                 self.say(_MACOS_HINT)
             if self.o.screenshot in ("start", "both"):
                 flusher.add_screenshots(time.time(), screenshot_pngs())
-            self._loop(tally, flusher, canvas, stop_file, started, desktop_canvas)
+            self._loop(tally, flusher, listener, canvas, stop_file, started, desktop_canvas)
         finally:
             listener.stop()
             ended = time.time()
@@ -454,7 +457,7 @@ class Recorder:
             print(summary_line(info), flush=True)
         return 0
 
-    def _loop(self, tally: Tally, flusher: Flusher, canvas: Canvas, stop_file: Path, started: float, desktop_canvas) -> None:
+    def _loop(self, tally: Tally, flusher: Flusher, listener, canvas: Canvas, stop_file: Path, started: float, desktop_canvas) -> None:
         t0 = time.monotonic()
         deadline = None if self.o.duration is None else t0 + self.o.duration
         next_layout = t0 + LAYOUT_EVERY
@@ -468,6 +471,10 @@ class Recorder:
                 break
             if not flusher.is_alive():
                 self._stop_reason = "error"
+                break
+            if not listener.running:  # the X server went away (logout): keep what we have
+                self.say("the pointer listener ended (display closed?); stopping")
+                self._stop_reason = "display closed"
                 break
             if now >= next_layout:
                 next_layout = now + LAYOUT_EVERY
