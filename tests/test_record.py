@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import ROOT, headless_env, trackheat
+from conftest import ROOT, headless_env, start_xvfb, stop_xvfb, trackheat
 from trackheat.store import Store
 
 pytestmark = pytest.mark.display
@@ -235,6 +235,46 @@ def test_periods_split_a_run_by_event_time(xvfb, db):
         if keys & set(second):
             assert p + 2 > t_second
     assert set().union(*per.values()) >= set(first) | set(second)
+
+
+def resize_screen(display_name: str, width: int, height: int) -> None:
+    """Change an Xvfb's screen size through RandR, as plugging in a monitor would."""
+    from Xlib import display
+
+    d = display.Display(display_name)
+    try:
+        root = d.screen().root
+        res = root.xrandr_get_screen_resources()._data
+        name = f"{width}x{height}-test"
+        mode = root.xrandr_create_mode(dict(id=0, width=width, height=height, dot_clock=0, h_sync_start=0, h_sync_end=0, h_total=width,
+                                            h_skew=0, v_sync_start=0, v_sync_end=0, v_total=height, name_length=len(name), flags=0), name)._data["mode"]
+        d.xrandr_add_output_mode(res["outputs"][0], mode)
+        res = root.xrandr_get_screen_resources()._data
+        d.xrandr_set_crtc_config(res["crtcs"][0], res["config_timestamp"], 0, 0, mode, 1, [res["outputs"][0]], res["config_timestamp"])
+        root.xrandr_set_screen_size(width, height, width * 254 // 960, height * 254 // 960)
+        d.sync()
+    finally:
+        d.close()
+
+
+def test_layout_change_while_recording_is_stored(db):
+    x = start_xvfb()  # private: this test changes the screen size
+    try:
+        rec = Rec(x, db)
+        resize_screen(x.display, 1024, 600)
+        deadline = time.monotonic() + 15
+        while "layout changed" not in rec.stderr and time.monotonic() < deadline:
+            time.sleep(0.1)
+        x.xdotool("mousemove", 1000, 590)
+        assert rec.finish() == 0, rec.stderr
+    finally:
+        stop_xvfb(x)
+    assert "monitor layout changed: 1 monitor(s), 1024x600" in rec.stderr
+    with Store(db, create=False) as s:
+        sid = s.resolve("last")[0]
+        layouts = [(c.width, c.height) for _, c in s.layouts(sid)]
+    assert layouts == [(1280, 720), (1024, 600)]
+    assert counts(db) == {(1000, 590): 1}
 
 
 def test_no_display_is_one_line_and_status_2(db):
