@@ -289,3 +289,34 @@ def test_wayland_is_one_line_and_status_2(db):
     p = trackheat("record", "--db", db, env=headless_env(WAYLAND_DISPLAY="wayland-0", XDG_SESSION_TYPE="wayland"))
     assert p.returncode == 2
     assert "Wayland" in p.stderr and len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+
+
+def test_tally_dwell_idle_periods_and_restore_without_a_display():
+    """The in-memory side on a controlled clock: exact seconds, hour boundaries, a failed flush put back."""
+    from trackheat.recorder import Tally
+
+    now = [7190.0]  # 10 s before the 7200 period boundary
+    t = Tally(idle_after=5, period=3600, start=7190.0, position=(0, 0), clock=lambda: now[0])
+    now[0] = 7192.0
+    t.on_move(3, 4)  # 2 s at (0, 0): dwell; 5 px
+    now[0] = 7201.0
+    t.on_move(3, 4)  # 9 s > idle_after: idle; the move belongs to the new period
+    now[0] = 7203.5
+    t.on_click(3, 4, "left", True)
+    t.on_click(3, 4, "left", False)  # a release ends a gap but is not a click
+    now[0] = 7204.0
+    t.on_scroll(3, 4, 0, -1)
+    b = t.take()
+    assert [(p.period, p.counts, p.dwell) for p in b.periods] == [(3600, {(3, 4): 1}, {(0, 0): 2.0}), (7200, {(3, 4): 1}, {(3, 4): 3.0})]
+    assert (b.moves, b.active, b.idle, b.distance) == (2, 5.0, 9.0, 5.0)
+    assert b.clicks == [(7203.5, 3, 4, "left")] and b.scrolls == [(7204.0, 3, 4, 0, -1)]
+    t.restore(b)  # a write failed: the next take() has it all again, plus what came meanwhile
+    now[0] = 7205.0
+    t.on_move(5, 5)
+    again = t.take()
+    assert sorted((p.period, sorted(p.counts.items())) for p in again.periods) == [(3600, [((3, 4), 1)]), (7200, [((3, 4), 1), ((5, 5), 1)])]
+    assert again.moves == 3 and again.clicks == b.clicks and again.active == 6.0
+    now[0] = 7300.0
+    t.close()  # 95 s since the last event: idle, no dwell
+    last = t.take()
+    assert last.idle == 95.0 and not any(p.dwell for p in last.periods)

@@ -108,13 +108,14 @@ class Tally:
         with self.lock:
             dt = t - self._last_t
             last = self._last_key
-            if last is not None and dt > 0:
-                if dt <= self.idle_after:
-                    d = self._cur.dwell
-                    d[last] = d.get(last, 0.0) + dt
-                    self._active += dt
-                else:
-                    self._idle += dt
+            if last is not None:
+                if dt > 0:
+                    if dt <= self.idle_after:
+                        d = self._cur.dwell
+                        d[last] = d.get(last, 0.0) + dt
+                        self._active += dt
+                    else:
+                        self._idle += dt
                 self._distance += math.hypot(x - last[0], y - last[1])
             if t >= self._period_end:
                 self._roll(t)
