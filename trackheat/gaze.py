@@ -1,0 +1,183 @@
+"""`trackheat gaze`: eye-tracker exports to a heatmap over a reference image, in one step.
+
+The data takes the same road as mouse data: the files are imported into a
+store (a temporary one unless the user names one), read back per session,
+and drawn by the one renderer with Pupil Cloud's method (render.binned_density:
+a histogram whose wider side has 300 bins, a Gaussian blur, normalized to the
+maximum, Lanczos-resized to the reference image) and written by
+export.write_images, so gaze images look exactly like exported mouse ones.
+
+Each session keeps its own pixel space (a Neon scene camera, a Core world
+camera, a reference image, a surface); positions are scaled from it to the
+reference image here. Recordings are summed with no normalization for
+recording time, as Pupil Cloud does: a longer recording weighs more.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from trackheat.errors import UserError
+from trackheat.importers import ImportedSession, ImportOptions
+
+MOUSE_FORMATS = {"mouse-dynamics", "positions-json"}
+UNITS = {"count": "gaze samples", "duration": "seconds"}
+
+
+@dataclass
+class GazeResult:
+    heatmap: Path
+    overlay: Path
+    density: np.ndarray  # float32 (H, W), the grid the images were coloured from
+    weight: str
+    sessions: list[tuple[int, str, ImportedSession]] = field(default_factory=list)  # (id, file, what was imported)
+    peak: tuple[int, int] = (0, 0)  # reference-image pixel of the maximum
+    bins: tuple[int, int] = (0, 0)  # histogram bins (x, y)
+    sigma: float = 0.0
+
+
+def load_reference(path: str | Path) -> np.ndarray:
+    """The reference image as BGR, or a one-line UserError."""
+    import cv2
+
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"--reference: {p}: no such file")
+    if p.is_dir():
+        raise UserError(f"--reference: {p}: is a directory, not an image")
+    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+    if img is None or img.size == 0:
+        raise UserError(f"--reference: {p}: not an image OpenCV can read (PNG, JPEG, ...)")
+    return img
+
+
+def read_files(files: Sequence[str | Path], options: ImportOptions, image_size: tuple[int, int]) -> list[tuple[Path, list[ImportedSession]]]:
+    """Read every file before anything is written: one bad file, nothing imported.
+
+    Files whose pixel space is not fixed by the device (reference image,
+    surface, plain CSV) are read in the reference image's pixels.
+    """
+    from trackheat import importers
+    from trackheat.importers.gaze import NATIVE_SIZE
+
+    out = []
+    for f in files:
+        path = Path(f)
+        fmt = importers.detect(path, options)
+        name = fmt.name
+        if name == "csv":  # "x,y" alone: the mouse CSV's header, here a gaze one
+            name = "gaze-csv"
+        elif name in MOUSE_FORMATS:
+            raise UserError(f"{path}: a {name} file is mouse data; `trackheat gaze` reads eye-tracker exports (use `trackheat import` and `trackheat export`)")
+        size = options.reference_size or (None if name in NATIVE_SIZE else image_size)
+        out.append((path, importers.read(path, dataclasses.replace(options, format=name, reference_size=size))))
+    return out
+
+
+def pick_weight(sessions: Sequence[ImportedSession | dict], weight: str | None) -> str:
+    """--weight, else the sessions' own (fixations: duration, samples: count); mixed needs --weight."""
+    if weight:
+        if weight not in UNITS:
+            raise UserError(f"--weight: expected count or duration, got {weight!r}")
+        return weight
+    metas = [s.meta if isinstance(s, ImportedSession) else s for s in sessions]
+    found = {m.get("weight", m.get("default_weight", "count")) for m in metas}
+    if len(found) > 1:
+        raise UserError("these files mix gaze samples (weighed by count) and fixations (weighed by duration): choose --weight count or --weight duration")
+    return found.pop() if found else "count"
+
+
+def points(store, session_ids: Sequence[int], weight: str, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(xs, ys, weights) of the sessions in reference-image pixels."""
+    xs, ys, ws = [], [], []
+    for sid in session_ids:
+        info = store.session(sid)
+        p = store.positions([sid])
+        if not len(p):
+            continue
+        b = info.canvas.bounds
+        sx, sy = width / b.width, height / b.height
+        # Stored pixel i covers [i, i+1): draw it at its centre.
+        xs.append((p.x - b.left + 0.5) * sx)
+        ys.append((p.y - b.top + 0.5) * sy)
+        ws.append(p.dwell if weight == "duration" else p.count.astype(np.float64))
+    if not xs:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
+
+
+def bin_shape(width: int, height: int, bins: int) -> tuple[int, int]:
+    """(x bins, y bins): the reference's aspect ratio, the wider side `bins` (as render.binned_density)."""
+    if width >= height:
+        return int(bins), max(1, int(round(bins * height / width)))
+    return max(1, int(round(bins * width / height))), int(bins)
+
+
+def heatmap(
+    files: Sequence[str | Path],
+    reference: str | Path,
+    out_dir: str | Path,
+    *,
+    options: ImportOptions | None = None,
+    bins: int = 300,
+    sigma: float | None = None,
+    colormap: str = "turbo",
+    scale: str = "max",
+    alpha: float | None = None,
+    db: str | Path | None = None,
+    density_path: str | Path | None = None,
+) -> GazeResult:
+    """Import `files` and draw them over `reference`; returns what was written."""
+    from trackheat import export, importers, render
+    from trackheat.store import Store
+
+    options = options or ImportOptions()
+    if not files:
+        raise UserError("no files given")
+    if int(bins) < 1:
+        raise UserError(f"--bins: expected a positive number, got {bins}")
+    if sigma is not None and not sigma >= 0:
+        raise UserError(f"--sigma: expected a number >= 0 (in bins), got {sigma}")
+    render.colormap_id(colormap)  # a bad name fails before any work
+    image = load_reference(reference)
+    height, width = image.shape[:2]
+    parsed = read_files(files, options, (width, height))
+    all_sessions = [s for _, ss in parsed for s in ss]
+    weight = pick_weight(all_sessions, options.weight)
+
+    with tempfile.TemporaryDirectory(prefix="trackheat-gaze-") as tmp:
+        store = Store(db if db is not None else Path(tmp) / "gaze.db", create=True)
+        try:
+            result_sessions = []
+            for path, sessions in parsed:
+                ids = importers.save(store, sessions)  # one transaction per file
+                result_sessions += [(sid, str(path), s) for sid, s in zip(ids, sessions)]
+            xs, ys, ws = points(store, [sid for sid, _, _ in result_sessions], weight, width, height)
+        finally:
+            store.close()
+
+    # The renderer owns the default blur (Pupil Cloud's: 1 % of the 300 bins); read it, don't copy it.
+    sig = float(render.binned_density.__kwdefaults__["sigma"]) if sigma is None else float(sigma)
+    if not len(xs) or not np.any(ws > 0):
+        what = "fixation time" if weight == "duration" else "gaze samples"
+        raise UserError(f"no {what} on the reference in {', '.join(str(f) for f in files)}: nothing to draw (see the skipped and dropped counts)")
+    grid = render.binned_density(xs, ys, ws, width=width, height=height, bins=bins, sigma=sig)
+    # A lone point reads 1 at its peak, so the bar counts samples or seconds per blob.
+    lone = render.binned_density([width / 2], [height / 2], [1.0], width=width, height=height, bins=bins, sigma=sig)
+    unit_scale = 1.0 / float(lone.max()) if lone.max() > 0 else 1.0
+    total = float(ws.sum())
+    amount = f"{total:,.1f} s of fixation" if weight == "duration" else f"{int(round(total)):,} samples"
+    n_rec = len(result_sessions)
+    bx, by = bin_shape(width, height, bins)
+    title = f"{n_rec} recording{'s' if n_rec != 1 else ''} | {amount} | {bx}x{by} bins, sigma {sig:g} bins | weight: {weight}"
+    kwargs = {} if alpha is None else {"alpha": alpha}
+    heat, over = export.write_images(grid, out_dir, background_bgr=image, colormap=colormap, scale=scale, unit=UNITS[weight],
+                                     title=title, unit_scale=unit_scale, density_path=density_path, **kwargs)
+    py, px = np.unravel_index(int(np.argmax(grid)), grid.shape)
+    return GazeResult(heat, over, grid, weight, result_sessions, (int(px), int(py)), (bx, by), sig)
