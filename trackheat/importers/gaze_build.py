@@ -38,6 +38,7 @@ class Points:
     skip: np.ndarray | None = None
     t: np.ndarray | None = None
     epoch: bool = False
+    t0: float = 0.0  # epoch seconds of t == 0 when `epoch` (t stays small: float64 keeps microseconds)
     duration: np.ndarray | None = None
     group: np.ndarray | None = None  # row -> index into `labels`
     labels: list[str] | None = None
@@ -101,10 +102,14 @@ def build(path: Path, fmt: str, points: Points, size: tuple[int, int], options: 
     if points.duration is not None:
         skip |= ~np.isfinite(points.duration)
     if normalized:
+        # (1 - 0.9) * 200 is 19.999999999999996: nudge by a millionth of a pixel so
+        # round-looking inputs land on the pixel they name.
         px = xs * w
         py = (1.0 - ys) * h if flip_y else ys * h
+        nudge = 1e-6
     else:
         px, py = xs, ys
+        nudge = 0.0
     # A pixel (i, j) holds [i, i+1) x [j, j+1); the far edges belong to the last pixel.
     with np.errstate(invalid="ignore"):
         inside = (px >= 0) & (px <= w) & (py >= 0) & (py <= h)
@@ -112,8 +117,8 @@ def build(path: Path, fmt: str, points: Points, size: tuple[int, int], options: 
     use = ~skip & inside
     ix = np.zeros(n, np.int64)
     iy = np.zeros(n, np.int64)
-    ix[use] = np.minimum(np.floor(px[use]), w - 1).astype(np.int64)
-    iy[use] = np.minimum(np.floor(py[use]), h - 1).astype(np.int64)
+    ix[use] = np.minimum(np.floor(px[use] + nudge), w - 1).astype(np.int64)
+    iy[use] = np.minimum(np.floor(py[use] + nudge), h - 1).astype(np.int64)
 
     fixations = points.duration is not None
     default_weight = "duration" if fixations else "count"
@@ -147,7 +152,7 @@ def build(path: Path, fmt: str, points: Points, size: tuple[int, int], options: 
             if fixations:
                 d_all = np.asarray(points.duration, np.float64)[rows]
                 t_hi = max(t_hi, float(np.nanmax(t + np.nan_to_num(d_all))))
-            shift = 0.0 if points.epoch else now - t_hi
+            shift = points.t0 if points.epoch else now - t_hi
             started, ended = t_lo + shift, t_hi + shift
             ts = t_keep + shift
         meta = {

@@ -39,9 +39,20 @@ def _groups(t: Table) -> tuple[np.ndarray | None, list[str] | None]:
     return group, labels
 
 
-def _ns(t: Table, name: str) -> np.ndarray:
-    """UTC nanoseconds -> epoch seconds (float64 keeps ~0.2 us here: plenty)."""
-    return t.ints(name) / 1e9
+def _ns(t: Table, name: str) -> tuple[np.ndarray, float]:
+    """UTC nanoseconds -> (seconds since the first row, epoch seconds of that row).
+
+    Relative times keep sample gaps exact; epoch seconds as float64 would
+    round them to ~0.2 us.
+    """
+    ns = t.ints(name)
+    base = int(ns[0]) if len(ns) else 0
+    return (ns - base) / 1e9, base / 1e9
+
+
+def _time(t: Table, name: str) -> dict:
+    rel, t0 = _ns(t, name)
+    return {"t": rel, "t0": t0, "epoch": True}
 
 
 # -- Neon / Pupil Cloud timeseries --------------------------------------------
@@ -55,7 +66,7 @@ def _neon_gaze(path: Path, options: ImportOptions) -> list[ImportedSession]:
     # "worn" is 1.0/0.0 (or True/False): samples while nobody wore Neon are not gaze.
     skip = ~t.bools("worn") if t.has("worn") else None
     group, labels = _groups(t)
-    pts = Points(t.floats("gaze x [px]"), t.floats("gaze y [px]"), skip=skip, t=_ns(t, "timestamp [ns]"), epoch=True, group=group, labels=labels)
+    pts = Points(t.floats("gaze x [px]"), t.floats("gaze y [px]"), skip=skip, **_time(t, "timestamp [ns]"), group=group, labels=labels)
     return build(path, "neon-gaze", pts, reference_size(path, options, NEON_SCENE, ""), options)
 
 
@@ -63,7 +74,7 @@ def _neon_fixations(path: Path, options: ImportOptions) -> list[ImportedSession]
     t = read_table(path)
     t.require(NEON_FIX, "neon-fixations")
     group, labels = _groups(t)
-    pts = Points(t.floats("fixation x [px]"), t.floats("fixation y [px]"), t=_ns(t, "start timestamp [ns]"), epoch=True,
+    pts = Points(t.floats("fixation x [px]"), t.floats("fixation y [px]"), **_time(t, "start timestamp [ns]"),
                  duration=t.floats("duration [ms]") / 1000.0, group=group, labels=labels)
     return build(path, "neon-fixations", pts, reference_size(path, options, NEON_SCENE, ""), options)
 
@@ -79,7 +90,7 @@ def _rim_gaze(path: Path, options: ImportOptions) -> list[ImportedSession]:
     t.require(RIM_GAZE, "rim-gaze")
     group, labels = _groups(t)
     pts = Points(t.floats("gaze position in reference image x [px]"), t.floats("gaze position in reference image y [px]"),
-                 skip=~t.bools("gaze detected in reference image"), t=_ns(t, "timestamp [ns]"), epoch=True, group=group, labels=labels)
+                 skip=~t.bools("gaze detected in reference image"), **_time(t, "timestamp [ns]"), group=group, labels=labels)
     return build(path, "rim-gaze", pts, reference_size(path, options, None, RIM_SIZE), options, space="reference image")
 
 
@@ -88,7 +99,7 @@ def _rim_fixations(path: Path, options: ImportOptions) -> list[ImportedSession]:
     t.require(RIM_FIX, "rim-fixations")
     group, labels = _groups(t)
     pts = Points(t.floats("fixation x [px]"), t.floats("fixation y [px]"), skip=~t.bools("fixation detected in reference image"),
-                 t=_ns(t, "start timestamp [ns]"), epoch=True, duration=t.floats("duration [ms]") / 1000.0, group=group, labels=labels)
+                 **_time(t, "start timestamp [ns]"), duration=t.floats("duration [ms]") / 1000.0, group=group, labels=labels)
     return build(path, "rim-fixations", pts, reference_size(path, options, None, RIM_SIZE), options, space="reference image")
 
 
@@ -103,7 +114,7 @@ def _mm_gaze(path: Path, options: ImportOptions) -> list[ImportedSession]:
     t.require(MM_GAZE, "marker-mapper-gaze")
     group, labels = _groups(t)
     pts = Points(t.floats("gaze position on surface x [normalized]"), t.floats("gaze position on surface y [normalized]"),
-                 skip=~t.bools("gaze detected on surface"), t=_ns(t, "timestamp [ns]"), epoch=True, group=group, labels=labels)
+                 skip=~t.bools("gaze detected on surface"), **_time(t, "timestamp [ns]"), group=group, labels=labels)
     return build(path, "marker-mapper-gaze", pts, reference_size(path, options, None, SURFACE_SIZE), options, normalized=True, space="surface")
 
 
@@ -112,7 +123,7 @@ def _mm_fixations(path: Path, options: ImportOptions) -> list[ImportedSession]:
     t.require(MM_FIX, "marker-mapper-fixations")
     group, labels = _groups(t)
     pts = Points(t.floats("fixation x [normalized]"), t.floats("fixation y [normalized]"), skip=~t.bools("fixation detected on surface"),
-                 t=_ns(t, "start timestamp [ns]"), epoch=True, duration=t.floats("duration [ms]") / 1000.0, group=group, labels=labels)
+                 **_time(t, "start timestamp [ns]"), duration=t.floats("duration [ms]") / 1000.0, group=group, labels=labels)
     return build(path, "marker-mapper-fixations", pts, reference_size(path, options, None, SURFACE_SIZE), options, normalized=True, space="surface")
 
 
