@@ -244,6 +244,7 @@ class ExportResult:
     total: float
     sigma: float
     sessions: list[int] = field(default_factory=list)
+    amount: str = ""
 
 
 def _union_canvas(infos) -> Canvas:
@@ -375,7 +376,7 @@ def export_session(
         grid, out_dir, background_bgr=bg, colormap=colormap, scale=scale, alpha=alpha, unit=UNITS[kind],
         title=title, unit_scale=unit_scale, outlines=outlines if bg is None else (), density_path=density_path,
     )
-    return ExportResult(heat, over, Path(density_path) if density_path else None, out_w, out_h, int(inside.sum()), total, sig, list(ids))
+    return ExportResult(heat, over, Path(density_path) if density_path else None, out_w, out_h, int(inside.sum()), total, sig, list(ids), amount)
 
 
 def fit_inferred_canvas(canvas: Canvas, width: int, height: int) -> Canvas:

@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "export",
         help="write a session's heatmap (heatmap.png, overlay.png)",
         description="Write OUT_DIR/heatmap.png (RGBA: the heat alone, transparent where nothing happened) and "
-        "OUT_DIR/overlay.png (the heat over a background, with a title and a 0-100 %% colour bar).",
+        "OUT_DIR/overlay.png (the heat over a background, with a title and a 0-100 % colour bar).",
     )
     add_db(p)
     add_session(p)
@@ -47,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
             size=args.size, density_path=args.density,
         )
     extra = f" and {r.density}" if r.density else ""
-    print(f"wrote {r.heatmap} and {r.overlay}{extra}: {r.width}x{r.height}, {r.points} positions, sigma {r.sigma:.1f} px")
+    print(f"wrote {r.heatmap} and {r.overlay}{extra}: {r.width}x{r.height}, {r.amount} at {r.points:,} positions, sigma {r.sigma:.1f} px")
     return 0
