@@ -251,3 +251,18 @@ def test_every_sample_of_mouse_dynamics_exports(db, tmp_path):
             heat = cv2.imread(str(r.heatmap), cv2.IMREAD_UNCHANGED)
             assert heat.shape[2] == 4 and heat[..., 3].max() == 255
             assert (heat[..., 3] == 0).any()
+
+
+def test_write_images_clips_heat_to_the_monitors(tmp_path):
+    """Heat blurred into the gap beside a monitor is transparent; the saved grid keeps it."""
+    from trackheat.export import write_images
+
+    d = render.density([48], [50], width=120, height=100, sigma=6.0)
+    heat_p, over_p = write_images(d, tmp_path, outlines=[Rect(0, 0, 50, 100)], unit="moves", title="t", density_path=tmp_path / "d.npy")
+    heat = cv2.imread(str(heat_p), cv2.IMREAD_UNCHANGED)
+    assert heat.shape == (100, 120, 4)
+    assert heat[50, 48, 3] == 255 and d[50, 55] > 0.1 * d.max()
+    assert not heat[:, 50:, 3].any()
+    assert np.array_equal(np.load(tmp_path / "d.npy"), d)
+    over = cv2.imread(str(over_p))
+    assert over.shape[0] > 100 and over.shape[1] > 120

@@ -52,13 +52,17 @@ def write_images(
     label: str | None = None,
     unit_scale: float = 1.0,
     outlines: Sequence[Rect] = (),
+    background_outlines: bool = True,
     density_path: str | Path | None = None,
 ) -> tuple[Path, Path]:
     """Write OUT/heatmap.png (RGBA: transparent where nothing happened) and
     OUT/overlay.png (over the background, with title and colour bar).
 
     `background_bgr` of any size is scaled to the density's size; None gives a
-    dark neutral canvas with `outlines` (monitor rectangles in grid pixels).
+    dark neutral canvas with `outlines` (monitor rectangles in grid pixels)
+    drawn. With outlines, heat that blurs off every monitor (into the gaps of
+    a multi-monitor desktop) is made transparent in the images; the saved
+    density is left as computed.
     The colour bar reads 0-100 % and, at each tick, the absolute amount:
     density times `unit_scale` (export passes the factor that makes a lone
     point read 1, so the bar counts moves, clicks or seconds per blob).
@@ -74,9 +78,15 @@ def write_images(
     out.mkdir(parents=True, exist_ok=True)
     h, w = d.shape
     rgba = render.colorize(d, colormap, scale)
+    if outlines:
+        on_screen = np.zeros((h, w), np.uint8)
+        for m in outlines:
+            x0, y0 = max(int(round(m.left)), 0), max(int(round(m.top)), 0)
+            on_screen[y0:max(int(round(m.top + m.height)), 0), x0:max(int(round(m.left + m.width)), 0)] = 1
+        rgba[..., 3] *= on_screen
     heat_path = out / "heatmap.png"
     _imwrite(heat_path, cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
-    bg = neutral_background(w, h, outlines) if background_bgr is None else background_bgr
+    bg = neutral_background(w, h, outlines if background_outlines else ()) if background_bgr is None else background_bgr
     mixed = render.overlay(bg, rgba, alpha=alpha)
     top = render.scale_top(d, scale) * float(unit_scale)
     framed = render.draw_colorbar(mixed, colormap, label if label is not None else unit, unit="per blob" if unit_scale != 1.0 else "", top=top, scale=scale, title=title)
@@ -374,7 +384,7 @@ def export_session(
     unit_scale = 1.0 / float(render.gaussian_patch(sig_out).max())
     heat, over = write_images(
         grid, out_dir, background_bgr=bg, colormap=colormap, scale=scale, alpha=alpha, unit=UNITS[kind],
-        title=title, unit_scale=unit_scale, outlines=outlines if bg is None else (), density_path=density_path,
+        title=title, unit_scale=unit_scale, outlines=outlines, background_outlines=bg is None, density_path=density_path,
     )
     return ExportResult(heat, over, Path(density_path) if density_path else None, out_w, out_h, int(inside.sum()), total, sig, list(ids), amount)
 
