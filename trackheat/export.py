@@ -26,6 +26,7 @@ KINDS = ("moves", "clicks", "dwell")
 UNITS = {"moves": "moves", "clicks": "clicks", "dwell": "seconds"}
 CLICK_SIGMA_FACTOR = 0.5  # clicks are single events at exact spots: sharper blobs than moves
 DEFAULT_ALPHA = 0.65
+UPSIZE = "lanczos"  # one image, not a video frame: Pupil Cloud's interpolation (0.5 % vs 0.7 % of a lone blob's peak, ~10 ms more at 4K)
 NEUTRAL = (34, 32, 30)  # BGR: dark neutral monitor area
 OFF_DESKTOP = (18, 17, 16)  # parts of the bounding box no monitor covers
 OUTLINE = (110, 105, 100)
@@ -352,12 +353,12 @@ def export_session(
         sig = render.default_sigma(region.width, region.height) * (CLICK_SIGMA_FACTOR if kind == "clicks" else 1.0)
     sig_out = max(sig * math.sqrt(sx * sy), 0.5)
     if sx == 1.0 and sy == 1.0:
-        grid = render.density(xs, ys, ws, width=out_w, height=out_h, sigma=sig_out, origin=(region.left, region.top))
+        grid = render.density(xs, ys, ws, width=out_w, height=out_h, sigma=sig_out, origin=(region.left, region.top), upsize=UPSIZE)
     else:
         # Draw straight at the output size: a 4K desktop shrunk to 1280 px costs a 1280 px grid.
         px = (xs - region.left + 0.5) * sx - 0.5
         py = (ys - region.top + 0.5) * sy - 0.5
-        grid = render.density(px, py, ws, width=out_w, height=out_h, sigma=sig_out)
+        grid = render.density(px, py, ws, width=out_w, height=out_h, sigma=sig_out, upsize=UPSIZE)
     grid = np.ascontiguousarray(grid)
 
     # Background in canvas pixels, then cut to the region and scaled to the output.
