@@ -174,3 +174,20 @@ def test_plain_xy_csv_is_gaze_here(tmp_path):
     p = trackheat("gaze", f, "--reference", ref, "-o", tmp_path / "o", "--normalized", "--json", check=True)
     last = json.loads(p.stdout.splitlines()[-1])
     assert abs(last["peak"][0] - 200) <= 2 and abs(last["peak"][1] - 50) <= 2 and last["weight"] == "count"
+
+
+def test_drawn_points_are_what_the_store_holds(tmp_path):
+    from trackheat import importers, render
+
+    ref = reference(tmp_path, 1600, 1200)
+    sessions = gaze.read_files([SAMPLES / "rim" / "gaze.csv", SAMPLES / "neon" / "fixations.csv"], ImportOptions(weight="duration"), (1600, 1200))
+    flat = [s for _, ss in sessions for s in ss]
+    with Store(tmp_path / "s.db") as st:
+        ids = [i for _, ss in sessions for i in importers.save(st, ss)]
+        stored = gaze.points(st, ids, "duration", 1600, 1200)
+    mem = gaze.session_points(flat, "duration", 1600, 1200)
+    d_stored = render.binned_density(*stored, width=1600, height=1200)
+    d_mem = render.binned_density(*mem, width=1600, height=1200)
+    assert len(stored[0]) < len(mem[0])  # the store summed repeated pixels
+    np.testing.assert_allclose(d_mem, d_stored, rtol=1e-5, atol=1e-6 * float(d_mem.max()))
+    assert gaze.heatmap([SAMPLES / "rim" / "gaze.csv"], ref, tmp_path / "o", options=ImportOptions(weight="duration")).density.max() > 0
