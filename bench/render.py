@@ -14,7 +14,7 @@ points, sigma the default (1 % of the diagonal):
   with the default linear upsize of the reduced-resolution path, and with
   upsize="lanczos" (Pupil Cloud's interpolation) in the last column.
 
-Each timing is the median of several runs (best in brackets) on a machine
+Each timing is the median of 11 runs (best in brackets) on a machine
 that others may be using too; the ratio uses medians measured in this run.
 The interior (4 sigma from the border, where the seed's filter reflects
 while trackheat lets mass leave the canvas) must equal the seed's result
@@ -45,7 +45,7 @@ from trackheat import render  # noqa: E402
 SIZES = [(1920, 1080), (3840, 2160)]
 COUNTS = [10_000, 100_000, 1_000_000]
 STAMP_MAX = 100_000  # stamping loops above this are timed on this many points and scaled linearly
-REPEAT = 7
+REPEAT = 11
 
 
 def seed(counts: dict, width: int, height: int, sigma: float) -> tuple[np.ndarray, np.ndarray]:
