@@ -221,7 +221,7 @@ def fresh_screenshot(canvas: Canvas) -> np.ndarray:
     """A screenshot taken now (mss), every current monitor placed at its desktop position."""
     from trackheat import display
 
-    display.require_pointer("export --screenshot")
+    display.require_pointer("--screenshot")
     from trackheat import screen
 
     sct = screen.open_mss()
@@ -378,7 +378,7 @@ def export_session(
         bg = cv2.resize(bg, (out_w, out_h), interpolation=cv2.INTER_AREA if bg.shape[1] > out_w else cv2.INTER_LINEAR)
 
     total = float(np.sum(ws[inside]))
-    amount = f"{int(total):,} {UNITS[kind]}" if kind != "dwell" else f"{total:,.1f} s dwell"
+    amount = f"{int(total):,} {UNITS[kind]}" if kind != "dwell" else f"{total:,.1f} seconds"
     where_txt = "" if monitor in (None, "all") else f" | monitor {monitor}"
     title = f"{_session_label(ids)} | {_when(infos, since, until)} | {kind}: {amount}{where_txt} | sigma {sig:.0f} px | scale {scale}"
     # A lone point reads 1 at its peak: the bar counts moves/clicks/seconds per blob.
