@@ -16,12 +16,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Import eye-tracker exports (into a temporary store unless --db is given) and draw them over the reference image "
         "as Pupil Cloud does: a 2-D histogram with the image's aspect ratio and the wider side --bins bins, a Gaussian blur, "
         "normalized to the maximum, resized with Lanczos. Every recording given is added up with no normalization for recording time. "
-        "Writes OUT_DIR/heatmap.png (transparent where nobody looked) and OUT_DIR/overlay.png (with a 0-100 %% colour bar).",
+        "Writes OUT_DIR/heatmap.png (transparent where nobody looked) and OUT_DIR/overlay.png (with a 0-100 % colour bar).",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="gaze.csv, fixations.csv, gaze_positions.csv, gaze_positions_on_surface_<name>.csv, a Tobii Pro Lab .tsv, or x,y[,duration]")
     p.add_argument("--reference", required=True, metavar="IMAGE", help="reference image, surface image or scene frame to draw on")
     p.add_argument("-o", "--out", required=True, metavar="OUT_DIR", help="directory for heatmap.png and overlay.png")
-    p.add_argument("--format", default="auto", help="auto (default, from the header) or a gaze format name (see `trackheat import --help`)")
+    p.add_argument("--format", default="auto", help="auto (default, from the header), or: neon-gaze, neon-fixations, rim-gaze, rim-fixations, marker-mapper-gaze, "
+                   "marker-mapper-fixations, pupil-core-gaze, pupil-core-fixations, pupil-core-surface-gaze, pupil-core-surface-fixations, tobii-tsv, gaze-csv")
     add_gaze_options(p)
     p.add_argument("--bins", type=int, default=300, help="histogram bins on the wider side of the reference (default 300)")
     p.add_argument("--sigma", type=float, metavar="S", help="Gaussian blur in bins (default 3, Pupil Cloud's 1 %% of 300)")
