@@ -183,7 +183,8 @@ def storm(xvfb, seconds: float) -> int:
     sent = 0
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        subprocess.run(["xdotool", *chunk], env=xvfb.env, check=True)
+        # Seen once on this machine: Xvfb spinning at 84 % CPU, xdotool waiting on it for ever.
+        subprocess.run(["xdotool", *chunk], env=xvfb.env, check=True, timeout=60)
         sent += 2000
     return sent
 
@@ -263,7 +264,11 @@ def bench_cpu(tmp: Path) -> list[tuple]:
 def main() -> int:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        rows = bench_callback(tmp) + bench_flush(tmp) + bench_cpu(tmp)
+        rows = bench_callback(tmp) + bench_flush(tmp)
+        try:
+            rows += bench_cpu(tmp)
+        except subprocess.TimeoutExpired:
+            rows.append(("recorder CPU under an xdotool storm", "not measured", "<= 5 %", "", "the X server stalled (xdotool timed out); run again"))
     print(machine_line())
     print()
     print("| measure | trackheat | target | met | baseline (same run) |")
