@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
             print_json({"session": sid if args.db else None, "file": f, "format": s.meta.get("format"), "recording": rec, "points": what,
                         "count": s.moves, "seconds": round(float(s.dwell.sum()) if s.dwell is not None else 0.0, 3), "skipped": s.skipped, "dropped": s.dropped})
         else:
-            where = f" (recording {rec[:8]})" if rec and len(rec) > 8 else (f" ({rec})" if rec else "")
+            # Pupil Cloud ids are UUIDs: their first 8 characters tell recordings apart; Tobii names stay whole.
+            where = f" (recording {rec[:8] if len(rec) == 36 and rec.count('-') == 4 else rec})" if rec else ""
             sess = f"session {sid}: " if args.db else ""
             print(f"{sess}{f}{where}: {s.moves} {what}, {s.skipped} skipped, {s.dropped} off the reference")
     if args.json:
