@@ -120,6 +120,8 @@ def detect(path: Path, options: ImportOptions) -> Format:
         header_of(path)
         return table[options.format]
     header = header_of(path)
+    if options.normalized and [c.strip().lower() for c in header.split(",")] == ["x", "y"] and "gaze-csv" in table:
+        return table["gaze-csv"]  # 0..1 coordinates are gaze on an image, never mouse pixels
     for f in table.values():
         if f.detect(header, path):
             return f
