@@ -409,13 +409,13 @@ class Recorder:
         started = time.time()
         meta = {"recorder": "trackheat record", "pid": os.getpid(), "host": socket.gethostname(), "platform": sys.platform,
                 "flush_interval": self.o.flush_interval, "idle_after": self.o.idle_after}
+        old_signals = self._install_signals()  # before the session exists: no window where SIGTERM leaves it open
         try:
             with Store(self.db) as store:
                 session_id = store.create_session("record", canvas, started=started, kind="mouse", period_seconds=self.o.period, meta=meta)
         except OSError as e:  # an unwritable directory, a full disk
             raise UserError(f"{self.db}: cannot write the store ({e.strerror or e})") from None
 
-        old_signals = self._install_signals()
         tally = Tally(idle_after=self.o.idle_after, period=self.o.period, start=started, position=pointer_position())
         flusher = Flusher(self.db, session_id, tally, self.o.flush_interval, self.say)
         listener = PointerListener(tally.on_move, tally.on_click, tally.on_scroll)
