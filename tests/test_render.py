@@ -263,3 +263,13 @@ def test_render_and_export_import_with_no_display():
     code = "import sys, trackheat.render, trackheat.export, trackheat.cli.export; bad = [m for m in ('mss', 'pynput') if m in sys.modules]; assert not bad, bad"
     proc = subprocess.run([sys.executable, "-c", code], env=headless_env(), cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_reduced_unweighted_fast_path_equals_weighted():
+    """Unweighted points take a packed-bincount path; ones as weights take the general one."""
+    rng = np.random.default_rng(5)
+    xs, ys = rng.integers(0, 1000, 50_000), rng.integers(0, 700, 50_000)
+    a = render.density(xs, ys, width=1000, height=700, sigma=30.0, method="reduced")
+    b = render.density(xs, ys, np.ones(len(xs)), width=1000, height=700, sigma=30.0, method="reduced")
+    assert np.array_equal(a, b)
+    assert float(a.sum(dtype=np.float64)) == pytest.approx(50_000, rel=0.02)  # edges lose a little
