@@ -266,3 +266,58 @@ def test_write_images_clips_heat_to_the_monitors(tmp_path):
     assert np.array_equal(np.load(tmp_path / "d.npy"), d)
     over = cv2.imread(str(over_p))
     assert over.shape[0] > 100 and over.shape[1] > 120
+
+
+# -- robustness found in review ------------------------------------------------------------
+def test_tiny_canvas_still_gets_a_whole_colour_bar(tmp_path, db):
+    f = tmp_path / "tiny.csv"
+    f.write_text("x,y,count\n5,7,3\n-10,-20,2\n")  # a 16x28 canvas
+    trackheat("import", "--db", db, f, check=True)
+    out = trackheat("export", "--db", db, "-o", tmp_path / "o")
+    assert out.returncode == 0, out.stderr
+    overlay = cv2.imread(str(tmp_path / "o" / "overlay.png"))
+    heat = cv2.imread(str(tmp_path / "o" / "heatmap.png"), cv2.IMREAD_UNCHANGED)
+    assert heat.shape[:2] == (28, 16)
+    assert overlay.shape[0] > heat.shape[0]  # the panel made room for the bar
+
+
+def test_colour_bar_at_every_small_height():
+    from trackheat import render
+
+    for h in range(1, 65):
+        out = render.draw_colorbar(np.zeros((h, 40, 3), np.uint8), "turbo", "moves", unit="moves", top=5.0, title="t")
+        assert out.shape[0] >= h and out.shape[1] > 40
+
+
+def test_absurd_coordinates_are_one_line(tmp_path, db):
+    huge = tmp_path / "huge.csv"
+    huge.write_text("x,y\n1e300,5\n")
+    out = trackheat("import", "--db", db, huge)
+    assert out.returncode == 2 and f"{huge}:2: x is out of range" in out.stderr
+    far = tmp_path / "far.csv"
+    far.write_text("x,y\n100000000,100000000\n1,1\n")
+    trackheat("import", "--db", db, far, check=True)
+    out = trackheat("export", "--db", db, "-o", tmp_path / "o")
+    assert out.returncode == 2 and "--size" in out.stderr and "Traceback" not in out.stderr
+    out = trackheat("export", "--db", db, "--size", "800x600", "-o", tmp_path / "o")
+    assert out.returncode == 0, out.stderr
+
+
+def test_unwritable_outputs_are_one_line(tmp_path, db):
+    f = tmp_path / "p.csv"
+    f.write_text("x,y\n10,10\n")
+    out = trackheat("import", "--db", "/proc/nope/store.db", f)
+    assert out.returncode == 2 and "cannot create the store" in out.stderr and out.stderr.count("\n") == 1
+    trackheat("import", "--db", db, f, check=True)
+    out = trackheat("export", "--db", db, "-o", "/proc/nope/out")
+    assert out.returncode == 2 and "Traceback" not in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_logs_without_a_layout_are_one_canvas_not_monitors(tmp_path, db):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("x,y\n2,3\n")
+    b.write_text("x,y\n15,27\n")
+    trackheat("import", "--db", db, a, b, check=True)
+    assert trackheat("export", "--db", db, "--session", "all", "-o", tmp_path / "o").returncode == 0
+    out = trackheat("export", "--db", db, "--session", "all", "--monitor", "2", "-o", tmp_path / "o2")
+    assert out.returncode == 2 and "monitor" in out.stderr

@@ -8,6 +8,7 @@ instead of trusting (0, 0).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -73,10 +74,11 @@ class Canvas:
     def covering(cls, xs: Sequence[float], ys: Sequence[float]) -> "Canvas":
         """The smallest desktop holding every point (for logs that carry no layout)."""
         if len(xs) == 0:
-            return cls.desktop([Rect(0, 0, 1, 1)])
-        left, top = int(min(0, min(xs))), int(min(0, min(ys)))
-        right, bottom = int(max(xs)) + 1, int(max(ys)) + 1
-        return cls.desktop([Rect(left, top, right - left, bottom - top)])
+            return cls((Rect(0, 0, 1, 1),), kind="desktop", extra={"inferred": True})
+        left, top = math.floor(min(0, min(xs))), math.floor(min(0, min(ys)))
+        right, bottom = math.floor(max(xs)) + 1, math.floor(max(ys)) + 1
+        # "inferred": not a real monitor, only where the points fell (export merges these).
+        return cls((Rect(left, top, right - left, bottom - top),), kind="desktop", extra={"inferred": True})
 
     @property
     def bounds(self) -> Rect:

@@ -19,11 +19,12 @@ import cv2
 import numpy as np
 
 from trackheat import render
-from trackheat.canvas import Canvas, Rect
+from trackheat.canvas import Canvas, Rect, union
 from trackheat.errors import UserError
 
 KINDS = ("moves", "clicks", "dwell")
 UNITS = {"moves": "moves", "clicks": "clicks", "dwell": "seconds"}
+MAX_PIXELS = 16384 * 16384  # past this a canvas is a data error, not a desktop (and would not fit in memory)
 CLICK_SIGMA_FACTOR = 0.5  # clicks are single events at exact spots: sharper blobs than moves
 DEFAULT_ALPHA = 0.65
 UPSIZE = "lanczos"  # one image, not a video frame: Pupil Cloud's interpolation (0.5 % vs 0.7 % of a lone blob's peak, ~10 ms more at 4K)
@@ -259,11 +260,24 @@ class ExportResult:
 
 
 def _union_canvas(infos) -> Canvas:
+    """One canvas for the sessions drawn together.
+
+    Real monitor layouts (from a recorder) are kept monitor by monitor; canvases
+    that were only inferred from where a log's points fell are not monitors, so
+    they merge into one rectangle instead of becoming "monitor 2" outlines.
+    """
     mons: list[Rect] = []
+    inferred: list[Rect] = []
     for s in infos:
+        target = inferred if s.canvas.extra.get("inferred") else mons
         for m in s.canvas.monitors:
-            if m not in mons:
-                mons.append(m)
+            if m not in target:
+                target.append(m)
+    if inferred:
+        merged = union(inferred)
+        mons = [m for m in mons if not (merged.left <= m.left and merged.top <= m.top and m.right <= merged.right and m.bottom <= merged.bottom)]
+        if not any(m.left <= merged.left and m.top <= merged.top and merged.right <= m.right and merged.bottom <= m.bottom for m in mons):
+            mons.append(merged)
     kind = "image" if all(s.canvas.kind == "image" for s in infos) else "desktop"
     return Canvas(tuple(mons), kind=kind)
 
@@ -347,6 +361,8 @@ def export_session(
     if not inside.any():
         raise UserError(f"{_session_label(ids)}: none of its {kind} fall on monitor {monitor}")
     out_w, out_h = parse_size(size, region.width, region.height)
+    if out_w * out_h > MAX_PIXELS:
+        raise UserError(f"{_session_label(ids)}: the picture would be {out_w}x{out_h} px (positions span {region.width}x{region.height}); give --size WxH or --monitor N")
     sx, sy = out_w / region.width, out_h / region.height
     sig = parse_sigma(sigma, region.width, region.height)
     if sig is None:

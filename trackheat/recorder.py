@@ -304,6 +304,10 @@ class Flusher(threading.Thread):
                     if self.flush(store, self.ended or time.time(), final=True):
                         break
                     time.sleep(1.0)
+                else:
+                    b = self.tally.take()
+                    self.tally.restore(b)
+                    raise UserError(f"{self.db}: the last {b.moves} moves, {len(b.clicks)} clicks and {len(b.scrolls)} scrolls could not be written (the store stayed busy or the disk is full)")
         except BaseException as e:  # surfaced by the main thread
             self.error = e
 

@@ -304,9 +304,12 @@ def draw_colorbar(
     bar_w = int(round(18 * u))
     pad = int(round(12 * u))
     panel_w = pad + bar_w + pad // 2 + text_w + pad
-    out = np.empty((h + title_h, w + panel_w, 3), np.uint8)
+    # A very short picture (a few rows of a tiny canvas) still gets a whole bar:
+    # the panel, and so the output, is never shorter than the bar needs.
+    ph = max(h, 2 * pad + 2 * th + 24)
+    out = np.empty((ph + title_h, w + panel_w, 3), np.uint8)
     out[...] = background
-    out[title_h:, :w] = img
+    out[title_h:title_h + h, :w] = img
     if title:
         tfs = fs * 1.1
         tw = cv2.getTextSize(title, _FONT, tfs, thick)[0][0]
@@ -315,9 +318,9 @@ def draw_colorbar(
         _text(out, title, (pad, int(round(title_h * 0.68))), tfs, thick=thick)
     # The bar: 100 % at the top.
     y0 = title_h + pad + (len(label_lines) + 1) * int(th * 1.8)
-    y1 = title_h + h - pad - th
+    y1 = title_h + ph - pad - th
     if y1 - y0 < 20:
-        y0, y1 = title_h + pad, title_h + max(h - pad, pad + 20)
+        y0, y1 = title_h + pad, title_h + ph - pad
     n = max(y1 - y0, 2)
     ramp = np.linspace(1.0, 0.0, n, dtype=np.float32).reshape(-1, 1)
     colours = apply_colormap(np.repeat(ramp, bar_w, axis=1), colormap)

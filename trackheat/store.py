@@ -144,16 +144,27 @@ def _create_private(path: Path) -> None:
 class Store:
     """A connection to one store file. Not shared between threads: open one per thread."""
 
-    def __init__(self, path: str | os.PathLike, *, create: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike, *, create: bool = True, scratch: bool = False) -> None:
+        """`scratch=True` is for a throwaway file that nobody opens after this process
+        (`trackheat gaze`'s temporary store): rollback journal in memory and no
+        fsync, since a crash loses nothing anyone keeps. Transactions still roll back.
+        Never for a user's store."""
         self.path = Path(path)
         if not self.path.exists():
             if not create:
                 raise UserError(f"{self.path}: no such store (nothing recorded or imported yet?)")
-            _create_private(self.path)
+            try:
+                _create_private(self.path)
+            except OSError as e:
+                raise UserError(f"{self.path}: cannot create the store ({e.strerror})") from None
         try:
             self._db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            if scratch:
+                self._db.execute("PRAGMA journal_mode=MEMORY")
+                self._db.execute("PRAGMA synchronous=OFF")
+            else:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as e:
@@ -209,7 +220,14 @@ class Store:
             self._db.execute("ROLLBACK")
             raise
         self._depth = 0
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            # SQLite keeps the transaction open when COMMIT fails (busy, disk full):
+            # end it, or every later BEGIN on this connection fails too.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     def integrity_check(self) -> str:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0]

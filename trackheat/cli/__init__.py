@@ -40,7 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         print(f"trackheat {args.command}: {e}", file=sys.stderr)
         return e.exit_status
-    except KeyboardInterrupt:
-        return 130
     except BrokenPipeError:  # `trackheat sessions | head`
         return 0
+    except OSError as e:
+        # A file we were told to write or read (an -o folder, a --density path) is not usable.
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"trackheat {args.command}: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -187,6 +187,16 @@ def _save_positions(store, sid: int, periods: np.ndarray, xs: np.ndarray, ys: np
     p0, x0, y0 = periods.min(), xs.min(), ys.min()
     pi, xi, yi = periods - p0, xs - x0, ys - y0
     span_x, span_y = int(xi.max()) + 1, int(yi.max()) + 1
+    if (int(pi.max()) + 1) * span_x * span_y >= 1 << 62:  # the packed key would overflow int64
+        for p in np.unique(periods):
+            m = periods == p
+            rows: dict[tuple[int, int], list] = {}
+            for x, y, c, d in zip(xs[m].tolist(), ys[m].tolist(), counts[m].tolist(), dwell[m].tolist()):
+                r = rows.setdefault((x, y), [0, 0.0])
+                r[0] += c
+                r[1] += d
+            store.add_positions(sid, ((x, y, c, d) for (x, y), (c, d) in rows.items()), period=int(p))
+        return
     key = (pi * span_x + xi) * span_y + yi
     uniq, inverse = np.unique(key, return_inverse=True)
     csum = np.bincount(inverse, weights=counts, minlength=len(uniq)).astype(np.int64)

@@ -24,9 +24,14 @@ def _session(path: Path, fmt: str, xs: list, ys: list, counts: list) -> list[Imp
     return [ImportedSession(source=f"{fmt}:{path.name}", canvas=Canvas.covering(x, y), xs=x, ys=y, counts=np.asarray(counts, np.int64))]
 
 
+LIMIT = 1 << 31  # a coordinate or count this large is a broken file, not a screen
+
+
 def _whole(value: float, path: Path, line: int | None, column: str) -> int:
     if value != value or value in (float("inf"), float("-inf")):
         raise BadInput(path, f"{column} is not a finite number", line)
+    if abs(value) >= LIMIT:
+        raise BadInput(path, f"{column} is out of range: {value:g}", line)
     return int(round(value))
 
 
