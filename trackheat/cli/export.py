@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_db(p)
     add_session(p)
-    p.add_argument("--since", metavar="T", help="only activity from T on: 2026-11-21, 2026-11-21T14:00, or an age such as 2h, 7d")
+    p.add_argument("--since", metavar="T", help="only activity from T on: 2026-11-21, 2026-11-21T14:00, or an age such as 2h, 7d (moves and dwell to whole --period buckets, clicks exactly)")
     p.add_argument("--until", metavar="T", help="only activity before T (same forms as --since)")
     p.add_argument("--kind", choices=["moves", "clicks", "dwell"], default="moves", help="what to draw: pointer moves (default), clicks (sharper blobs), or dwell seconds")
     bg = p.add_mutually_exclusive_group()
