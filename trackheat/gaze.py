@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -139,6 +140,54 @@ def bin_shape(width: int, height: int, bins: int) -> tuple[int, int]:
     return max(1, int(round(bins * width / height))), int(bins)
 
 
+
+def save_files(store, parsed: list[tuple[Path, list[ImportedSession]]]) -> list[tuple[int, str, ImportedSession]]:
+    """Save every file's sessions (one transaction per file) and close the store: (id, file, session)."""
+    from trackheat import importers
+
+    try:
+        out = []
+        for path, sessions in parsed:
+            ids = importers.save(store, sessions)
+            out += [(sid, str(path), s) for sid, s in zip(ids, sessions)]
+        return out
+    finally:
+        store.close()
+
+
+def _sigma(sigma: float | None) -> float:
+    """The renderer owns the default blur (Pupil Cloud's: 1 % of the 300 bins); read it, don't copy it."""
+    from trackheat import render
+
+    return float(render.binned_density.__kwdefaults__["sigma"]) if sigma is None else float(sigma)
+
+
+def _draw(sessions: Sequence[ImportedSession], files, image: np.ndarray, out_dir, *, weight: str, bins: int, sigma: float | None,
+          colormap: str, scale: str, alpha: float | None, density_path) -> tuple[np.ndarray, Path, Path]:
+    """Pupil Cloud's heatmap of the sessions over `image`, written as export writes it: (grid, heatmap, overlay)."""
+    from trackheat import export, render
+
+    height, width = image.shape[:2]
+    xs, ys, ws = session_points(sessions, weight, width, height)
+    sig = _sigma(sigma)
+    if not len(xs) or not np.any(ws > 0):
+        what = "fixation time" if weight == "duration" else "gaze samples"
+        raise UserError(f"no {what} on the reference in {', '.join(str(f) for f in files)}: nothing to draw (see the skipped and dropped counts)")
+    grid = render.binned_density(xs, ys, ws, width=width, height=height, bins=bins, sigma=sig)
+    # A lone point reads 1 at its peak, so the bar counts samples or seconds per blob.
+    lone = render.binned_density([width / 2], [height / 2], [1.0], width=width, height=height, bins=bins, sigma=sig)
+    unit_scale = 1.0 / float(lone.max()) if lone.max() > 0 else 1.0
+    total = float(ws.sum())
+    amount = f"{total:,.1f} s of fixation" if weight == "duration" else f"{int(round(total)):,} samples"
+    n_rec = len(sessions)
+    bx, by = bin_shape(width, height, bins)
+    title = f"{n_rec} recording{'s' if n_rec != 1 else ''} | {amount} | {bx}x{by} bins, sigma {sig:g} bins | weight: {weight}"
+    kwargs = {} if alpha is None else {"alpha": alpha}
+    heat, over = export.write_images(grid, out_dir, background_bgr=image, colormap=colormap, scale=scale, unit=UNITS[weight],
+                                     title=title, unit_scale=unit_scale, density_path=density_path, **kwargs)
+    return grid, heat, over
+
+
 def heatmap(
     files: Sequence[str | Path],
     reference: str | Path,
@@ -154,7 +203,7 @@ def heatmap(
     density_path: str | Path | None = None,
 ) -> GazeResult:
     """Import `files` and draw them over `reference`; returns what was written."""
-    from trackheat import export, importers, render
+    from trackheat import render
     from trackheat.store import Store
 
     options = options or ImportOptions()
@@ -171,33 +220,26 @@ def heatmap(
     all_sessions = [s for _, ss in parsed for s in ss]
     weight = pick_weight(all_sessions, options.weight)
 
-    with tempfile.TemporaryDirectory(prefix="trackheat-gaze-") as tmp:
-        store = Store(db if db is not None else Path(tmp) / "gaze.db", create=True)
-        try:
-            result_sessions = []
-            for path, sessions in parsed:
-                ids = importers.save(store, sessions)  # one transaction per file
-                result_sessions += [(sid, str(path), s) for sid, s in zip(ids, sessions)]
-        finally:
-            store.close()
+    def draw() -> tuple[np.ndarray, Path, Path]:
+        return _draw(all_sessions, files, image, out_dir, weight=weight, bins=bins, sigma=sigma, colormap=colormap, scale=scale,
+                     alpha=alpha, density_path=density_path)
 
-    # The renderer owns the default blur (Pupil Cloud's: 1 % of the 300 bins); read it, don't copy it.
-    xs, ys, ws = session_points(all_sessions, weight, width, height)
-    sig = float(render.binned_density.__kwdefaults__["sigma"]) if sigma is None else float(sigma)
-    if not len(xs) or not np.any(ws > 0):
-        what = "fixation time" if weight == "duration" else "gaze samples"
-        raise UserError(f"no {what} on the reference in {', '.join(str(f) for f in files)}: nothing to draw (see the skipped and dropped counts)")
-    grid = render.binned_density(xs, ys, ws, width=width, height=height, bins=bins, sigma=sig)
-    # A lone point reads 1 at its peak, so the bar counts samples or seconds per blob.
-    lone = render.binned_density([width / 2], [height / 2], [1.0], width=width, height=height, bins=bins, sigma=sig)
-    unit_scale = 1.0 / float(lone.max()) if lone.max() > 0 else 1.0
-    total = float(ws.sum())
-    amount = f"{total:,.1f} s of fixation" if weight == "duration" else f"{int(round(total)):,} samples"
-    n_rec = len(result_sessions)
+    if db is not None:
+        # The user's store first: if it cannot take the files, no images claim they were imported.
+        result_sessions = save_files(Store(db, create=True), parsed)
+        grid, heat, over = draw()
+    else:
+        # A temporary store nobody reads afterwards: no WAL, no fsync (Store scratch mode), and it
+        # fills in a second thread while this one draws from the same sessions in memory (SQLite
+        # releases the GIL while it steps; so do cv2 and numpy's loops): on two cores the ~0.2 s
+        # of drawing and PNG writing hides behind the ~0.6 s of inserting.
+        with tempfile.TemporaryDirectory(prefix="trackheat-gaze-") as tmp, ThreadPoolExecutor(1, thread_name_prefix="trackheat-save") as pool:
+            saving = pool.submit(lambda: save_files(Store(Path(tmp) / "gaze.db", create=True, scratch=True), parsed))
+            try:
+                grid, heat, over = draw()
+            finally:
+                result_sessions = saving.result()  # waits; a failed save is the command's error
     bx, by = bin_shape(width, height, bins)
-    title = f"{n_rec} recording{'s' if n_rec != 1 else ''} | {amount} | {bx}x{by} bins, sigma {sig:g} bins | weight: {weight}"
-    kwargs = {} if alpha is None else {"alpha": alpha}
-    heat, over = export.write_images(grid, out_dir, background_bgr=image, colormap=colormap, scale=scale, unit=UNITS[weight],
-                                     title=title, unit_scale=unit_scale, density_path=density_path, **kwargs)
+    sig = _sigma(sigma)
     py, px = np.unravel_index(int(np.argmax(grid)), grid.shape)
     return GazeResult(heat, over, grid, weight, result_sessions, (int(px), int(py)), (bx, by), sig)
