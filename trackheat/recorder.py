@@ -312,7 +312,7 @@ class Flusher(threading.Thread):
             self.error = e
 
     def flush(self, store, now: float, final: bool = False) -> bool:
-        import sqlite3
+        from trackheat.store import StoreError
 
         b = self.tally.take()
         with self._extra_lock:
@@ -321,7 +321,7 @@ class Flusher(threading.Thread):
         t0 = time.perf_counter()
         try:
             write_batch(store, self.session_id, b, ended=now, layouts=layouts, screenshots=shots, meta=self._meta if final else None)
-        except sqlite3.Error as e:
+        except StoreError as e:
             # Keep everything for the next try: a busy or full disk must not lose events.
             self.tally.restore(b)
             with self._extra_lock:

@@ -29,6 +29,9 @@ from trackheat.errors import UserError
 SCHEMA_VERSION = 1
 DEFAULT_PERIOD = 3600  # seconds; positions are bucketed by period so export can pick a time range
 BULK_ROWS = 100  # rows per INSERT statement in add_position_arrays (600 parameters, far under SQLite's limit)
+# What a failed write raises (busy past the timeout, disk full, I/O error): callers
+# that retry catch this rather than importing sqlite3 themselves.
+StoreError = sqlite3.Error
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another one before giving up
 
 _SCHEMA_V1 = """
