@@ -6,11 +6,15 @@ fixations of log-normal duration with ~6 px jitter around points spread over
 the scene, ~40 ms saccades between, 1 % of samples not worn: about 83 minutes
 of recording, the shape real gaze has (clustered, not uniform noise).
 
-Stages, each timed on its own, then the whole `trackheat gaze` in this process
-and as a command. The baseline, measured in the same run on the same file, is
-numpy's own text reader (np.loadtxt of the x and y columns alone): the ratio
-says how the whole import-and-render compares with just reading two columns
-the obvious way.
+The headline is what a user waits for: the `trackheat gaze` command in a fresh
+process (start-up, imports, parse, temporary store, render, two PNGs), the
+median of CMD_RUNS runs. Below it the stages, each timed on its own in this
+process, and the whole trackheat.gaze.heatmap in this process. The command
+overlaps the store's inserts with the drawing (a second thread), so it takes
+less than the sum of its stages. The baseline, measured in the same run on the
+same file, is numpy's own text reader (np.loadtxt of the x and y columns
+alone): the ratio says how the whole import-and-render compares with just
+reading two columns the obvious way.
 
 Run: python bench/gaze.py  [rows]
 """
@@ -36,6 +40,7 @@ from trackheat.importers import ImportOptions  # noqa: E402
 from trackheat.store import Store  # noqa: E402
 
 TARGET = 3.0
+CMD_RUNS = 3
 HEADER = "section id,recording id,timestamp [ns],gaze x [px],gaze y [px],worn,fixation id,blink id,azimuth [deg],elevation [deg]\n"
 
 
@@ -90,6 +95,8 @@ def main() -> None:
             t_save, ids = timed(lambda: importers.save(st, sessions))
             distinct = st.distinct_positions(ids)
             t_points, pts = timed(lambda: gaze.points(st, ids, "count", 1600, 1200))
+        with Store(tmp / "scratch.db", scratch=True) as st:
+            t_scratch, _ = timed(lambda: importers.save(st, sessions))
         from trackheat import export, render
 
         t_bin, grid = timed(lambda: render.binned_density(*pts, width=1600, height=1200))
@@ -97,29 +104,36 @@ def main() -> None:
         t_all, r = timed(lambda: gaze.heatmap([csv_path], tmp / "scene.png", tmp / "o2"))
         cmd = [sys.executable, "-m", "trackheat", "gaze", str(csv_path), "--reference", str(tmp / "scene.png"), "-o", str(tmp / "o3")]
         env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-        t_cmd, proc = timed(lambda: subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT))
-        if proc.returncode != 0:
-            raise SystemExit(f"trackheat gaze failed: {proc.stderr}")
+        cmd_times = []
+        for _ in range(CMD_RUNS):
+            t, proc = timed(lambda: subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT))
+            if proc.returncode != 0:
+                raise SystemExit(f"trackheat gaze failed: {proc.stderr}")
+            cmd_times.append(t)
+        t_cmd = float(np.median(cmd_times))
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, numpy {np.__version__}, cv2 {cv2.__version__}")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, numpy {np.__version__}, cv2 {cv2.__version__}; load average {load}")
     print(f"input: {rows:,}-row Neon gaze.csv ({mb:.0f} MB, generated in {t_gen:.1f} s): {s.moves:,} samples kept, {s.skipped:,} skipped, {s.dropped:,} off the scene; {distinct:,} distinct pixels stored")
     print()
     print("| stage | seconds | x baseline |")
     print("|---|---:|---:|")
+    runs = ", ".join(f"{t:.2f}" for t in cmd_times)
     for name, t in [
+        (f"**`trackheat gaze` command, fresh process (median of {CMD_RUNS}: {runs})**", t_cmd),
         ("baseline: np.loadtxt of the x, y columns", t_base),
         ("parse (importers.read)", t_read),
-        ("store (importers.save, one transaction)", t_save),
-        ("read back per session (store.positions)", t_points),
+        ("store (importers.save into a WAL store, one transaction)", t_save),
+        ("store (importers.save into a scratch Store: the command's temporary store)", t_scratch),
+        ("read back per session (store.positions; not in the command, which draws from memory)", t_points),
         ("render.binned_density (300 bins, sigma 3)", t_bin),
         ("export.write_images (heatmap.png + overlay.png)", t_write),
-        ("**trackheat.gaze.heatmap, in process**", t_all),
-        ("**`trackheat gaze` command (with start-up)**", t_cmd),
+        ("trackheat.gaze.heatmap, in process", t_all),
     ]:
         print(f"| {name} | {t:.2f} | {t / t_base:.2f} |")
     print()
-    verdict = "meets" if t_all <= TARGET else "MISSES"
-    print(f"import + render in process: {t_all:.2f} s, {verdict} the {TARGET:.0f} s target; the command: {t_cmd:.2f} s")
+    verdict = "meets" if t_cmd <= TARGET else "MISSES"
+    print(f"the `trackheat gaze` command: {t_cmd:.2f} s, {verdict} the {TARGET:.0f} s target (in process: {t_all:.2f} s)")
 
 
 if __name__ == "__main__":
