@@ -191,3 +191,36 @@ def test_drawn_points_are_what_the_store_holds(tmp_path):
     assert len(stored[0]) < len(mem[0])  # the store summed repeated pixels
     np.testing.assert_allclose(d_mem, d_stored, rtol=1e-5, atol=1e-6 * float(d_mem.max()))
     assert gaze.heatmap([SAMPLES / "rim" / "gaze.csv"], ref, tmp_path / "o", options=ImportOptions(weight="duration")).density.max() > 0
+
+
+def test_temporary_store_is_really_filled_and_errors_still_surface(tmp_path, monkeypatch):
+    """Without --db the store fills in a second thread while drawing: it must still hold every sample,
+    and an error on either side (nothing to draw, a failing save) must still be the command's error."""
+    from trackheat import importers
+    from trackheat.errors import UserError
+
+    ref = reference(tmp_path, 1600, 1200)
+    saved = []
+    real_save = importers.save
+
+    def spy(store, sessions):
+        ids = real_save(store, sessions)
+        saved.append(sum(store.session(i).moves for i in ids))
+        return ids
+
+    monkeypatch.setattr(importers, "save", spy)
+    r = gaze.heatmap([SAMPLES / "neon" / "gaze.csv"], ref, tmp_path / "o")
+    assert saved == [sum(s.moves for _, _, s in r.sessions)] and saved[0] > 0
+    assert (tmp_path / "o" / "overlay.png").exists()
+
+    off = tmp_path / "off.csv"
+    off.write_text("x,y,duration\n5000,5000,100\n")
+    with pytest.raises(UserError, match="nothing to draw"):
+        gaze.heatmap([off], ref, tmp_path / "o2")
+
+    def broken(store, sessions):
+        raise UserError("disk full (simulated)")
+
+    monkeypatch.setattr(importers, "save", broken)
+    with pytest.raises(UserError, match="simulated"):
+        gaze.heatmap([SAMPLES / "neon" / "gaze.csv"], ref, tmp_path / "o3")

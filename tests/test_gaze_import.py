@@ -320,3 +320,52 @@ def test_two_recordings_sum_in_the_store(tmp_path):
         got = {(x, y): (c, d) for x, y, c, d in zip(p.x.tolist(), p.y.tolist(), p.count.tolist(), p.dwell.tolist())}
         assert got == {(10, 10): (2, pytest.approx(0.4)), (20, 20): (1, pytest.approx(0.2)), (30, 30): (1, pytest.approx(0.4))}
         assert {st.session(i).kind for i in ids} == {"gaze"}
+
+
+# -- the fast cell paths ----------------------------------------------------------------
+def test_plain_cells_parse_exactly_as_float_and_odd_cells_fall_back(tmp_path):
+    """The column-wise decimal path must give the very float float() gives; anything else keeps numpy's cast."""
+    rng = np.random.default_rng(7)
+    plain = [f"{v:.{k}f}" for v, k in zip(rng.normal(0, 1e4, 3000), rng.integers(0, 9, 3000))]
+    plain += ["0", "-0", "007", ".5", "5.", "-.5", "123456789012345", "0.1", "1599.999"]
+    odd = ["nan", "NaN", "1e5", "-2.5E-3", " 7", "8 ", "+3", "inf", "1234567890123456.7", "0.12345678901234567"]
+    cells = plain + odd + [""]
+    rows = [f"{S},{R1},{T0 + i},{c},{c},1.0,,,0,0" for i, c in enumerate(cells)]
+    t = read_table(write(tmp_path / "gaze.csv", NEON_H, rows))
+    got = t.floats("gaze x [px]")
+    want = [float(c) if c.strip() else math.nan for c in cells]
+    assert [math.copysign(1, g) for g in got[: len(plain)]] == [math.copysign(1, w) for w in want[: len(plain)]]  # -0 stays -0
+    for g, w, c in zip(got.tolist(), want, cells):
+        assert (math.isnan(g) and math.isnan(w)) or g == w, c
+    assert t.ints("timestamp [ns]").tolist() == [T0 + i for i in range(len(cells))]  # 19 digits, exact
+    bad = write(tmp_path / "bad.csv", NEON_H, rows[:5] + [f"{S},{R1},{T0},1.2.3,4,1.0,,,0,0"])
+    with pytest.raises(BadInput, match=r"bad.csv:7: gaze x \[px\] is not a number: '1.2.3'"):
+        read_table(bad).floats("gaze x [px]")
+    ts_bad = write(tmp_path / "ts.csv", NEON_H, rows[:3] + [f"{S},{R1},,1,4,1.0,,,0,0"])
+    with pytest.raises(BadInput, match=r"ts.csv:5: timestamp \[ns\] is empty"):
+        read_table(ts_bad).ints("timestamp [ns]")
+
+
+def test_regular_and_general_table_paths_agree(tmp_path, monkeypatch):
+    """A plain file takes the one-reshape path; CRLF, blank lines or no final newline must read the same."""
+    from trackheat.importers import gaze_table
+
+    regular = []
+    real = gaze_table._read_regular
+    monkeypatch.setattr(gaze_table, "_read_regular", lambda *a: regular.append(real(*a) is not None) or real(*a))
+    rows = [f"{S},{R1 if i % 3 else R2},{T0 + i * 5_000_000},{i * 1.5:.3f},{i % 7},{'1.0' if i % 5 else '0.0'},,,0,0" for i in range(40)]
+    text = NEON_H + "\n" + "\n".join(rows) + "\n"
+    variants = {"plain": text, "crlf": text.replace("\n", "\r\n"), "blank": text.replace(rows[10] + "\n", rows[10] + "\n\n"), "no-final-newline": text[:-1]}
+    seen = []
+    for name, body in variants.items():
+        path = tmp_path / f"{name}.csv"
+        path.write_bytes(body.encode())
+        t = read_table(path)
+        assert t.n == 40, name
+        seen.append((t.floats("gaze x [px]").tolist(), t.ints("timestamp [ns]").tolist(), t.bools("worn").tolist(), t.groups("recording id")[0], t.line_of(39)))
+        [s1, s2] = read(path)  # two recordings
+        assert s1.moves + s2.moves + s1.skipped + s2.skipped == 40
+    for other in seen[1:]:
+        assert other[:4] == seen[0][:4]
+    assert seen[0][4] == 41 and seen[2][4] == 42  # line numbers count the blank line
+    assert regular[::2] == [True, False, False, True]  # (read() reads each file a second time)
