@@ -90,25 +90,41 @@ def time_pair(frames: list[np.ndarray], size: tuple[int, int], warm: int = 3) ->
     return {"seed": statistics.median(t_seed) * 1000, "ours": statistics.median(t_ours) * 1000, "scale": hm.scale, "n": len(t_ours)}
 
 
-def full_res_floor(frames, size, s: float = 0.5) -> dict:
-    """What no process scale can remove: the per-frame work at the frame's full size."""
+def full_res_floor(frames, size) -> dict:
+    """Where MotionHeatmap()'s time goes at `size`, step by step on one thread (medians, ms).
+
+    update: the whole update() (at the default process scale). The full-size
+    steps of render(), which no process scale can remove: scaling the 0..255
+    heat up to the frame, the colour lookup, and cv2.addWeighted (one core).
+    render: the real render(), which runs those steps as two bands of rows
+    on two threads.
+    """
+    from trackheat import render
+
+    hm = MotionHeatmap()
     w, h = size
-    small = (int(w * s), int(h * s))
-    out = np.empty((h, w, 3), np.uint8)
-    t_ours, t_seed = [], []
-    for f in frames:
+    lev = np.empty((h, w), np.uint8)
+    col = np.empty((h, w, 3), np.uint8)
+    t = {k: [] for k in ("update", "upscale", "colour", "blend", "render")}
+    for i, f in enumerate(frames):
         frame = cv2.resize(f, size)
-        g = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        colour_small = cv2.applyColorMap(cv2.resize(g, small, interpolation=cv2.INTER_AREA), cv2.COLORMAP_JET)
         t0 = time.perf_counter()
-        cv2.resize(colour_small, size, dst=out, interpolation=cv2.INTER_LINEAR)
-        cv2.addWeighted(frame, 0.6, out, 0.4, 0, dst=out)
+        hm.update(frame)
         t1 = time.perf_counter()
-        cv2.addWeighted(frame, 0.6, cv2.applyColorMap(g, cv2.COLORMAP_JET), 0.4, 0)
+        hm.render(frame)
         t2 = time.perf_counter()
-        t_ours.append(t1 - t0)
-        t_seed.append(t2 - t1)
-    return {"ours": statistics.median(t_ours) * 1000, "seed": statistics.median(t_seed) * 1000}
+        u8 = render.normalize_u8(hm.accumulator, top=hm.top())
+        t3 = time.perf_counter()
+        cv2.resize(u8, size, dst=lev, interpolation=cv2.INTER_LINEAR)
+        t4 = time.perf_counter()
+        render.apply_colormap(lev, hm.colormap, out=col)
+        t5 = time.perf_counter()
+        render.blend(frame, col, hm.alpha, out=col)
+        t6 = time.perf_counter()
+        if i >= 3:
+            for k, v in (("update", t1 - t0), ("render", t2 - t1), ("upscale", t4 - t3), ("colour", t5 - t4), ("blend", t6 - t5)):
+                t[k].append(v)
+    return {k: statistics.median(v) * 1000 for k, v in t.items()}
 
 
 def equality(frames: list[np.ndarray]) -> tuple[float, int, int]:
@@ -196,8 +212,11 @@ def main() -> int:
         print(f"| {w}x{h} ({r['n']} frames) | {r['scale']:g} | {r['seed']:.1f} | {fps_seed:.0f} | {r['ours']:.1f} | {fps:.0f} | {ratio:.1f}x | {target} |")
     print()
     fl = full_res_floor(frames[:40], (1920, 1080))
-    print(f"At 1920x1080 the full-size work alone, per frame: MotionHeatmap's upscale of the coloured heat + addWeighted "
-          f"{fl['ours']:.1f} ms; the seed's applyColorMap + addWeighted {fl['seed']:.1f} ms.")
+    seed_1080 = dict(rows)[(1920, 1080)]["seed"]
+    print(f"Where the time goes at 1920x1080 (MotionHeatmap(), ms per frame): update {fl['update']:.1f}; render {fl['render']:.1f}, "
+          f"whose full-size steps on one thread are: upscale of the 0..255 heat {fl['upscale']:.1f}, colour lookup {fl['colour']:.1f}, "
+          f"cv2.addWeighted {fl['blend']:.1f} (one core; render() splits the rows over two threads). "
+          f"3x the seed's rate leaves {seed_1080 / 3:.1f} ms per frame.")
     print()
     heat_diff, px_diff, n = equality(frames[:150])
     eq = heat_diff <= 1e-5

@@ -295,8 +295,10 @@ class MotionHeatmap:
         else:
             colour = None
         top = _worker().submit(self._render_band, 0, u8, colour, frame_bgr)
-        self._render_band(1, u8, colour, frame_bgr)
-        top.result()
+        try:
+            self._render_band(1, u8, colour, frame_bgr)
+        finally:
+            top.result()  # never return (or raise) while the other half still writes
         return self._out
 
     def _render_band(self, i: int, u8: np.ndarray, colour: np.ndarray | None, frame: np.ndarray) -> None:
