@@ -244,6 +244,16 @@ def _plain_floats(col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _plain_ints(col: np.ndarray) -> np.ndarray | None:
     """int64 of a column of plain integers, or None if any cell is not one (numpy's cast decides then)."""
+    n, w = len(col), col.dtype.itemsize
+    if n and w <= 19:  # the usual timestamp column: every cell the same number of digits, nothing else
+        digits = np.ascontiguousarray(col.view(np.uint8).reshape(n, w).T) - np.uint8(48)
+        if (digits < 10).all():
+            mant = digits[0].astype(np.uint64)
+            for j in range(1, w):
+                mant *= np.uint64(10)
+                mant += digits[j]
+            if (mant <= np.uint64(2**63 - 1)).all():
+                return mant.astype(np.int64)
     mant, ndig, frac, dots, minus, plain = _scan(col)
     if not (plain.all() and (dots == 0).all() and (ndig >= 1).all() and (mant <= np.uint64(2**63 - 1)).all()):
         return None
