@@ -82,8 +82,10 @@ class Table:
         return s, e
 
     def _cut(self, i: int) -> np.ndarray:
+        return self._cut_rows(*self._bounds(i))
+
+    def _cut_rows(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
         a, pad = self._fast[0], self._fast[1]
-        s, e = self._bounds(i)
         lengths = e - s
         w = max(int(lengths.max()) if len(lengths) else 1, 1)
         if w > PAD:
@@ -100,9 +102,20 @@ class Table:
         The common case (one recording per file) is checked without building
         the strings; returns (values, None) when every row holds the same one.
         """
+        if not self.has(name):
+            raise BadInput(self.path, f"missing column {name!r}", 1)
+        if not self.n:
+            return [], None
+        if self._cols is None:
+            # Block by block: a million 36-byte UUIDs would otherwise be cut (and compared)
+            # into column-sized temporaries, just to find they are all the same.
+            s, e = self._bounds(self._names[name.lower()])
+            first = self._cut_rows(s[:1], e[:1])[0]
+            if all((self._cut_rows(s[k : k + GROUP_BLOCK], e[k : k + GROUP_BLOCK]) == first).all() for k in range(0, self.n, GROUP_BLOCK)):
+                return [first.decode("utf-8", "replace")], None
         col = self.raw(name)
-        if not len(col) or _all_equal(col):
-            return ([col[0].decode("utf-8", "replace")] if len(col) else []), None
+        if (col == col[0]).all():
+            return [col[0].decode("utf-8", "replace")], None
         uniq, first, inverse = np.unique(col, return_index=True, return_inverse=True)
         order = np.argsort(first)
         rank = np.empty_like(order)
@@ -246,7 +259,8 @@ def _plain_ints(col: np.ndarray) -> np.ndarray | None:
     """int64 of a column of plain integers, or None if any cell is not one (numpy's cast decides then)."""
     n, w = len(col), col.dtype.itemsize
     if n and w <= 19:  # the usual timestamp column: every cell the same number of digits, nothing else
-        digits = np.ascontiguousarray(col.view(np.uint8).reshape(n, w).T) - np.uint8(48)
+        digits = np.ascontiguousarray(col.view(np.uint8).reshape(n, w).T)
+        digits -= np.uint8(48)
         if (digits < 10).all():
             mant = digits[0].astype(np.uint64)
             for j in range(1, w):
@@ -274,16 +288,13 @@ def _known_bools(col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, known
 
 
-def _all_equal(col: np.ndarray) -> bool:
-    """Every cell equals the first (byte rows compared: much cheaper than comparing numpy strings)."""
-    b = col.view(np.uint8).reshape(len(col), col.dtype.itemsize)
-    return bool((b == b[0]).all())
 
 
 def _split_header(line: str, delimiter: str) -> list[str]:
     return next(csv.reader([line], delimiter=delimiter))
 
 
+GROUP_BLOCK = 1 << 13  # rows per block (small enough for malloc to reuse one block's memory for the next) when checking that an id column holds one value
 PAD = 64  # zero bytes after the data, so fixed-width cuts of the last cells stay inside the buffer
 
 
