@@ -369,3 +369,18 @@ def test_regular_and_general_table_paths_agree(tmp_path, monkeypatch):
         assert other[:4] == seen[0][:4]
     assert seen[0][4] == 41 and seen[2][4] == 42  # line numbers count the blank line
     assert regular[::2] == [True, False, False, True]  # (read() reads each file a second time)
+
+
+def test_cells_at_the_end_of_the_file_are_cut_whole(tmp_path):
+    """The file is mapped, not padded: the last cells (long ones too) must be cut from its tail exactly."""
+    long_id = "r" * 150
+    for end in ("\n", ""):
+        path = tmp_path / f"end{len(end)}.csv"
+        path.write_bytes(f"x,y,recording id\n1.5,2,{long_id}\n3.25,4,{long_id[:-1]}Z{end}".encode())
+        t = read_table(path)
+        assert t.floats("x").tolist() == [1.5, 3.25] and t.ints("y").tolist() == [2, 4]
+        assert t.groups("recording id") == ([long_id, long_id[:-1] + "Z"], pytest.approx([0, 1]))
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(BadInput, match="empty file"):
+        read_table(empty)
