@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import PUPIL_CORE, need
+from conftest import PUPIL_CORE, ROOT, need
 from trackheat import importers
 from trackheat.errors import BadInput, UserError
 from trackheat.importers import ImportOptions
@@ -384,3 +384,15 @@ def test_cells_at_the_end_of_the_file_are_cut_whole(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(BadInput, match="empty file"):
         read_table(empty)
+
+
+def test_tobii_weight_count_draws_gaze_samples_not_fixations():
+    """A Pro Lab export holds both: fixations by default, gaze samples when asked to count."""
+    from trackheat import importers
+    from trackheat.importers import ImportOptions
+
+    tsv = ROOT / "sample_logs" / "gaze" / "tobii" / "data_export.tsv"
+    [fix] = importers.read(tsv, ImportOptions())
+    [gaze] = importers.read(tsv, ImportOptions(weight="count"))
+    assert fix.moves == 40  # one per fixation, however many sample rows repeat it
+    assert gaze.moves == 1711 and gaze.skipped == 40 and gaze.dropped == 56

@@ -124,14 +124,7 @@ class Table:
             first = self._cut_rows(s[:1], e[:1])[0]
             if all((self._cut_rows(s[k : k + GROUP_BLOCK], e[k : k + GROUP_BLOCK]) == first).all() for k in range(0, self.n, GROUP_BLOCK)):
                 return [first.decode("utf-8", "replace")], None
-        col = self.raw(name)
-        if (col == col[0]).all():
-            return [col[0].decode("utf-8", "replace")], None
-        uniq, first, inverse = np.unique(col, return_index=True, return_inverse=True)
-        order = np.argsort(first)
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        return [uniq[k].decode("utf-8", "replace") for k in order], rank[inverse.ravel()]
+        return groups_of(self.raw(name))
 
     def floats(self, name: str, *, decimal_comma: bool = False) -> np.ndarray:
         """A numeric column as float64; empty cells and NaN are NaN, anything else is BadInput."""
@@ -457,3 +450,14 @@ def _read_slow(path: Path, data: bytes, header: list[str], delimiter: str) -> Ta
         if enabled:
             gc.enable()
     return Table(path, header, cols, data, np.asarray(offsets, np.int64), delimiter)
+
+
+def groups_of(col: np.ndarray) -> tuple[list[str], np.ndarray | None]:
+    """Distinct byte strings in order of appearance, and each row's group (None: all the same)."""
+    if not len(col) or (col == col[0]).all():
+        return ([col[0].decode("utf-8", "replace")] if len(col) else []), None
+    uniq, first, inverse = np.unique(col, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return [uniq[k].decode("utf-8", "replace") for k in order], rank[inverse.ravel()]

@@ -20,7 +20,7 @@ import numpy as np
 from trackheat.errors import BadInput
 from trackheat.importers import Format, ImportedSession, ImportOptions
 from trackheat.importers.gaze_build import Points, build
-from trackheat.importers.gaze_table import Table, read_table
+from trackheat.importers.gaze_table import Table, groups_of, read_table
 
 DEFAULT_SCREEN = (1920, 1080)  # when neither --reference-size nor the export says the resolution
 TIME_UNITS = {"ms": 1e-3, "μs": 1e-6, "µs": 1e-6, "us": 1e-6, "s": 1.0, "ns": 1e-9}
@@ -83,7 +83,9 @@ def _read(path: Path, options: ImportOptions) -> list[ImportedSession]:
     dur = t.find("gaze event duration", "eye movement event duration", prefix=True)
     if tcol is None:
         raise BadInput(path, "missing column 'Recording timestamp'", 1)
-    use_fix = bool(fx and fy)
+    # A Pro Lab export carries both: fixations (weighed by duration) unless the user
+    # asks to count gaze samples (--weight count), which then come from 'Gaze point'.
+    use_fix = bool(fx and fy) and not (options.weight == "count" and gx and gy)
     if use_fix:
         missing = [n for n, c in (("Eye movement type", kind), ("Eye movement type index", index), ("Gaze event duration", dur)) if c is None]
         if missing:
@@ -97,7 +99,7 @@ def _read(path: Path, options: ImportOptions) -> list[ImportedSession]:
         participant = t.find("participant name")
         if participant:
             names = np.char.add(np.char.add(t.raw(participant), b" / "), t.raw(rec))
-            labels, group = _groups_of(names)
+            labels, group = groups_of(names)
         else:
             labels, group = t.groups(rec)
     if use_fix:
@@ -122,16 +124,6 @@ def _read(path: Path, options: ImportOptions) -> list[ImportedSession]:
         pts = Points(_floats(t, gx)[rows], _floats(t, gy)[rows], skip=skip, t=ts[rows], group=None if group is None else group[rows], labels=labels)
         norm = "norm" in _unit(gx).lower()
     return build(path, "tobii-tsv", pts, _size(t, options), options, normalized=norm, space="display")
-
-
-def _groups_of(col: np.ndarray) -> tuple[list[str], np.ndarray | None]:
-    if not len(col) or (col == col[0]).all():
-        return ([col[0].decode("utf-8", "replace")] if len(col) else []), None
-    uniq, first, inverse = np.unique(col, return_index=True, return_inverse=True)
-    order = np.argsort(first)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return [uniq[k].decode("utf-8", "replace") for k in order], rank[inverse.ravel()]
 
 
 FORMATS = [
