@@ -129,7 +129,9 @@ def test_cursor_layer_shows_the_pointer_path(xvfb, monkeypatch):
     monkeypatch.setenv("DISPLAY", xvfb.display)
     xvfb.xdotool("mousemove", 50, 50)
     src = ScreenSource(monitor=1, max_fps=30)
-    hm = MotionHeatmap(decay=0.99)
+    # Enough frames (about 3 s) for the whole path even on a loaded machine, and a slow
+    # decay so the first points of the path are still visible at the end.
+    hm = MotionHeatmap(decay=0.995)
 
     def mover():
         time.sleep(0.5)
@@ -139,9 +141,9 @@ def test_cursor_layer_shows_the_pointer_path(xvfb, monkeypatch):
 
     t = threading.Thread(target=mover)
     t.start()
-    res = run_live(src, hm, window=False, max_frames=50, cursor=True)
+    res = run_live(src, hm, window=False, max_frames=90, cursor=True)
     t.join()
-    assert res.frames == 50
+    assert res.frames == 90
     ph = hm.points_heat()
     row = ph[500, 100:1101]
     assert (row[::50] > 0.05).all(), row[::50]
