@@ -12,10 +12,12 @@ Why a wrapper and not pynput directly:
   already intercepted before it ends the stream, and the listener still
   delivers them (pynput's own stop() drops them), so a recorder stopped right
   after a burst counts every move of the burst.
-- On Xorg, pynput parses each 32-byte XRecord event with python-xlib's generic
-  parser (~19 us per event, a third of a bare pynput listener's CPU). The
-  listener here reads root x/y and the button straight from the bytes with one
-  struct (~0.2 us), everything else (connections, lifecycle) staying pynput's.
+- On Xorg, pynput reads the XRecord stream through python-xlib's generic reply
+  loop (select, recv, rq parsing, locks: ~60 us per event, nearly all of a
+  listener's CPU) and parses each 32-byte event with the generic parser
+  (~19 us). Here the stream is read straight off the socket, many replies per
+  read, and root x/y and the button come from the bytes with one struct
+  (~0.2 us); everything else (connections, lifecycle) stays pynput's.
 - Windows: the process is made DPI-aware first, so coordinates are real pixels
   that match mss screenshots (pynput issue 153).
 
@@ -134,28 +136,28 @@ def _listener_class(mouse):
     import struct
 
     try:
-        from Xlib.ext import record
+        import Xlib.ext.record  # noqa: F401  (the RECORD extension pynput itself uses)
     except ImportError:
         return base
     # Core pointer events: type, detail (button), 18 bytes, root-x, root-y (INT16), 8 bytes.
     # XRecord hands them over in this client's byte order, i.e. native.
     core_event = struct.Struct("=BB18xhh8x")
-    from_server = record.FromServer
     scroll_buttons = dict(base._SCROLL_BUTTONS)
     motion, press, release = 6, 4, 5  # X.MotionNotify, X.ButtonPress, X.ButtonRelease
     generic = base._handler
 
     class FastXorgListener(base):
-        def _fast_handler(self, events):
+        def _initialize(self, display):
+            super()._initialize(display)
+            # pynput calls record_enable_context on this display next: read the
+            # stream ourselves instead of through python-xlib's reply machinery.
+            rec = self._display_record
+            rec.record_enable_context = lambda context, callback: _read_record_stream(rec, context, self._batch, self._odd)
+
+        def _batch(self, data):
+            """All core events of one socket read (many XRecord replies), in order."""
             if not self.running:
                 raise self.StopException()
-            if events.category != from_server:
-                return
-            data = events.data
-            if not data:
-                return
-            if len(data) % 32:  # not plain core events: let pynput parse it
-                return generic.__wrapped__(self, events)
             on_move = self.on_move
             for kind, detail, x, y in core_event.iter_unpack(data):
                 kind &= 0x7F
@@ -170,7 +172,12 @@ def _listener_class(mouse):
                 elif kind == release and detail not in scroll_buttons:
                     self.on_click(x, y, self._button(detail), False, False)
 
-        _handler = base._emitter(_fast_handler)
+        def _odd(self, data):
+            """Record data that is not plain 32-byte core events: pynput parses it."""
+            return generic.__wrapped__(self, _Intercepted(data))
+
+        _batch = base._emitter(_batch)
+        _odd = base._emitter(_odd)
 
         def run(self):
             try:
@@ -180,6 +187,102 @@ def _listener_class(mouse):
 
     FastXorgListener.__name__ = "Listener"
     return FastXorgListener
+
+
+class _Intercepted:
+    """What python-xlib hands a record callback, for pynput's own parser (.category, .data)."""
+
+    category = 0  # FromServer
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+class _RawRequest:
+    """A request python-xlib numbers and sends like its own, but whose replies it never sees."""
+
+    def __init__(self, binary: bytes) -> None:
+        self._binary = binary
+        self._serial = None
+
+
+# XRecord reply categories (record protocol 1.13) and the wait that lets replies pile up.
+_FROM_SERVER, _END_OF_DATA = 0, 5
+READ_PAUSE = 0.004  # seconds; a 1000 Hz mouse then costs <= 250 reads/s, not 1000
+
+
+def _read_record_stream(display, context: int, on_events: Callable[[bytes], object], on_odd=None) -> None:
+    """XRecordEnableContext, then read its replies straight off the socket until EndOfData.
+
+    Why not python-xlib's reply loop: it answers every reply (one per event at pointer
+    rates) with a select(), a recv(), bytes concatenation, a generic rq parse of the
+    reply header into an object, a callback, a re-queue of the request and two lock
+    round trips: ~60 us per event, 13x the listener callback. Here one recv() takes
+    whatever has arrived (the header is 8 bytes of struct), the events of all its
+    replies go to `on_events` in one call, and a short pause after a small read lets
+    the next replies gather in the socket, so the reads per second stay low at any rate.
+    The request goes out through python-xlib (its serial numbering stays right); the
+    connection carries nothing else until the server's EndOfData, after which
+    python-xlib can use it again (pynput frees the context and closes it).
+    """
+    import socket
+    import struct
+
+    proto = display.display
+    major = proto.get_extension_major("RECORD")
+    proto.send_request(_RawRequest(struct.pack("=BBHI", major, 5, 2, context)), False)
+    display.flush()
+    sock = proto.socket
+    head = struct.Struct("=BBHI")  # reply: type 1, category, sequence, length in 4-byte units
+    buf = bytearray()
+    recv_size = 1 << 16
+    while True:
+        try:
+            chunk = sock.recv(recv_size)
+        except InterruptedError:
+            continue
+        except OSError as e:
+            raise socket.error(f"X server: {e}") from None
+        if not chunk:
+            raise ConnectionError("X server closed the record connection")
+        buf += chunk
+        n = len(buf)
+        pos = 0
+        parts = []
+        done = False
+        while n - pos >= 32:
+            rtype, category, _seq, length = head.unpack_from(buf, pos)
+            if rtype == 1:
+                size = 32 + 4 * length
+                if n - pos < size:
+                    break
+                if category == _FROM_SERVER and size > 32:
+                    data = bytes(buf[pos + 32:pos + size])
+                    if len(data) % 32:
+                        if parts:
+                            on_events(b"".join(parts))
+                            parts = []
+                        if on_odd is not None:
+                            on_odd(data)
+                    else:
+                        parts.append(data)
+                elif category == _END_OF_DATA:
+                    done = True
+                pos += size
+            elif rtype == 0:  # an X error for this connection (e.g. a bad context): the stream is over
+                done = True
+                pos += 32
+            else:  # an event (none is selected on this connection): skip it
+                pos += 32
+            if done:
+                break
+        del buf[:pos]
+        if parts:
+            on_events(parts[0] if len(parts) == 1 else b"".join(parts))
+        if done:
+            return
+        if len(chunk) < 4096:
+            time.sleep(READ_PAUSE)
 
 
 def _xrecord_disable(context) -> bool:
