@@ -18,6 +18,10 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
+	@# opencv-python links libGL and glib: present on desktops, not always on a bare server.
+	@$(BIN)/python -c 'import cv2' 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && $(APT) libgl1 libglib2.0-0 >/dev/null; \
+	  else echo "OpenCV needs libGL and glib: sudo apt-get install libgl1 libglib2.0-0"; exit 1; fi; }
 	@rm -f $(VENV)/.installed-*; touch $@
 
 venv: $(STAMP)
