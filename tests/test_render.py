@@ -274,3 +274,35 @@ def test_reduced_unweighted_fast_path_equals_weighted():
     assert np.array_equal(a, b)
     exact = render.density(xs, ys, width=1000, height=700, sigma=30.0, method="blur")
     assert float(a.sum(dtype=np.float64)) == pytest.approx(float(exact.sum(dtype=np.float64)), rel=1e-3)
+
+
+def test_reduced_crowded_bin_falls_back_exactly():
+    """A resting cursor (many points on one pixel) overflows the one-pass packing: the fallback must give the same grid."""
+    rng = np.random.default_rng(6)
+    xs = np.concatenate([rng.integers(0, 1000, 20_000), np.full(5_000, 321)])
+    ys = np.concatenate([rng.integers(0, 700, 20_000), np.full(5_000, 123)])
+    a = render.density(xs, ys, width=1000, height=700, sigma=30.0, method="reduced")
+    b = render.density(xs, ys, np.ones(len(xs)), width=1000, height=700, sigma=30.0, method="reduced")
+    assert np.array_equal(a, b)
+    py, px = np.unravel_index(int(np.argmax(a)), a.shape)
+    assert abs(int(py) - 123) <= 1 and abs(int(px) - 321) <= 1
+    exact = render.density(xs, ys, width=1000, height=700, sigma=30.0, method="blur")
+    assert float(np.abs(a - exact).max()) <= 0.01 * float(exact.max())
+
+
+def test_one_pass_sums_refuses_overflow_and_decodes_exactly():
+    rng = np.random.default_rng(7)
+    n, q = 500, 12.0
+    key = rng.integers(0, n, 3000)
+    ix, iy = rng.integers(0, 40, 3000), rng.integers(0, 40, 3000)
+    ax_of, ay_of = rng.integers(0, 12, 40), rng.integers(0, 12, 40)
+    wt = np.empty(3000)
+    total, sx, sy, sxy = render._one_pass_sums(key, wt, ix, iy, ax_of, ay_of, q, n)
+    ax, ay = ax_of[ix].astype(float), ay_of[iy].astype(float)
+    assert np.array_equal(total, np.bincount(key, minlength=n).astype(float))
+    assert np.array_equal(sx, np.bincount(key, ax, n) * (1 / q))
+    assert np.array_equal(sy, np.bincount(key, ay, n) * (1 / q))
+    assert np.array_equal(sxy, np.bincount(key, ax * ay, n) * (1 / (q * q)))
+    crowded = key.copy()
+    crowded[:200] = 7  # 200 points in one bin: more than 67 (the most that fit for q = 12)
+    assert render._one_pass_sums(crowded, wt, ix, iy, ax_of, ay_of, q, n) is None

@@ -518,14 +518,66 @@ def _split_table(size: int, f: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     return num // (2 * f), num % (2 * f)
 
 
+_DIGIT = float(2 ** 13)  # base of the one-pass packing: four digits stay below 2^52
+
+
+def _one_pass_sums(key, wt, ix, iy, ax_of, ay_of, q: float, n: int):
+    """(count, sum tx, sum ty, sum tx*ty) per coarse bin (shares scaled as the caller's) in ONE
+    bincount, or None when a bin may hold too many points for that.
+
+    Each point weighs (B*ax + 1) * (1 + B^2*ay) = 1 + B*ax + B^2*ay + B^3*ax*ay
+    (B = 2^13, ax and ay the whole-number shares), so a bin's sum holds the four
+    sums as base-B digits, exactly, while every bin has at most G points. The
+    decoded counts prove it: they must sum to the number of points (no carry
+    out of the lowest digit) and none may exceed G; a too-crowded bin (a
+    resting cursor) falls back to the caller's two-bincount path.
+    """
+    npt = len(key)
+    g = int((_DIGIT - 1) // ((q - 1) ** 2))  # most points per bin whose digits cannot overflow
+    lam = npt / n
+    if g < lam + 6.0 * math.sqrt(lam) + 8.0:  # even uniform points would likely overflow
+        return None
+    xt = _DIGIT * ax_of.astype(np.float64) + 1.0
+    yt = 1.0 + (_DIGIT * _DIGIT) * ay_of.astype(np.float64)
+    for s in range(0, npt, _BLOCK):
+        e = min(s + _BLOCK, npt)
+        ws = wt[s:e]
+        np.take(xt, ix[s:e], mode="clip", out=ws)
+        ws *= np.take(yt, iy[s:e], mode="clip")
+    p = np.bincount(key, weights=wt, minlength=n)
+    if not float(p.max()) < _EXACT:  # partial sums of whole numbers below 2^52 were all exact
+        return None
+    # Powers of two: the scaled products and floors are exact.
+    b1, b2, b3 = _DIGIT, _DIGIT ** 2, _DIGIT ** 3
+    sxy = np.multiply(p, 1.0 / b3)
+    np.floor(sxy, out=sxy)
+    t = np.multiply(sxy, b3)
+    p -= t
+    sy = np.multiply(p, 1.0 / b2, out=t)
+    np.floor(sy, out=sy)
+    p -= sy * b2
+    sx = np.multiply(p, 1.0 / b1)
+    np.floor(sx, out=sx)
+    p -= sx * b1
+    total = p
+    if float(total.max()) > g or float(total.sum()) != npt:
+        return None
+    sx *= 1.0 / q
+    sy *= 1.0 / q
+    sxy *= 1.0 / (q * q)
+    return total, sx, sy, sxy
+
+
 def _reduced(ix, iy, w, width: int, height: int, sigma: float, f: int, upsize: str = "linear") -> np.ndarray:
     """Blur at 1/f resolution and resize up, with exact centres of mass.
 
     Each point is split bilinearly over the four nearest coarse pixel centres,
     which keeps its centre of mass exactly (a plain 1/f histogram moves it by
     up to f/2 pixels: several % of a blob's peak). The four shares come from
-    four bincounts on one key (the lower-left cell): the count, and the sums
-    of tx, ty and tx*ty; the coarse target is small enough to stay in cache.
+    the count and the sums of tx, ty and tx*ty per key (the lower-left cell):
+    for unweighted points one bincount carrying all four as exact base-2^13
+    digits (_one_pass_sums), else two (count, then three packed) or four; the
+    coarse target is small enough to stay in cache.
     The coarse grid has a margin so the interpolation sees the blobs' tails
     beyond the canvas edges.
     """
@@ -547,49 +599,53 @@ def _reduced(ix, iy, w, width: int, height: int, sigma: float, f: int, upsize: s
         e = min(s + _BLOCK, npt)
         np.take(ky, iy[s:e], mode="clip", out=key[s:e])
         key[s:e] += np.take(x0_of, ix[s:e], mode="clip")
-    total = np.bincount(key, weights=w, minlength=n).astype(np.float64, copy=False)
-    cmax = float(total.max()) if w is None else math.inf
-    bx = (q - 1) * cmax + 1  # above any bin's sum of x (or y) shares
-    if bx * bx * ((q - 1) ** 2 * cmax + 1) < _EXACT:
-        # Unweighted and no bin too crowded: the sums of the x, y and x*y shares
-        # (whole numbers) travel exactly in ONE float64 bincount, as the digits
-        # sx + bx*sy + bx^2*sxy: 2 bincounts over the points, not 4. The weight
-        # ax + bx*ay + bx^2*ax*ay = ax*(1 + bx^2*ay) + bx*ay comes from per-row tables.
-        axf = ax_of.astype(np.float64)
-        u_of = 1.0 + (bx * bx) * ay_of
-        v_of = bx * ay_of.astype(np.float64)
-        for s in range(0, npt, _BLOCK):
-            e = min(s + _BLOCK, npt)
-            ws = wt[s:e]
-            np.take(axf, ix[s:e], mode="clip", out=ws)
-            ws *= np.take(u_of, iy[s:e], mode="clip")
-            ws += np.take(v_of, iy[s:e], mode="clip")
-        packed = np.bincount(key, weights=wt, minlength=n)
-        # True division (not a reciprocal multiply) keeps floor() exact below 2^52.
-        # In place: every fresh 2 MB temporary here costs page faults.
-        sxy = np.divide(packed, bx * bx)
-        np.floor(sxy, out=sxy)
-        sy = np.multiply(sxy, bx * bx)
-        packed -= sy
-        np.divide(packed, bx, out=sy)
-        np.floor(sy, out=sy)
-        sx = packed
-        tmp = np.multiply(sy, bx)
-        sx -= tmp
-        sx *= 1.0 / q
-        sy *= 1.0 / q
-        sxy *= 1.0 / (q * q)
+    sums = _one_pass_sums(key, wt, ix, iy, ax_of, ay_of, q, n) if w is None else None
+    if sums is not None:
+        total, sx, sy, sxy = sums
     else:
-        ax = np.take(ax_of.astype(np.float64), ix, mode="clip")
-        ay = np.take(ay_of.astype(np.float64), iy, mode="clip")
-        axy = ax * ay
-        if w is not None:
-            ax *= w
-            ay *= w
-            axy *= w
-        sx = np.bincount(key, weights=ax, minlength=n) * (1.0 / q)
-        sy = np.bincount(key, weights=ay, minlength=n) * (1.0 / q)
-        sxy = np.bincount(key, weights=axy, minlength=n) * (1.0 / (q * q))
+        total = np.bincount(key, weights=w, minlength=n).astype(np.float64, copy=False)
+        cmax = float(total.max()) if w is None else math.inf
+        bx = (q - 1) * cmax + 1  # above any bin's sum of x (or y) shares
+        if bx * bx * ((q - 1) ** 2 * cmax + 1) < _EXACT:
+            # Unweighted and no bin too crowded: the sums of the x, y and x*y shares
+            # (whole numbers) travel exactly in ONE float64 bincount, as the digits
+            # sx + bx*sy + bx^2*sxy: 2 bincounts over the points, not 4. The weight
+            # ax + bx*ay + bx^2*ax*ay = ax*(1 + bx^2*ay) + bx*ay comes from per-row tables.
+            axf = ax_of.astype(np.float64)
+            u_of = 1.0 + (bx * bx) * ay_of
+            v_of = bx * ay_of.astype(np.float64)
+            for s in range(0, npt, _BLOCK):
+                e = min(s + _BLOCK, npt)
+                ws = wt[s:e]
+                np.take(axf, ix[s:e], mode="clip", out=ws)
+                ws *= np.take(u_of, iy[s:e], mode="clip")
+                ws += np.take(v_of, iy[s:e], mode="clip")
+            packed = np.bincount(key, weights=wt, minlength=n)
+            # True division (not a reciprocal multiply) keeps floor() exact below 2^52.
+            # In place: every fresh 2 MB temporary here costs page faults.
+            sxy = np.divide(packed, bx * bx)
+            np.floor(sxy, out=sxy)
+            sy = np.multiply(sxy, bx * bx)
+            packed -= sy
+            np.divide(packed, bx, out=sy)
+            np.floor(sy, out=sy)
+            sx = packed
+            tmp = np.multiply(sy, bx)
+            sx -= tmp
+            sx *= 1.0 / q
+            sy *= 1.0 / q
+            sxy *= 1.0 / (q * q)
+        else:
+            ax = np.take(ax_of.astype(np.float64), ix, mode="clip")
+            ay = np.take(ay_of.astype(np.float64), iy, mode="clip")
+            axy = ax * ay
+            if w is not None:
+                ax *= w
+                ay *= w
+                axy *= w
+            sx = np.bincount(key, weights=ax, minlength=n) * (1.0 / q)
+            sy = np.bincount(key, weights=ay, minlength=n) * (1.0 / q)
+            sxy = np.bincount(key, weights=axy, minlength=n) * (1.0 / (q * q))
     # (1-tx)(1-ty) = 1 - tx - ty + tx*ty; the margin (>= 2) keeps +1 and +wl inside the grid.
     coarse = total  # fresh from bincount: ours to change
     coarse -= sx
