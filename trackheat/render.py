@@ -435,10 +435,11 @@ def _pixels(xs, ys, weights, width: int, height: int, origin: tuple[float, float
     w = None if weights is None else np.asarray(weights, np.float64).ravel()
     if w is not None and w.shape != ix.shape:
         raise ValueError(f"weights has {w.size} entries for {ix.size} points")
-    # One unsigned comparison per axis also rejects negatives (they wrap to huge values).
-    inside = np.less(ix.view(np.uint64), width)
-    inside &= np.less(iy.view(np.uint64), height)
-    if not inside.all():
+    # Unsigned views make negatives huge: one max per axis says whether all are inside
+    # (the usual case), without a 1M-element mask; else one comparison per axis.
+    if len(ix) and (int(ix.view(np.uint64).max()) >= width or int(iy.view(np.uint64).max()) >= height):
+        inside = np.less(ix.view(np.uint64), width)
+        inside &= np.less(iy.view(np.uint64), height)
         ix, iy = ix[inside], iy[inside]
         if w is not None:
             w = w[inside]
@@ -548,18 +549,19 @@ def _one_pass_sums(key, wt, ix, iy, ax_of, ay_of, q: float, n: int):
     if not float(p.max()) < _EXACT:  # partial sums of whole numbers below 2^52 were all exact
         return None
     # Powers of two: the scaled products and floors are exact.
+    # In place, three fresh arrays (the results): each 2 MB temporary costs page faults.
     b1, b2, b3 = _DIGIT, _DIGIT ** 2, _DIGIT ** 3
     sxy = np.multiply(p, 1.0 / b3)
     np.floor(sxy, out=sxy)
-    t = np.multiply(sxy, b3)
-    p -= t
-    sy = np.multiply(p, 1.0 / b2, out=t)
+    sy = np.multiply(sxy, b3)
+    p -= sy
+    np.multiply(p, 1.0 / b2, out=sy)
     np.floor(sy, out=sy)
-    p -= sy * b2
-    sx = np.multiply(p, 1.0 / b1)
+    sx = np.multiply(sy, b2)
+    p -= sx
+    np.multiply(p, 1.0 / b1, out=sx)
     np.floor(sx, out=sx)
-    p -= sx * b1
-    total = p
+    total = np.fmod(p, b1, out=p)  # exact: what is left below the first digit
     if float(total.max()) > g or float(total.sum()) != npt:
         return None
     sx *= 1.0 / q
