@@ -489,7 +489,7 @@ _ADDED_VARIANCE = {"linear": 1 / 6 + 1 / 6, "cubic": 0.0, "lanczos": 1 / 6}
 
 _EXACT = float(2 ** 52)  # packed sums stay below this: exact, and floor(a / b) exact too
 _BLOCK = 1 << 15  # points per block of the index arithmetic (256 KB per float64 temporary)
-_SCRATCH_MAX = 1 << 22  # keep per-thread point buffers for up to this many points (64 MB)
+_SCRATCH_MAX = 1 << 21  # keep per-thread point buffers for up to this many points (32 MB)
 _local = threading.local()
 
 
@@ -522,7 +522,23 @@ def _split_table(size: int, f: int, m: int) -> tuple[np.ndarray, np.ndarray]:
 _DIGIT = float(2 ** 13)  # base of the one-pass packing: four digits stay below 2^52
 
 
-def _one_pass_sums(key, wt, ix, iy, ax_of, ay_of, q: float, n: int):
+def _one_pass_limit(q: float) -> int:
+    """G: the most points a bin may hold for the one-pass digits (67 for f = 6)."""
+    return int((_DIGIT - 1) // ((q - 1) ** 2))
+
+
+def _one_pass_likely(npt: int, n: int, q: float) -> bool:
+    """Whether even uniformly spread points would fit: else do not try."""
+    lam = npt / n
+    return _one_pass_limit(q) >= lam + 6.0 * math.sqrt(lam) + 8.0
+
+
+def _one_pass_tables(ax_of, ay_of) -> tuple[np.ndarray, np.ndarray]:
+    """Per column B*ax + 1 and per row 1 + B^2*ay: a point's weight is their product."""
+    return _DIGIT * ax_of.astype(np.float64) + 1.0, 1.0 + (_DIGIT * _DIGIT) * ay_of.astype(np.float64)
+
+
+def _one_pass_sums(key, wt, ix, iy, ax_of, ay_of, q: float, n: int, weighed: bool = False):
     """(count, sum tx, sum ty, sum tx*ty) per coarse bin (shares scaled as the caller's) in ONE
     bincount, or None when a bin may hold too many points for that.
 
@@ -534,17 +550,16 @@ def _one_pass_sums(key, wt, ix, iy, ax_of, ay_of, q: float, n: int):
     resting cursor) falls back to the caller's two-bincount path.
     """
     npt = len(key)
-    g = int((_DIGIT - 1) // ((q - 1) ** 2))  # most points per bin whose digits cannot overflow
-    lam = npt / n
-    if g < lam + 6.0 * math.sqrt(lam) + 8.0:  # even uniform points would likely overflow
+    g = _one_pass_limit(q)
+    if not _one_pass_likely(npt, n, q):
         return None
-    xt = _DIGIT * ax_of.astype(np.float64) + 1.0
-    yt = 1.0 + (_DIGIT * _DIGIT) * ay_of.astype(np.float64)
-    for s in range(0, npt, _BLOCK):
-        e = min(s + _BLOCK, npt)
-        ws = wt[s:e]
-        np.take(xt, ix[s:e], mode="clip", out=ws)
-        ws *= np.take(yt, iy[s:e], mode="clip")
+    if not weighed:  # (the caller may have filled wt already, in its pass over the points)
+        xt, yt = _one_pass_tables(ax_of, ay_of)
+        for s in range(0, npt, _BLOCK):
+            e = min(s + _BLOCK, npt)
+            ws = wt[s:e]
+            np.take(xt, ix[s:e], mode="clip", out=ws)
+            ws *= np.take(yt, iy[s:e], mode="clip")
     p = np.bincount(key, weights=wt, minlength=n)
     if not float(p.max()) < _EXACT:  # partial sums of whole numbers below 2^52 were all exact
         return None
@@ -598,11 +613,19 @@ def _reduced(ix, iy, w, width: int, height: int, sigma: float, f: int, upsize: s
     # In blocks that stay in cache: a take, an add or a multiply over 1M float64
     # costs about twice as much once its operands come from memory.
     # mode="clip" skips the bounds check: _pixels already kept only points inside.
+    one = w is None and _one_pass_likely(npt, n, q)
+    if one:
+        xt, yt = _one_pass_tables(ax_of, ay_of)
     for s in range(0, npt, _BLOCK):
         e = min(s + _BLOCK, npt)
-        np.take(ky, iy[s:e], mode="clip", out=key[s:e])
-        key[s:e] += np.take(x0_of, ix[s:e], mode="clip")
-    sums = _one_pass_sums(key, wt, ix, iy, ax_of, ay_of, q, n) if w is None else None
+        bx_, by_ = ix[s:e], iy[s:e]
+        np.take(ky, by_, mode="clip", out=key[s:e])
+        key[s:e] += np.take(x0_of, bx_, mode="clip")
+        if one:  # the one-pass weights in the same pass: each block of points is read once
+            ws = wt[s:e]
+            np.take(xt, bx_, mode="clip", out=ws)
+            ws *= np.take(yt, by_, mode="clip")
+    sums = _one_pass_sums(key, wt, ix, iy, ax_of, ay_of, q, n, weighed=True) if one else None
     if sums is not None:
         total, sx, sy, sxy = sums
     else:
