@@ -118,16 +118,20 @@ def main() -> int:
             inner = (slice(m, height - m), slice(m, width - m))
             diff = float(np.abs(d[inner] - seed_heat[inner]).max() / seed_heat[inner].max())
             ok &= diff <= 0.01
-            results[(width, n)] = (seed_t / ours_t, ours_t)
+            results[(width, n)] = (seed_t / ours_t, ours_t, ours_best)
             print(
                 f"| {width}x{height} | {n // 1000}k | {ms(seed_t)} | {ms(stamp_t)}{stamp_note} | {ms(ours_t)} ({ms(ours_best)}) "
                 f"| {seed_t / ours_t:.0f}x | {stamp_t / ours_t:.0f}x | {diff * 100:.2f} % | {render.choose_method(n, width, height, sigma)}, sigma {sigma:.0f} px | {ms(lz_t)} |",
                 flush=True,
             )
-    t4k = results[(3840, 1_000_000)][1]
+    _, t4k, best4k = results[(3840, 1_000_000)]
     worst_1080 = min(v[0] for k, v in results.items() if k[0] == 1920)
     print()
-    print(f"- 4K, 1M points: {ms(t4k)} median (target <= 40 ms): {'met' if t4k <= 0.040 else 'NOT met'}")
+    # The median of all 11 runs decides; the best run and the load say how much others' work weighed on it.
+    print(
+        f"- 4K, 1M points: {ms(t4k)} median, {ms(best4k)} best of {REPEAT} (target <= 40 ms): {'met' if t4k <= 0.040 else 'NOT met'}; "
+        f"load average at end {os.getloadavg()[0]:.1f}"
+    )
     print(f"- 1080p speed-up vs the seed, worst of 10k/100k/1M: {worst_1080:.0f}x (target >= 100x): {'met' if worst_1080 >= 100 else 'NOT met'}")
     print(f"- interior equal to the seed within 1 % of the peak: {'yes' if ok else 'NO'}")
     return 0 if ok else 1
