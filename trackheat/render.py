@@ -148,11 +148,11 @@ def scale_value(fraction: float, top: float, scale: str = "max") -> float:
 def _new(shape: tuple[int, ...], dtype) -> np.ndarray:
     """A fresh array from numpy's allocator, for cv2 to write into (dst=).
 
-    Left to itself, cv2 allocates a large output with plain malloc: at 4K that
-    is a fresh mmap of 33 MB per call whose 8k page faults cost more system
-    time than the work (measured 27 ms of system time per 4K density+colorize).
-    numpy asks the kernel for huge pages on large arrays (madvise), so the
-    same memory faults in a few 2 MB pages.
+    Left to itself, cv2 allocates a large output with plain malloc: at 4K a
+    fresh 33 MB mmap per call, faulted in 4 KB pages (with the per-call point
+    temporaries, 27 ms of system time per 4K density+colorize was measured,
+    as much as the work). numpy asks the kernel for huge pages on large
+    arrays (madvise), so the same memory faults in a few 2 MB pages.
     """
     return np.empty(shape, dtype)
 
@@ -618,13 +618,13 @@ def _reduced(ix, iy, w, width: int, height: int, sigma: float, f: int, upsize: s
         xt, yt = _one_pass_tables(ax_of, ay_of)
     for s in range(0, npt, _BLOCK):
         e = min(s + _BLOCK, npt)
-        bx_, by_ = ix[s:e], iy[s:e]
-        np.take(ky, by_, mode="clip", out=key[s:e])
-        key[s:e] += np.take(x0_of, bx_, mode="clip")
+        xb, yb = ix[s:e], iy[s:e]
+        np.take(ky, yb, mode="clip", out=key[s:e])
+        key[s:e] += np.take(x0_of, xb, mode="clip")
         if one:  # the one-pass weights in the same pass: each block of points is read once
             ws = wt[s:e]
-            np.take(xt, bx_, mode="clip", out=ws)
-            ws *= np.take(yt, by_, mode="clip")
+            np.take(xt, xb, mode="clip", out=ws)
+            ws *= np.take(yt, yb, mode="clip")
     sums = _one_pass_sums(key, wt, ix, iy, ax_of, ay_of, q, n, weighed=True) if one else None
     if sums is not None:
         total, sx, sy, sxy = sums
