@@ -157,6 +157,21 @@ def _new(shape: tuple[int, ...], dtype) -> np.ndarray:
     return np.empty(shape, dtype)
 
 
+_LEVELS_MAX = 1 << 25  # pixels: keep the per-thread level buffer up to this size (32 MB)
+_colour_local = threading.local()
+
+
+def _levels(shape: tuple[int, ...]) -> np.ndarray:
+    """colorize's 0..255 levels: a per-thread buffer reused between calls (it never leaves
+    colorize, which returns only the lookup's output), so no fresh 8 MB to fault in at 4K."""
+    buf = getattr(_colour_local, "u8", None)
+    if buf is None or buf.shape != tuple(shape):
+        buf = np.empty(shape, np.uint8)
+        if buf.size <= _LEVELS_MAX:
+            _colour_local.u8 = buf
+    return buf
+
+
 def apply_colormap(values: np.ndarray, colormap: str | int = DEFAULT_COLORMAP, out: np.ndarray | None = None) -> np.ndarray:
     """0..1 floats or 0..255 uint8 -> BGR uint8. uint8 input is the per-frame fast path."""
     cmap = colormap_id(colormap)
@@ -220,7 +235,7 @@ def colorize(
     bytes of each pixel at once.
     """
     d = np.asarray(density)
-    u8 = normalize_u8(d, scale, out=_new(d.shape, np.uint8), top=top)
+    u8 = normalize_u8(d, scale, out=_levels(d.shape), top=top)
     packed = cv2.LUT(u8, _lut32(colormap_id(colormap), float(threshold), int(min_alpha), True), dst=_new(u8.shape, np.int32))
     return packed.view(np.uint8).reshape(u8.shape + (4,))
 
