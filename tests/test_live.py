@@ -79,9 +79,10 @@ TARGET = textwrap.dedent("""
 
 
 def find_window(xvfb, name: str, timeout: float = 15.0) -> str:
+    """The window of that name once it is mapped (moves sent before Qt maps it can be lost)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        r = subprocess.run(["xdotool", "search", "--name", name], env=xvfb.env, capture_output=True, text=True)
+        r = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", name], env=xvfb.env, capture_output=True, text=True)
         if r.stdout.strip():
             return r.stdout.split()[0]
         time.sleep(0.1)
