@@ -408,7 +408,7 @@ class Recorder:
         from trackheat.screen import desktop_canvas, screenshot_pngs
         from trackheat.store import Store
 
-        require_pointer("trackheat record")
+        require_pointer("recording the pointer")
         canvas = desktop_canvas()
         started = time.time()
         meta = {"recorder": "trackheat record", "pid": os.getpid(), "host": socket.gethostname(), "platform": sys.platform,
