@@ -178,14 +178,7 @@ class Table:
         if known.all():  # the usual file: no cell needs stripping (np.char.strip costs more than the rest)
             return out
         col = np.char.strip(col)
-        out = np.zeros(len(col), bool)
-        known = np.zeros(len(col), bool)
-        for v in TRUE:
-            m = col == v
-            out |= m
-            known |= m
-        for v in FALSE:
-            known |= col == v
+        out, known = _known_bools(col)
         if not known.all():
             k = int(np.flatnonzero(~known)[0])
             try:
