@@ -27,27 +27,8 @@ VIDEO = ROOT.parent / "shared" / "data" / "video" / "pedestrians.avi"
 
 from trackheat.motion import MotionHeatmap  # noqa: E402
 
-
-def seed_pipeline(frames, decay=0.95, threshold=25, blur=5, dilate=2, colormap=cv2.COLORMAP_JET, alpha=0.4):
-    """The seed's starter pipeline, as written there: yields (heat 0..1, overlay) per frame."""
-    prev = None
-    acc = None
-    for frame in frames:
-        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        gray = cv2.GaussianBlur(gray, (blur, blur), 0)
-        if prev is None:
-            prev = gray
-            acc = np.zeros(gray.shape, np.float32)
-        diff = cv2.absdiff(prev, gray)
-        prev = gray
-        _, motion = cv2.threshold(diff, threshold, 255, cv2.THRESH_BINARY)
-        motion = cv2.dilate(motion, None, iterations=dilate)
-        acc *= decay
-        acc += motion.astype(np.float32)
-        norm = acc / acc.max() if acc.max() > 0 else acc.copy()
-        heat = cv2.applyColorMap((norm * 255).astype(np.uint8), colormap)
-        overlay = cv2.addWeighted(frame, 1 - alpha, heat, alpha, 0)
-        yield norm, overlay
+sys.path.insert(0, str(ROOT / "bench"))
+from _seeds import seed_pipeline  # noqa: E402
 
 
 def read_frames(n: int) -> list[np.ndarray]:

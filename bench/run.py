@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(names: list[str]) -> int:
-    scripts = [HERE / f"{n}.py" for n in names] if names else sorted(p for p in HERE.glob("*.py") if p.name != "run.py")
+    scripts = [HERE / f"{n}.py" for n in names] if names else sorted(p for p in HERE.glob("*.py") if p.name != "run.py" and not p.name.startswith("_"))
     results = HERE / "results"
     results.mkdir(exist_ok=True)
     failed = []

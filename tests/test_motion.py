@@ -8,40 +8,22 @@ differences, and against the seed's starter pipeline written out below.
 
 from __future__ import annotations
 
+import sys
 import time
 
 import cv2
 import numpy as np
 import pytest
 
-from conftest import PEDESTRIANS, need, trackheat
+from conftest import PEDESTRIANS, ROOT, need, trackheat
 from trackheat.errors import UserError
 from trackheat.motion import MotionHeatmap, auto_process_scale
 from trackheat.sources import VideoSource
 
+sys.path.insert(0, str(ROOT / "bench"))
+from _seeds import seed_pipeline  # noqa: E402  (the seed as written, shared with bench/live.py)
+
 N = 120  # frames used by most tests (about 2.4 s of video)
-
-
-def seed_pipeline(frames, decay=0.95, threshold=25, blur=5, dilate=2, colormap=cv2.COLORMAP_JET, alpha=0.4):
-    """The seed's starter pipeline as written there (same as bench/live.py): yields (heat 0..1, overlay)."""
-    prev = None
-    acc = None
-    for frame in frames:
-        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        gray = cv2.GaussianBlur(gray, (blur, blur), 0)
-        if prev is None:
-            prev = gray
-            acc = np.zeros(gray.shape, np.float32)
-        diff = cv2.absdiff(prev, gray)
-        prev = gray
-        _, motion = cv2.threshold(diff, threshold, 255, cv2.THRESH_BINARY)
-        motion = cv2.dilate(motion, None, iterations=dilate)
-        acc *= decay
-        acc += motion.astype(np.float32)
-        norm = acc / acc.max() if acc.max() > 0 else acc.copy()
-        heat = cv2.applyColorMap((norm * 255).astype(np.uint8), colormap)
-        overlay = cv2.addWeighted(frame, 1 - alpha, heat, alpha, 0)
-        yield norm, overlay
 
 
 @pytest.fixture(scope="module")
