@@ -133,14 +133,6 @@ def session_points(sessions: Sequence[ImportedSession], weight: str, width: int,
     return _join(parts)
 
 
-def bin_shape(width: int, height: int, bins: int) -> tuple[int, int]:
-    """(x bins, y bins): the reference's aspect ratio, the wider side `bins` (as render.binned_density)."""
-    if width >= height:
-        return int(bins), max(1, int(round(bins * height / width)))
-    return max(1, int(round(bins * width / height))), int(bins)
-
-
-
 def save_files(store, parsed: list[tuple[Path, list[ImportedSession]]]) -> list[tuple[int, str, ImportedSession]]:
     """Save every file's sessions (one transaction per file) and close the store: (id, file, session)."""
     from trackheat import importers
@@ -180,7 +172,7 @@ def _draw(sessions: Sequence[ImportedSession], files, image: np.ndarray, out_dir
     total = float(ws.sum())
     amount = f"{total:,.1f} s of fixation" if weight == "duration" else f"{int(round(total)):,} samples"
     n_rec = len(sessions)
-    bx, by = bin_shape(width, height, bins)
+    bx, by = render.bin_shape(width, height, bins)
     title = f"{n_rec} recording{'s' if n_rec != 1 else ''} | {amount} | {bx}x{by} bins, sigma {sig:g} bins | weight: {weight}"
     kwargs = {} if alpha is None else {"alpha": alpha}
     heat, over = export.write_images(grid, out_dir, background_bgr=image, colormap=colormap, scale=scale, unit=UNITS[weight],
@@ -239,7 +231,7 @@ def heatmap(
                 grid, heat, over = draw()
             finally:
                 result_sessions = saving.result()  # waits; a failed save is the command's error
-    bx, by = bin_shape(width, height, bins)
+    bx, by = render.bin_shape(width, height, bins)
     sig = _sigma(sigma)
     py, px = np.unravel_index(int(np.argmax(grid)), grid.shape)
     return GazeResult(heat, over, grid, weight, result_sessions, (int(px), int(py)), (bx, by), sig)

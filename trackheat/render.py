@@ -773,6 +773,13 @@ def default_sigma(width: int, height: int, percent: float = 1.0) -> float:
     return max(1.0, math.hypot(width, height) * percent / 100.0)
 
 
+def bin_shape(width: int, height: int, bins: int) -> tuple[int, int]:
+    """(x bins, y bins) of `binned_density`: the canvas's aspect ratio, the wider side `bins`."""
+    if width >= height:
+        return int(bins), max(1, int(round(bins * height / width)))
+    return max(1, int(round(bins * width / height))), int(bins)
+
+
 def binned_density(
     xs,
     ys,
@@ -790,10 +797,7 @@ def binned_density(
     with `density` (only its shape matters once normalized).
     """
     width, height = int(width), int(height)
-    if width >= height:
-        bx, by = int(bins), max(1, int(round(bins * height / width)))
-    else:
-        by, bx = int(bins), max(1, int(round(bins * width / height)))
+    bx, by = bin_shape(width, height, bins)
     x = np.asarray(xs, np.float64).ravel() - origin[0]
     y = np.asarray(ys, np.float64).ravel() - origin[1]
     w = None if weights is None else np.asarray(weights, np.float64).ravel()
