@@ -34,11 +34,12 @@ OUTLINE = (110, 105, 100)
 
 
 # -- images ------------------------------------------------------------------
-def _imwrite(path: Path, image: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ok = cv2.imwrite(str(path), image)
-    if not ok:
+def write_png(path: str | Path, image: np.ndarray) -> Path:
+    """Write one image (export's PNGs, live's snapshots); cv2 says only False when it cannot."""
+    path = Path(path)
+    if not cv2.imwrite(str(path), image):
         raise UserError(f"{path}: cannot write the image")
+    return path
 
 
 def write_images(
@@ -87,13 +88,13 @@ def write_images(
             on_screen[y0:max(int(round(m.top + m.height)), 0), x0:max(int(round(m.left + m.width)), 0)] = 1
         rgba[..., 3] *= on_screen
     heat_path = out / "heatmap.png"
-    _imwrite(heat_path, cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    write_png(heat_path, cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
     bg = neutral_background(w, h, outlines if background_outlines else ()) if background_bgr is None else background_bgr
     mixed = render.overlay(bg, rgba, alpha=alpha)
     top = render.scale_top(d, scale) * float(unit_scale)
     framed = render.draw_colorbar(mixed, colormap, label if label is not None else unit, unit="per blob" if unit_scale != 1.0 else "", top=top, scale=scale, title=title)
     over_path = out / "overlay.png"
-    _imwrite(over_path, framed)
+    write_png(over_path, framed)
     if density_path is not None:
         dp = Path(density_path)
         dp.parent.mkdir(parents=True, exist_ok=True)

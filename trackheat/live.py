@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from trackheat import render
+from trackheat.export import write_png
 from trackheat.errors import UserError
 from trackheat.motion import MotionHeatmap
 from trackheat.sources import FrameSource
@@ -91,14 +92,6 @@ def open_writer(path: Path, fps: float, size: tuple[int, int]):
     if not w.isOpened():
         raise UserError(f"--out {path}: cannot write a {ext} video here")
     return w
-
-
-def write_png(path: Path, image: np.ndarray) -> Path:
-    import cv2
-
-    if not cv2.imwrite(str(path), image):
-        raise UserError(f"cannot write {path}")
-    return path
 
 
 def save_snapshot(hm: MotionHeatmap, overlay: np.ndarray, base: Path) -> tuple[Path, Path]:
