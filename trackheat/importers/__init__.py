@@ -161,8 +161,7 @@ def save(store, sessions: Sequence[ImportedSession]) -> list[int]:
             sid = store.create_session(s.source, s.canvas, started=started, kind=s.kind, meta=s.meta)
             ids.append(sid)
             period_len = DEFAULT_PERIOD
-            xs = np.rint(np.asarray(s.xs, dtype=np.float64)).astype(np.int64)
-            ys = np.rint(np.asarray(s.ys, dtype=np.float64)).astype(np.int64)
+            xs, ys = _pixels(s.xs), _pixels(s.ys)
             counts = np.ones(len(xs), np.int64) if s.counts is None else np.asarray(s.counts, np.int64)
             dwell = np.zeros(len(xs), np.float64) if s.dwell is None else np.asarray(s.dwell, np.float64)
             if s.ts is not None and len(xs):
@@ -176,6 +175,14 @@ def save(store, sessions: Sequence[ImportedSession]) -> list[int]:
             ended = s.ended if s.ended is not None else (float(np.max(s.ts)) if s.ts is not None and len(s.ts) else started)
             store.update_session(sid, ended=ended, add_active=s.active_seconds, add_idle=s.idle_seconds, add_distance=s.distance)
     return ids
+
+
+def _pixels(values) -> np.ndarray:
+    """Coordinates as int64 pixels: rounded when fractional, taken as they are when already whole."""
+    a = np.asarray(values)
+    if np.issubdtype(a.dtype, np.integer):
+        return a.astype(np.int64, copy=False)
+    return np.rint(a.astype(np.float64, copy=False)).astype(np.int64)
 
 
 def _save_positions(store, sid: int, periods: np.ndarray, xs: np.ndarray, ys: np.ndarray, counts: np.ndarray, dwell: np.ndarray) -> None:
