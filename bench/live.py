@@ -71,22 +71,19 @@ def time_pair(frames: list[np.ndarray], size: tuple[int, int], warm: int = 3) ->
     return {"seed": statistics.median(t_seed) * 1000, "ours": statistics.median(t_ours) * 1000, "scale": hm.scale, "n": len(t_ours)}
 
 
-def full_res_floor(frames, size) -> dict:
-    """Where MotionHeatmap()'s time goes at `size`, step by step on one thread (medians, ms).
+def breakdown(frames, size) -> dict:
+    """Where MotionHeatmap()'s time goes at `size` (medians, ms per frame).
 
-    update: the whole update() (at the default process scale). The full-size
-    steps of render(), which no process scale can remove: scaling the 0..255
-    heat up to the frame, the colour lookup, and cv2.addWeighted (one core).
-    render: the real render(), which runs those steps as two bands of rows
-    on two threads.
+    update and render as called; then the full-size pass of render() alone,
+    render.LevelShader, as the C loop (when built) and as OpenCV calls
+    (cv2.resize, the colour lookup, cv2.addWeighted): what the C loop buys.
+    Both shaders split the rows over two threads.
     """
     from trackheat import render
 
     hm = MotionHeatmap()
-    w, h = size
-    lev = np.empty((h, w), np.uint8)
-    col = np.empty((h, w, 3), np.uint8)
-    t = {k: [] for k in ("update", "upscale", "colour", "blend", "render")}
+    t = {k: [] for k in ("update", "render", "native", "opencv")}
+    shaders = None
     for i, f in enumerate(frames):
         frame = cv2.resize(f, size)
         t0 = time.perf_counter()
@@ -94,18 +91,22 @@ def full_res_floor(frames, size) -> dict:
         t1 = time.perf_counter()
         hm.render(frame)
         t2 = time.perf_counter()
-        u8 = render.normalize_u8(hm.accumulator, top=hm.top())
-        t3 = time.perf_counter()
-        cv2.resize(u8, size, dst=lev, interpolation=cv2.INTER_LINEAR)
-        t4 = time.perf_counter()
-        render.apply_colormap(lev, hm.colormap, out=col)
-        t5 = time.perf_counter()
-        render.blend(frame, col, hm.alpha, out=col)
-        t6 = time.perf_counter()
+        if shaders is None:
+            ph, pw = hm.accumulator.shape
+            shaders = {"opencv": render.LevelShader(size, (pw, ph), native=False)}
+            if render._shade is not None:
+                shaders["native"] = render.LevelShader(size, (pw, ph))
+            out = np.empty_like(frame)
+        lv = render.normalize_u8(hm.accumulator, top=hm.top())
         if i >= 3:
-            for k, v in (("update", t1 - t0), ("render", t2 - t1), ("upscale", t4 - t3), ("colour", t5 - t4), ("blend", t6 - t5)):
-                t[k].append(v)
-    return {k: statistics.median(v) * 1000 for k, v in t.items()}
+            t["update"].append(t1 - t0)
+            t["render"].append(t2 - t1)
+        for k, sh in shaders.items():
+            t3 = time.perf_counter()
+            sh.shade(frame, lv, out, hm.colormap, hm.alpha)
+            if i >= 3:
+                t[k].append(time.perf_counter() - t3)
+    return {k: statistics.median(v) * 1000 if v else float("nan") for k, v in t.items()}
 
 
 def equality(frames: list[np.ndarray]) -> tuple[float, int, int]:
@@ -168,6 +169,9 @@ def main() -> int:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"numpy {np.__version__}, cv2 {cv2.__version__}, cv2 threads {cv2.getNumThreads()}"
     )
+    from trackheat import render
+
+    print(f"full-size pass: {'C loop (trackheat._shade)' if render._shade is not None else 'OpenCV calls (trackheat._shade not built)'}")
     print()
     frames = read_frames(150)
     sizes = [((1280, 720), 150), ((1920, 1080), 120), ((3840, 2160), 60)]
@@ -192,12 +196,18 @@ def main() -> int:
         ok = ok and met
         print(f"| {w}x{h} ({r['n']} frames) | {r['scale']:g} | {r['seed']:.1f} | {fps_seed:.0f} | {r['ours']:.1f} | {fps:.0f} | {ratio:.1f}x | {target} |")
     print()
-    fl = full_res_floor(frames[:40], (1920, 1080))
+    fl = breakdown(frames[:60], (1920, 1080))
     seed_1080 = dict(rows)[(1920, 1080)]["seed"]
-    print(f"Where the time goes at 1920x1080 (MotionHeatmap(), ms per frame): update {fl['update']:.1f}; render {fl['render']:.1f}, "
-          f"whose full-size steps on one thread are: upscale of the 0..255 heat {fl['upscale']:.1f}, colour lookup {fl['colour']:.1f}, "
-          f"cv2.addWeighted {fl['blend']:.1f} (one core; render() splits the rows over two threads). "
-          f"3x the seed's rate leaves {seed_1080 / 3:.1f} ms per frame.")
+    native = "n/a (trackheat._shade not built)" if fl["native"] != fl["native"] else f"{fl['native']:.2f}"
+    print("Where the time goes at 1920x1080 (MotionHeatmap(), ms per frame):")
+    print()
+    print("| step | ms |")
+    print("|---|---|")
+    print(f"| update (gray, halve, blur, difference, threshold, dilate, decay, add) | {fl['update']:.2f} |")
+    print(f"| render (levels, then the full-size pass) | {fl['render']:.2f} |")
+    print(f"| full-size pass alone: C loop (scale up, colour, blend in one sweep) | {native} |")
+    print(f"| full-size pass alone: OpenCV calls (resize, colour lookup, addWeighted) | {fl['opencv']:.2f} |")
+    print(f"| 3x the seed's rate leaves | {seed_1080 / 3:.2f} |")
     print()
     heat_diff, px_diff, n = equality(frames[:150])
     eq = heat_diff <= 1e-5

@@ -135,12 +135,14 @@ def test_render_blends_through_the_renderer(frames):
 
     u8 = render.normalize_u8(hm.accumulator, top=hm.top())
     expect = render.blend(frames[29], render.apply_colormap(u8, "jet"), 0.4)
-    assert int(cv2.absdiff(out, expect).max()) == 0
+    assert int(cv2.absdiff(out, expect).max()) <= 3
+    assert int(cv2.absdiff(out, frames[29]).max()) > 50  # the heat really is drawn
 
 
 @pytest.mark.parametrize("size,scale", [((1920, 1080), None), ((3840, 2160), None), ((1280, 720), None), ((1920, 1080), 0.3)])
-def test_render_in_two_bands_equals_scaling_the_whole_frame(frames, size, scale):
-    """render() scales and blends two bands of rows on two threads: no seam, the same pixels."""
+def test_render_scales_the_levels_up_then_colours_them(frames, size, scale):
+    """At every scale render() is the levels scaled up (bilinear), coloured and blended: no seam
+    between the two bands of rows, a blob across the band boundary drawn whole."""
     from trackheat import render
 
     hm = MotionHeatmap(process_scale=scale)
@@ -152,15 +154,11 @@ def test_render_in_two_bands_equals_scaling_the_whole_frame(frames, size, scale)
         out = hm.render(f).copy()
     u8 = render.normalize_u8(hm.accumulator, top=hm.top())
     cv2.max(u8, render.normalize_u8(hm._points, top=max(float(hm._points.max()), hm.floor)), dst=u8)
-    if hm.scale == 1.0:
-        colour = render.apply_colormap(u8, "jet")
-    elif hm.scale == 0.5:  # factor 2: the levels are scaled up, then coloured
-        colour = render.apply_colormap(cv2.resize(u8, size, interpolation=cv2.INTER_LINEAR), "jet")
-    else:  # factor 4 and odd factors: the colour is scaled up
-        colour = cv2.resize(render.apply_colormap(u8, "jet"), size, interpolation=cv2.INTER_LINEAR)
+    colour = render.apply_colormap(cv2.resize(u8, size, interpolation=cv2.INTER_LINEAR), "jet")
     assert u8.max() == 255 and (u8 == 0).mean() > 0.2  # hot and cold rows on both sides
-    assert int(cv2.absdiff(out, render.blend(f, colour, 0.4)).max()) == 0
-    assert int(cv2.absdiff(hm.heat_bgr(), colour).max()) == 0
+    assert int(cv2.absdiff(out, render.blend(f, colour, 0.4)).max()) <= 3
+    snap = hm.heat_bgr()
+    assert np.mean(cv2.absdiff(snap, colour)) < 0.1 and int(cv2.absdiff(snap, colour).max()) <= 12  # one level of jet
 
 
 def test_ignore_boxes_never_count_as_motion(frames):

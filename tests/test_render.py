@@ -306,3 +306,111 @@ def test_one_pass_sums_refuses_overflow_and_decodes_exactly():
     crowded = key.copy()
     crowded[:200] = 7  # 200 points in one bin: more than 67 (the most that fit for q = 12)
     assert render._one_pass_sums(crowded, wt, ix, iy, ax_of, ay_of, q, n) is None
+
+
+# -- the live overlay's shader -------------------------------------------------------
+SHADER_SIZES = [
+    ((1920, 1080), (960, 540)),  # factor 2: the vectorized path
+    ((1280, 720), (1280, 720)),  # no scaling
+    ((3840, 2160), (960, 540)),  # factor 4
+    ((1000, 600), (333, 200)),  # no integer factor
+    ((50, 30), (25, 15)),  # too short for two bands
+    ((7, 5), (3, 2)),
+]
+
+
+def _shader_inputs(size, levels_size, seed=1):
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    (w, h), (pw, ph) = size, levels_size
+    frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    lv = cv2.GaussianBlur(rng.integers(0, 256, (ph, pw), dtype=np.uint8), (0, 0), 2)
+    lv = cv2.normalize(lv, None, 0, 255, cv2.NORM_MINMAX)
+    lv[: max(ph // 4, 1), : max(pw // 4, 1)] = 0  # a cold corner and a hot edge
+    lv[:, -1] = 255
+    return frame, lv
+
+
+@pytest.mark.skipif(render._shade is None, reason="trackheat._shade was not built (no C compiler)")
+@pytest.mark.parametrize("size,levels_size", SHADER_SIZES)
+def test_native_shader_scales_levels_like_opencv(size, levels_size):
+    """The C loop's scaled levels are bilinear with OpenCV's geometry, correctly rounded.
+
+    Against the exact (float) bilinear value: within 1/2 where the weights are
+    exact in 1/256 (factors 1, 2, 4), within 1 elsewhere. cv2.resize itself
+    truncates in its fixed-point steps, so against it: within 1.
+    """
+    import cv2
+
+    frame, lv = _shader_inputs(size, levels_size)
+    (w, h), (pw, ph) = size, levels_size
+    identity = np.zeros((256, 4), np.uint16)
+    identity[:, :3] = np.arange(256, dtype=np.uint16)[:, None] * 256  # alpha 1: out = the level itself
+    out = np.empty_like(frame)
+    render._shade.shade(frame, lv, identity, 0, out, render._taps(w, pw), render._taps(h, ph), w, h, pw, ph, 0, h)
+    got = out[..., 1].astype(np.float64)
+    assert (out[..., 0] == out[..., 2]).all()
+
+    def axis(n_out, n_in):
+        s = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+        i0 = np.floor(s).astype(int)
+        return i0, np.minimum(i0 + 1, n_in - 1), s - i0
+
+    x0, x1, fx = axis(w, pw)
+    y0, y1, fy = axis(h, ph)
+    a = lv.astype(np.float64)
+    rows = a[y0] * (1 - fy)[:, None] + a[y1] * fy[:, None]
+    exact = rows[:, x0] * (1 - fx) + rows[:, x1] * fx
+    exact_weights = w % pw == 0 and h % ph == 0 and (w // pw) in (1, 2, 4) and (h // ph) in (1, 2, 4)
+    assert float(np.abs(got - exact).max()) <= (0.5 if exact_weights else 1.0) + 1e-9
+    assert int(cv2.absdiff(out[..., 1], cv2.resize(lv, size, interpolation=cv2.INTER_LINEAR)).max()) <= 1
+
+
+@pytest.mark.parametrize("size,levels_size", SHADER_SIZES)
+@pytest.mark.parametrize("alpha", [0.0, 0.4, 1.0])
+def test_level_shader_is_resize_colour_blend(size, levels_size, alpha):
+    """Both builds draw frame*(1-alpha) + colormap(levels scaled up)*alpha: OpenCV exactly, C within rounding."""
+    import cv2
+
+    frame, lv = _shader_inputs(size, levels_size)
+    colour = render.apply_colormap(cv2.resize(lv, size, interpolation=cv2.INTER_LINEAR), "jet")
+    expect = render.blend(frame, colour, alpha)
+    slow = render.LevelShader(size, levels_size, native=False)
+    assert not slow.native
+    assert int(cv2.absdiff(slow.shade(frame, lv, np.empty_like(frame), "jet", alpha), expect).max()) == 0
+    if render._shade is None:
+        return
+    fast = render.LevelShader(size, levels_size)
+    got = fast.shade(frame, lv, np.empty_like(frame), "jet", alpha)
+    diff = cv2.absdiff(got, expect)
+    # one level of rounding moves jet by up to 4 per channel, and alpha is applied in 1/256
+    # steps (0.4 -> 102/256: up to 1/2 on a bright pixel); alpha 0 is the frame itself
+    assert int(diff.max()) <= (0 if alpha == 0.0 else 1 + int(np.ceil(4 * alpha)))
+    assert float(np.mean(diff)) < 0.35
+
+
+def test_native_shader_is_built_in_ci():
+    from conftest import IN_CI
+
+    if IN_CI:
+        assert render._shade is not None, "make test should have built trackheat._shade (gcc and Python headers)"
+    assert render.LevelShader((8, 8), (4, 4)).native == (render._shade is not None)
+
+
+@pytest.mark.skipif(render._shade is None, reason="trackheat._shade was not built (no C compiler)")
+def test_native_shader_refuses_what_would_read_out_of_bounds():
+    frame, lv = _shader_inputs((40, 20), (20, 10))
+    out = np.empty_like(frame)
+    lut = render._shade_lut(2, 154)
+    good = (render._taps(40, 20), render._taps(20, 10))
+    bad_x = good[0].copy()
+    bad_x[5, 1] = 20  # one past the levels' last column
+    with pytest.raises(ValueError, match="xtab"):
+        render._shade.shade(frame, lv, lut, 154, out, bad_x, good[1], 40, 20, 20, 10, 0, 20)
+    with pytest.raises(ValueError, match="levels"):
+        render._shade.shade(frame, lv[:5], lut, 154, out, *good, 40, 20, 20, 10, 0, 20)
+    with pytest.raises(ValueError, match="rows"):
+        render._shade.shade(frame, lv, lut, 154, out, *good, 40, 20, 20, 10, 0, 21)
+    with pytest.raises(ValueError, match="frame"):
+        render.LevelShader((40, 20), (20, 10)).shade(frame[:, :30], lv, out, "jet", 0.4)

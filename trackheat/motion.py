@@ -7,8 +7,8 @@ it is computed: float32 buffers allocated once and reused with `dst=`
 (numpy temporaries cost 2.5x at 1080p), and the motion is found on a smaller
 frame (`process_scale`) whose heat is scaled back up, so a 4K screen stays
 real-time on two cores. At `process_scale=1.0` the heat equals the seed's.
-The full-size part of render() (scale up, colour, blend) is most of the
-frame time; it runs as two bands of rows on two threads.
+The full-size part of render() (scale up, colour, blend) is render.LevelShader:
+one sweep per row in C, in two bands of rows on two threads.
 
 One addition to "normalize to the max": the value shown as 100 % is never
 below `floor` (one frame's worth of motion). Normalizing to the max alone
@@ -24,8 +24,6 @@ colours only through `trackheat.render`.
 from __future__ import annotations
 
 import math
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Sequence
 
 import cv2
@@ -47,23 +45,6 @@ def auto_process_scale(width: int, height: int, budget: int = PROCESS_PIXELS) ->
     while width * height * s * s > budget and s > 1 / 64:
         s /= 2
     return s
-
-
-_WORKER: ThreadPoolExecutor | None = None
-_WORKER_LOCK = threading.Lock()
-
-
-def _worker() -> ThreadPoolExecutor:
-    """One helper thread shared by every MotionHeatmap: render() does half the rows there.
-
-    cv2.addWeighted (the blend) runs on one core; OpenCV releases the GIL,
-    so the two halves of a frame blend on both cores of a 2-core box.
-    """
-    global _WORKER
-    with _WORKER_LOCK:
-        if _WORKER is None:
-            _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackheat-render")
-        return _WORKER
 
 
 def _odd(n: int) -> int:
@@ -120,15 +101,18 @@ class MotionHeatmap:
         self.scale = s
         self._size = (w, h)
         self._psize = (pw, ph)
-        # Halvings first (INTER_AREA at exactly 1/2 is cheap; at 1/4 in one step
-        # it is 5x slower than two halvings), then the exact size.
-        self._down: list[np.ndarray] = []
+        # Gray first, as the seed does, then halvings of that one channel (INTER_AREA at
+        # exactly 1/2 is cheap; 1/4 in one step is 5x slower than two halvings), then
+        # the exact size. Halving the gray moves a third of the bytes of halving the colour.
+        sizes: list[tuple[int, int]] = []
         cw, ch = w, h
         while cw // 2 >= pw and ch // 2 >= ph:
             cw, ch = cw // 2, ch // 2
-            self._down.append(np.empty((ch, cw, 3), np.uint8))
+            sizes.append((cw, ch))
         if (cw, ch) != (pw, ph):
-            self._down.append(np.empty((ph, pw, 3), np.uint8))
+            sizes.append((pw, ph))
+        self._full_gray = np.empty((h, w), np.uint8) if sizes else None
+        self._down = [np.empty((sh, sw), np.uint8) for sw, sh in sizes[:-1]]
         self._gray = np.empty((ph, pw), np.uint8)
         self._prev = np.empty((ph, pw), np.uint8)
         self._has_prev = False
@@ -139,18 +123,9 @@ class MotionHeatmap:
         self._points: np.ndarray | None = None  # the cursor layer, made on first use
         self._u8 = np.empty((ph, pw), np.uint8)
         self._u8b = np.empty((ph, pw), np.uint8)
-        self._small_bgr = np.empty((ph, pw, 3), np.uint8)
         self._scaled = (pw, ph) != (w, h)  # heat is scaled up to the frame
         self._out = np.empty((h, w, 3), np.uint8)
-        # An exact integer factor (every automatic scale on the usual frame sizes) lets
-        # render() work on two bands of rows: see _render_band.
-        f = w // pw
-        self._factor = f if f >= 1 and pw * f == w and ph * f == h and ph >= 2 else 0
-        self._band_rows = [(0, ph // 2), (ph // 2, ph)]
-        if self._factor:
-            rows = (ph - ph // 2 + 2) * f  # a band plus one process row of margin each side
-            self._band_levels = [np.empty((rows, w), np.uint8) for _ in range(2)]
-            self._band_colour = [np.empty((rows, w, 3), np.uint8) for _ in range(2)] if f > 2 else None
+        self._shader = render.LevelShader((w, h), (pw, ph))
         self._kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))  # the seed's dilate(None)
 
     def _ensure(self, frame: np.ndarray) -> None:
@@ -158,12 +133,15 @@ class MotionHeatmap:
         if self._size != (w, h):
             self._setup(w, h)
 
-    def _small(self, frame: np.ndarray) -> np.ndarray:
-        src = frame
-        for buf in self._down:
+    def _gray_of(self, frame: np.ndarray, dst: np.ndarray) -> None:
+        """The frame in gray at the process size, into `dst`."""
+        if self._full_gray is None:
+            cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY, dst=dst)
+            return
+        src = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY, dst=self._full_gray)
+        for buf in (*self._down, dst):
             cv2.resize(src, (buf.shape[1], buf.shape[0]), dst=buf, interpolation=cv2.INTER_AREA)
             src = buf
-        return src
 
     # -- the pipeline ----------------------------------------------------------
     def update(self, frame_bgr: np.ndarray, ignore: Iterable[Sequence[int]] = ()) -> None:
@@ -173,7 +151,7 @@ class MotionHeatmap:
         self._ensure(frame_bgr)
         self.frames += 1
         gray = self._gray
-        cv2.cvtColor(self._small(frame_bgr), cv2.COLOR_BGR2GRAY, dst=gray)
+        self._gray_of(frame_bgr, gray)
         if self.blur > 1:
             cv2.GaussianBlur(gray, (self.blur, self.blur), 0, dst=gray)
         if self._points is not None:
@@ -283,68 +261,18 @@ class MotionHeatmap:
     def render(self, frame_bgr: np.ndarray) -> np.ndarray:
         """The frame blended with the coloured heat (the cursor layer drawn over the motion)."""
         self._ensure(frame_bgr)
-        u8 = self._levels()
-        if not self._factor:
-            # Odd sizes: the whole frame in one go, colour scaled up to the frame.
-            colour = render.apply_colormap(u8, self.colormap, out=self._small_bgr)
-            if self._scaled:
-                colour = cv2.resize(colour, self._size, dst=self._out, interpolation=cv2.INTER_LINEAR)
-            return render.blend(frame_bgr, colour, self.alpha, out=self._out)
-        if self._factor > 2:
-            colour = render.apply_colormap(u8, self.colormap, out=self._small_bgr)
-        else:
-            colour = None
-        top = _worker().submit(self._render_band, 0, u8, colour, frame_bgr)
-        try:
-            self._render_band(1, u8, colour, frame_bgr)
-        finally:
-            top.result()  # never return (or raise) while the other half still writes
-        return self._out
-
-    def _render_band(self, i: int, u8: np.ndarray, colour: np.ndarray | None, frame: np.ndarray) -> None:
-        """Rows of the output: the heat scaled up, coloured and blended, for one band.
-
-        Full-size work is most of the frame time (1080p: ~3 ms of ~5), and its
-        blend uses one core, so each half of the rows runs on its own thread.
-        The linear upscale of a band reads one process row beyond it, so the
-        band is scaled with that margin and cropped: the result is the same as
-        scaling the whole frame. At factor 2 the 0..255 levels are scaled up
-        (one channel: a third of the bytes of colour) and coloured at full
-        size; at 4 and more the colour is scaled up (the colour lookup at 16x
-        the pixels would cost more than it saves).
-        """
-        f = self._factor
-        y0, y1 = self._band_rows[i]
-        ph = u8.shape[0]
-        e0, e1 = max(y0 - 1, 0), min(y1 + 1, ph)
-        out = self._out[y0 * f:y1 * f]
-        crop = slice((y0 - e0) * f, (y1 - e0) * f)
-        if f == 1:
-            render.apply_colormap(u8[y0:y1], self.colormap, out=out)
-        elif colour is None:
-            lv = self._band_levels[i][:(e1 - e0) * f]
-            cv2.resize(u8[e0:e1], (lv.shape[1], lv.shape[0]), dst=lv, interpolation=cv2.INTER_LINEAR)
-            render.apply_colormap(lv[crop], self.colormap, out=out)
-        else:
-            cb = self._band_colour[i][:(e1 - e0) * f]
-            cv2.resize(colour[e0:e1], (cb.shape[1], cb.shape[0]), dst=cb, interpolation=cv2.INTER_LINEAR)
-            render.blend(frame[y0 * f:y1 * f], cb[crop], self.alpha, out=out)
-            return
-        render.blend(frame[y0 * f:y1 * f], out, self.alpha, out=out)
+        return self._shader.shade(frame_bgr, self._levels(), self._out, self.colormap, self.alpha)
 
     def heat_bgr(self) -> np.ndarray:
         """The coloured heat alone at the frame's size (for a snapshot), cursor layer included when shown.
 
-        Scaled up the way render() does it, so the snapshot matches the overlay.
+        Drawn by the same shader as render() with alpha 1, so the snapshot matches the overlay.
         """
         if self._size is None:
             return np.zeros((0, 0, 3), np.uint8)
-        u8 = self._levels().copy()
-        if not self._scaled:
-            return render.apply_colormap(u8, self.colormap)
-        if self._factor and self._factor <= 2:
-            return render.apply_colormap(cv2.resize(u8, self._size, interpolation=cv2.INTER_LINEAR), self.colormap)
-        return cv2.resize(render.apply_colormap(u8, self.colormap), self._size, interpolation=cv2.INTER_LINEAR)
+        w, h = self._size
+        out = np.empty((h, w, 3), np.uint8)
+        return self._shader.shade(out, self._levels(), out, self.colormap, 1.0)  # alpha 1: the frame weighs 0
 
     def reset(self) -> None:
         """Forget all heat and the previous frame (the next frame starts afresh)."""
