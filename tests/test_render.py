@@ -412,5 +412,17 @@ def test_native_shader_refuses_what_would_read_out_of_bounds():
         render._shade.shade(frame, lv[:5], lut, 154, out, *good, 40, 20, 20, 10, 0, 20)
     with pytest.raises(ValueError, match="rows"):
         render._shade.shade(frame, lv, lut, 154, out, *good, 40, 20, 20, 10, 0, 21)
+    with pytest.raises(ValueError, match="too large"):  # h*w*3 would wrap around: refused, not trusted
+        render._shade.shade(frame, lv, lut, 154, out, good[0], good[1], 40, 1 << 62, 20, 10, 0, 10)
     with pytest.raises(ValueError, match="frame"):
         render.LevelShader((40, 20), (20, 10)).shade(frame[:, :30], lv, out, "jet", 0.4)
+    with pytest.raises(ValueError, match="alpha"):
+        render.LevelShader((40, 20), (20, 10)).shade(frame, lv, out, "jet", float("nan"))
+
+
+def test_level_shader_on_the_pool_thread_does_not_wait_on_itself():
+    """The band pool has one thread; a shade() running there draws both bands itself."""
+    frame, lv = _shader_inputs((320, 200), (160, 100))
+    shader = render.LevelShader((320, 200), (160, 100))
+    out = render._pool().submit(shader.shade, frame, lv, np.empty_like(frame), "jet", 0.4).result(timeout=10)
+    assert out.shape == frame.shape and int(np.abs(out.astype(int) - frame).max()) > 0

@@ -141,10 +141,10 @@ static void shade_rows(const uint8_t *frame, const uint8_t *levels, const uint16
     }
 }
 
-static int need(Py_buffer *b, Py_ssize_t len, const char *what)
+static int exact(Py_buffer *b, Py_ssize_t len, const char *what)
 {
-    if (b->len < len) {
-        PyErr_Format(PyExc_ValueError, "%s: %zd bytes, need %zd", what, b->len, len);
+    if (b->len != len) {
+        PyErr_Format(PyExc_ValueError, "%s: %zd bytes, expected %zd", what, b->len, len);
         return 0;
     }
     return 1;
@@ -165,8 +165,13 @@ static PyObject *shade(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "shade: bad sizes, rows or weight");
         goto done;
     }
-    if (!need(&frame, h * w * 3, "frame") || !need(&out, h * w * 3, "out") || !need(&levels, ph * pw, "levels") ||
-        !need(&lut, 256 * 4 * 2, "lut") || !need(&xtab, w * 3 * 4, "xtab") || !need(&ytab, h * 3 * 4, "ytab"))
+    /* every size checked against the real buffers, with no product that can overflow */
+    if (w > PY_SSIZE_T_MAX / 12 / h || pw > PY_SSIZE_T_MAX / ph) {
+        PyErr_SetString(PyExc_ValueError, "shade: sizes too large");
+        goto done;
+    }
+    if (!exact(&frame, h * w * 3, "frame") || !exact(&out, h * w * 3, "out") || !exact(&levels, ph * pw, "levels") ||
+        !exact(&lut, 256 * 4 * 2, "lut") || !exact(&xtab, w * 3 * 4, "xtab") || !exact(&ytab, h * 3 * 4, "ytab"))
         goto done;
     const int32_t *xt = (const int32_t *)xtab.buf, *yt = (const int32_t *)ytab.buf;
     for (Py_ssize_t x = 0; x < w; x++)

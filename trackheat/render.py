@@ -276,6 +276,7 @@ except ImportError:  # no compiler at install time: LevelShader uses OpenCV call
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
+_in_pool = threading.local()  # set on the pool's own thread, which must never wait on the pool
 _BAND_MIN_ROWS = 64  # shorter frames are shaded in one go: a second thread costs more than it saves
 
 
@@ -286,7 +287,8 @@ def _pool() -> ThreadPoolExecutor:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackheat-shade")
+            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackheat-shade",
+                                       initializer=setattr, initargs=(_in_pool, "worker", True))
         return _POOL
 
 
@@ -320,10 +322,16 @@ class LevelShader:
 
     With the C loop (trackheat._shade) each row is scaled, looked up and
     blended in one sweep, in two bands of rows on two threads: at 1080p this
-    pass took 3.5 ms as OpenCV calls and takes about 1.5 ms so. Without it
+    pass took 3.2 ms as OpenCV calls and takes about 1.7 ms so. Without it
     (no compiler at install time) the same picture comes from cv2.resize, the
-    colour lookup and addWeighted; the native result differs from that by at
-    most 2 per channel (fixed-point rounding).
+    colour lookup and addWeighted. The two differ only in rounding: the C
+    loop's levels are the exact bilinear value correctly rounded (cv2.resize
+    truncates in its fixed-point steps; they differ by at most one level,
+    which a colormap may turn into a few units of colour), and alpha is
+    applied in steps of 1/256. Alpha 0 gives the frame and alpha 1 the
+    colormap exactly on both.
+
+    One instance serves one stream (its buffers are reused): not for two threads at once.
     """
 
     def __init__(self, frame_size: tuple[int, int], levels_size: tuple[int, int], *, native: bool | None = None) -> None:
@@ -353,7 +361,10 @@ class LevelShader:
             raise ValueError(f"LevelShader: expected {pw}x{ph} uint8 levels, got {levels.dtype} {levels.shape}")
         if out.shape != (h, w, 3) or out.dtype != np.uint8 or not out.flags.c_contiguous:
             raise ValueError("LevelShader: out must be a C-contiguous BGR uint8 array of the frame's size")
-        a = min(max(float(alpha), 0.0), 1.0)
+        a = float(alpha)
+        if not math.isfinite(a):
+            raise ValueError(f"LevelShader: alpha must be a number in 0..1, got {alpha!r}")
+        a = min(max(a, 0.0), 1.0)
         if self.native:
             wf = int(round((1.0 - a) * 256))
             args = (np.ascontiguousarray(frame), np.ascontiguousarray(levels), _shade_lut(colormap_id(colormap), wf), wf, out,
@@ -367,8 +378,8 @@ class LevelShader:
 
     @staticmethod
     def _in_bands(run, h: int) -> None:
-        if h < _BAND_MIN_ROWS:
-            run(0, h)
+        if h < _BAND_MIN_ROWS or getattr(_in_pool, "worker", False):
+            run(0, h)  # (on the pool's thread a second band would wait behind itself forever)
             return
         top = _pool().submit(run, 0, h // 2)
         try:
