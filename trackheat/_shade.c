@@ -52,11 +52,32 @@ static const uint16_t *source_row(Py_ssize_t j, const uint8_t *levels, Py_ssize_
    l[2i+1] = (3 t[i] + t[i+1] + 8) >> 4, with edge samples repeated (OpenCV clamps the same way). */
 static void levels_x2(const uint8_t *near, const uint8_t *far, Py_ssize_t pw, uint16_t *t, uint8_t *l)
 {
-    for (Py_ssize_t i = 0; i < pw; i++)
+    Py_ssize_t i = 0;
+#if defined(__SSE2__)
+    /* written out: GCC vectorizes the plain loops below or not, depending on what it inlines
+       them into (measured: 2.5x slower scalar) */
+    const __m128i z = _mm_setzero_si128(), eight = _mm_set1_epi16(8);
+    for (; i + 8 <= pw; i += 8) {
+        const __m128i a = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(near + i)), z);
+        const __m128i b = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(far + i)), z);
+        _mm_storeu_si128((__m128i *)(t + i + 1), _mm_add_epi16(_mm_add_epi16(a, _mm_add_epi16(a, a)), b));
+    }
+#endif
+    for (; i < pw; i++)
         t[i + 1] = (uint16_t)(3 * near[i] + far[i]);
     t[0] = t[1];
     t[pw + 1] = t[pw];
-    for (Py_ssize_t i = 0; i < pw; i++) {
+    i = 0;
+#if defined(__SSE2__)
+    for (; i + 8 <= pw; i += 8) { /* t <= 1020, so every sum fits 16 bits */
+        const __m128i c = _mm_loadu_si128((const __m128i *)(t + i + 1));
+        const __m128i c3 = _mm_add_epi16(c, _mm_add_epi16(c, c));
+        const __m128i even = _mm_srli_epi16(_mm_add_epi16(_mm_add_epi16(_mm_loadu_si128((const __m128i *)(t + i)), c3), eight), 4);
+        const __m128i odd = _mm_srli_epi16(_mm_add_epi16(_mm_add_epi16(_mm_loadu_si128((const __m128i *)(t + i + 2)), c3), eight), 4);
+        _mm_storeu_si128((__m128i *)(l + 2 * i), _mm_or_si128(even, _mm_slli_epi16(odd, 8))); /* bytes even, odd, ... */
+    }
+#endif
+    for (; i < pw; i++) {
         const uint16_t c3 = (uint16_t)(3 * t[i + 1]);
         l[2 * i] = (uint8_t)((uint16_t)(t[i] + c3 + 8) >> 4);
         l[2 * i + 1] = (uint8_t)((uint16_t)(c3 + t[i + 2] + 8) >> 4);
