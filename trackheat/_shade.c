@@ -96,6 +96,16 @@ static void levels_any(const uint8_t *levels, Py_ssize_t pw, const int32_t *xtab
         l[x] = (uint8_t)((h0[x] * wy0 + h1[x] * wy + 32768u) >> 16);
 }
 
+/* The colours of pixels x and x+1: two loads, then two overlapping 8-byte stores. */
+static inline void gather2(uint16_t *crow, const uint16_t *lut, const uint8_t *lv, Py_ssize_t x)
+{
+    uint64_t a, b;
+    memcpy(&a, lut + 4 * lv[x], 8);
+    memcpy(&b, lut + 4 * lv[x + 1], 8);
+    memcpy(crow + 3 * x, &a, 8);
+    memcpy(crow + 3 * x + 3, &b, 8);
+}
+
 static void shade_rows(const uint8_t *frame, const uint8_t *levels, const uint16_t *lut, int wf,
                        uint8_t *out, const int32_t *xtab, const int32_t *ytab,
                        Py_ssize_t w, Py_ssize_t h, Py_ssize_t pw, Py_ssize_t ph, Py_ssize_t r0, Py_ssize_t r1,
@@ -106,6 +116,14 @@ static void shade_rows(const uint8_t *frame, const uint8_t *levels, const uint16
     const Py_ssize_t n = 3 * w;
     const int same = (pw == w && ph == h), x2 = (2 * pw == w && 2 * ph == h);
     const uint16_t w16 = (uint16_t)wf;
+#if defined(__SSE2__)
+    /* level 0's colour for 8 pixels = 24 lanes = three vectors, the pattern repeating every 3 lanes */
+    uint16_t cold[24];
+    for (int k = 0; k < 24; k++)
+        cold[k] = lut[k % 3];
+    const __m128i cold0 = _mm_loadu_si128((const __m128i *)cold), cold1 = _mm_loadu_si128((const __m128i *)(cold + 8)),
+                  cold2 = _mm_loadu_si128((const __m128i *)(cold + 16));
+#endif
     for (Py_ssize_t y = r0; y < r1; y++) {
         const uint8_t *lv = lrow;
         if (same) {
@@ -120,15 +138,29 @@ static void shade_rows(const uint8_t *frame, const uint8_t *levels, const uint16
             levels_any(levels, pw, xtab, ytab + 3 * y, w, buf, tag, lrow);
         }
         /* premultiplied colour, 8.8 fixed point: one 8-byte copy per pixel (the 4th lane is
-           overwritten by the next pixel; crow has one spare lane at the end) */
+           overwritten by the next pixel; crow has one spare lane at the end). Where 16 pixels
+           in a row are all cold (level 0: most of a screen, most of the time) their colours
+           are one 96-byte copy instead of 16 lookups. */
         Py_ssize_t x = 0;
-        for (; x + 1 < w; x += 2) { /* two at a time: the loads are independent of the stores */
-            uint64_t a, b;
-            memcpy(&a, lut + 4 * lv[x], 8);
-            memcpy(&b, lut + 4 * lv[x + 1], 8);
-            memcpy(crow + 3 * x, &a, 8);
-            memcpy(crow + 3 * x + 3, &b, 8);
+#if defined(__SSE2__)
+        for (; x + 16 <= w; x += 16) {
+            const __m128i v = _mm_loadu_si128((const __m128i *)(lv + x));
+            if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())) == 0xFFFF) {
+                __m128i *c = (__m128i *)(crow + 3 * x); /* six stores, not a memcpy (GCC made that rep movs) */
+                _mm_storeu_si128(c, cold0);
+                _mm_storeu_si128(c + 1, cold1);
+                _mm_storeu_si128(c + 2, cold2);
+                _mm_storeu_si128(c + 3, cold0);
+                _mm_storeu_si128(c + 4, cold1);
+                _mm_storeu_si128(c + 5, cold2);
+                continue;
+            }
+            for (Py_ssize_t k = x; k < x + 16; k += 2)
+                gather2(crow, lut, lv, k);
         }
+#endif
+        for (; x + 1 < w; x += 2)
+            gather2(crow, lut, lv, x);
         for (; x < w; x++)
             memcpy(crow + 3 * x, lut + 4 * lv[x], 8);
         const uint8_t *fr = frame + y * n;
