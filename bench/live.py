@@ -77,12 +77,14 @@ def breakdown(frames, size) -> dict:
     update and render as called; then the full-size pass of render() alone,
     render.LevelShader, as the C loop (when built) and as OpenCV calls
     (cv2.resize, the colour lookup, cv2.addWeighted): what the C loop buys.
+    The C loop skips the colour lookups of cold runs (16 pixels at level 0),
+    so it is also timed on the same levels with every 0 raised to 1.
     Both shaders split the rows over two threads.
     """
     from trackheat import render
 
     hm = MotionHeatmap()
-    t = {k: [] for k in ("update", "render", "native", "opencv")}
+    t = {k: [] for k in ("update", "render", "native", "native_hot", "opencv")}
     shaders = None
     for i, f in enumerate(frames):
         frame = cv2.resize(f, size)
@@ -106,6 +108,12 @@ def breakdown(frames, size) -> dict:
             sh.shade(frame, lv, out, hm.colormap, hm.alpha)
             if i >= 3:
                 t[k].append(time.perf_counter() - t3)
+        if "native" in shaders:  # the worst case: no cold (level 0) pixel anywhere
+            hot = np.maximum(lv, 1)
+            t3 = time.perf_counter()
+            shaders["native"].shade(frame, hot, out, hm.colormap, hm.alpha)
+            if i >= 3:
+                t["native_hot"].append(time.perf_counter() - t3)
     return {k: statistics.median(v) * 1000 if v else float("nan") for k, v in t.items()}
 
 
@@ -205,7 +213,9 @@ def main() -> int:
     print("|---|---|")
     print(f"| update (gray, halve, blur, difference, threshold, dilate, decay, add) | {fl['update']:.2f} |")
     print(f"| render (levels, then the full-size pass) | {fl['render']:.2f} |")
+    hot = "n/a" if fl["native_hot"] != fl["native_hot"] else f"{fl['native_hot']:.2f}"
     print(f"| full-size pass alone: C loop (scale up, colour, blend in one sweep) | {native} |")
+    print(f"| the same with no cold pixel (every level >= 1: the C loop's worst case) | {hot} |")
     print(f"| full-size pass alone: OpenCV calls (resize, colour lookup, addWeighted) | {fl['opencv']:.2f} |")
     print(f"| 3x the seed's rate leaves | {seed_1080 / 3:.2f} |")
     print()
