@@ -186,7 +186,7 @@ def main() -> int:
     )
     from trackheat import render
 
-    print(f"full-size pass: {'C loop (trackheat._shade)' if render._shade is not None else 'OpenCV calls (trackheat._shade not built)'}")
+    print(f"full-size pass: {f'C loop (trackheat._shade, {render._shade.simd})' if render._shade is not None else 'OpenCV calls (trackheat._shade not built)'}")
     print()
     frames = read_frames(150)
     sizes = [((1280, 720), 150), ((1920, 1080), 120), ((3840, 2160), 60)]

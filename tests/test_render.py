@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 
@@ -396,6 +397,8 @@ def test_native_shader_is_built_in_ci():
     if IN_CI:
         assert render._shade is not None, "make test should have built trackheat._shade (gcc and Python headers)"
     assert render.LevelShader((8, 8), (4, 4)).native == (render._shade is not None)
+    if render._shade is not None and platform.machine().lower() in ("x86_64", "amd64"):
+        assert render._shade.simd == "sse2"  # the streaming, vectorized paths were compiled in
 
 
 @pytest.mark.skipif(render._shade is None, reason="trackheat._shade was not built (no C compiler)")
