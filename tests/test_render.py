@@ -316,6 +316,8 @@ SHADER_SIZES = [
     ((3840, 2160), (960, 540)),  # factor 4
     ((1000, 600), (333, 200)),  # no integer factor
     ((50, 30), (25, 15)),  # too short for two bands
+    ((52, 28), (13, 7)),  # factor 4, widths that leave a scalar tail
+    ((26, 14), (13, 7)),  # factor 2, the same
     ((7, 5), (3, 2)),
 ]
 

@@ -86,6 +86,51 @@ static void levels_x2(const uint8_t *near, const uint8_t *far, Py_ssize_t pw, ui
     }
 }
 
+/* Factor 4 (a 4K frame with heat at a quarter): the weights are eighths. A row is
+   t[i] = wn*near[i] + (8-wn)*far[i] (wn 5 or 7 by the row's phase), then each source
+   column gives four outputs: (3 t[i-1] + 5 t[i]), (t[i-1] + 7 t[i]), (7 t[i] + t[i+1]),
+   (5 t[i] + 3 t[i+1]), each (+32) >> 6. t <= 2040, so every sum fits 16 bits. */
+static void levels_x4(const uint8_t *near, const uint8_t *far, int wn, Py_ssize_t pw, uint16_t *t, uint8_t *l)
+{
+    const int wf = 8 - wn;
+    Py_ssize_t i = 0;
+#ifdef SHADE_SSE2
+    const __m128i z = _mm_setzero_si128(), vn = _mm_set1_epi16((short)wn), vf = _mm_set1_epi16((short)wf);
+    for (; i + 8 <= pw; i += 8) {
+        const __m128i a = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(near + i)), z);
+        const __m128i b = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(far + i)), z);
+        _mm_storeu_si128((__m128i *)(t + i + 1), _mm_add_epi16(_mm_mullo_epi16(a, vn), _mm_mullo_epi16(b, vf)));
+    }
+#endif
+    for (; i < pw; i++)
+        t[i + 1] = (uint16_t)(wn * near[i] + wf * far[i]);
+    t[0] = t[1];
+    t[pw + 1] = t[pw];
+    i = 0;
+#ifdef SHADE_SSE2
+    const __m128i k3 = _mm_set1_epi16(3), k5 = _mm_set1_epi16(5), k7 = _mm_set1_epi16(7), r32 = _mm_set1_epi16(32);
+    for (; i + 8 <= pw; i += 8) {
+        const __m128i m = _mm_loadu_si128((const __m128i *)(t + i));
+        const __m128i c = _mm_loadu_si128((const __m128i *)(t + i + 1));
+        const __m128i p = _mm_loadu_si128((const __m128i *)(t + i + 2));
+        const __m128i o0 = _mm_srli_epi16(_mm_add_epi16(_mm_add_epi16(_mm_mullo_epi16(m, k3), _mm_mullo_epi16(c, k5)), r32), 6);
+        const __m128i o1 = _mm_srli_epi16(_mm_add_epi16(_mm_add_epi16(m, _mm_mullo_epi16(c, k7)), r32), 6);
+        const __m128i o2 = _mm_srli_epi16(_mm_add_epi16(_mm_add_epi16(_mm_mullo_epi16(c, k7), p), r32), 6);
+        const __m128i o3 = _mm_srli_epi16(_mm_add_epi16(_mm_add_epi16(_mm_mullo_epi16(c, k5), _mm_mullo_epi16(p, k3)), r32), 6);
+        const __m128i o01 = _mm_or_si128(o0, _mm_slli_epi16(o1, 8)), o23 = _mm_or_si128(o2, _mm_slli_epi16(o3, 8));
+        _mm_storeu_si128((__m128i *)(l + 4 * i), _mm_unpacklo_epi16(o01, o23)); /* bytes o0 o1 o2 o3, ... */
+        _mm_storeu_si128((__m128i *)(l + 4 * i + 16), _mm_unpackhi_epi16(o01, o23));
+    }
+#endif
+    for (; i < pw; i++) {
+        const int m = t[i], c = t[i + 1], p = t[i + 2];
+        l[4 * i] = (uint8_t)((3 * m + 5 * c + 32) >> 6);
+        l[4 * i + 1] = (uint8_t)((m + 7 * c + 32) >> 6);
+        l[4 * i + 2] = (uint8_t)((7 * c + p + 32) >> 6);
+        l[4 * i + 3] = (uint8_t)((5 * c + 3 * p + 32) >> 6);
+    }
+}
+
 /* Any other size: per-column taps from xtab (scalar), scaled rows cached two at a time. */
 static void levels_any(const uint8_t *levels, Py_ssize_t pw, const int32_t *xtab, const int32_t *yt, Py_ssize_t w,
                        uint16_t *buf[2], Py_ssize_t tag[2], uint8_t *l)
@@ -116,7 +161,7 @@ static void shade_rows(const uint8_t *frame, const uint8_t *levels, const uint16
     uint16_t *buf[2] = {hb0, hb1};
     Py_ssize_t tag[2] = {-1, -1};
     const Py_ssize_t n = 3 * w;
-    const int same = (pw == w && ph == h), x2 = (2 * pw == w && 2 * ph == h);
+    const int same = (pw == w && ph == h), x2 = (2 * pw == w && 2 * ph == h), x4 = (4 * pw == w && 4 * ph == h);
     const uint16_t w16 = (uint16_t)wf;
 #ifdef SHADE_SSE2
     /* level 0's colour for 8 pixels = 24 lanes = three vectors, the pattern repeating every 3 lanes */
@@ -136,6 +181,12 @@ static void shade_rows(const uint8_t *frame, const uint8_t *levels, const uint16
             if (f < 0) f = 0;
             if (f >= ph) f = ph - 1;
             levels_x2(levels + k * pw, levels + f * pw, pw, hb0, lrow);
+        } else if (x4) {
+            const Py_ssize_t k = y / 4, r = y % 4;
+            Py_ssize_t f = r < 2 ? k - 1 : k + 1;
+            if (f < 0) f = 0;
+            if (f >= ph) f = ph - 1;
+            levels_x4(levels + k * pw, levels + f * pw, (r == 1 || r == 2) ? 7 : 5, pw, hb0, lrow);
         } else {
             levels_any(levels, pw, xtab, ytab + 3 * y, w, buf, tag, lrow);
         }
