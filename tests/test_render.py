@@ -340,8 +340,8 @@ def _shader_inputs(size, levels_size, seed=1):
 def test_native_shader_scales_levels_like_opencv(size, levels_size):
     """The C loop's scaled levels are bilinear with OpenCV's geometry, correctly rounded.
 
-    Against the exact (float) bilinear value: within 1/2 where the weights are
-    exact in 1/256 (factors 1, 2, 4), within 1 elsewhere. cv2.resize itself
+    Against the exact (float) bilinear value: within 1/2 at factors 1, 2 and 4
+    (exact weights), within 3/4 elsewhere (11-bit weights). cv2.resize itself
     truncates in its fixed-point steps, so against it: within 1.
     """
     import cv2
@@ -366,7 +366,7 @@ def test_native_shader_scales_levels_like_opencv(size, levels_size):
     rows = a[y0] * (1 - fy)[:, None] + a[y1] * fy[:, None]
     exact = rows[:, x0] * (1 - fx) + rows[:, x1] * fx
     exact_weights = w % pw == 0 and h % ph == 0 and (w // pw) in (1, 2, 4) and (h // ph) in (1, 2, 4)
-    assert float(np.abs(got - exact).max()) <= (0.5 if exact_weights else 1.0) + 1e-9
+    assert float(np.abs(got - exact).max()) <= (0.5 if exact_weights else 0.75) + 1e-9
     assert int(cv2.absdiff(out[..., 1], cv2.resize(lv, size, interpolation=cv2.INTER_LINEAR)).max()) <= 1
 
 

@@ -26,19 +26,24 @@
 #include <emmintrin.h>
 #endif
 
-/* A row of heat levels scaled up horizontally: h[x] = a[x0]*(256-wx) + a[x1]*wx (8.8 fixed point). */
-static void scale_row(const uint8_t *a, const int32_t *xtab, Py_ssize_t w, uint16_t *h)
+/* Weights of the per-column and per-row taps (any size that is not a factor 1, 2 or 4):
+   11 bits, as OpenCV's resize; a level is then within 1/2 + 2 * 255/4096 of the exact value. */
+#define TAP_BITS 11
+#define TAP_ONE (1 << TAP_BITS)
+
+/* A row of heat levels scaled up horizontally: h[x] = a[x0]*(ONE-wx) + a[x1]*wx (fixed point). */
+static void scale_row(const uint8_t *a, const int32_t *xtab, Py_ssize_t w, uint32_t *h)
 {
     for (Py_ssize_t x = 0; x < w; x++) {
         const int32_t x0 = xtab[3 * x], x1 = xtab[3 * x + 1], wx = xtab[3 * x + 2];
-        h[x] = (uint16_t)(a[x0] * (256 - wx) + a[x1] * wx);
+        h[x] = (uint32_t)(a[x0] * (TAP_ONE - wx) + a[x1] * wx);
     }
 }
 
 /* The source row `j` scaled up, from a two-row cache (consecutive output rows share source rows). */
-static const uint16_t *source_row(Py_ssize_t j, const uint8_t *levels, Py_ssize_t pw,
+static const uint32_t *source_row(Py_ssize_t j, const uint8_t *levels, Py_ssize_t pw,
                                   const int32_t *xtab, Py_ssize_t w,
-                                  uint16_t *buf[2], Py_ssize_t tag[2], Py_ssize_t keep)
+                                  uint32_t *buf[2], Py_ssize_t tag[2], Py_ssize_t keep)
 {
     if (tag[0] == j) return buf[0];
     if (tag[1] == j) return buf[1];
@@ -133,14 +138,14 @@ static void levels_x4(const uint8_t *near, const uint8_t *far, int wn, Py_ssize_
 
 /* Any other size: per-column taps from xtab (scalar), scaled rows cached two at a time. */
 static void levels_any(const uint8_t *levels, Py_ssize_t pw, const int32_t *xtab, const int32_t *yt, Py_ssize_t w,
-                       uint16_t *buf[2], Py_ssize_t tag[2], uint8_t *l)
+                       uint32_t *buf[2], Py_ssize_t tag[2], uint8_t *l)
 {
     const Py_ssize_t y0 = yt[0], y1 = yt[1];
-    const uint32_t wy = (uint32_t)yt[2], wy0 = 256 - wy;
-    const uint16_t *h0 = source_row(y0, levels, pw, xtab, w, buf, tag, y1);
-    const uint16_t *h1 = source_row(y1, levels, pw, xtab, w, buf, tag, y0);
+    const uint32_t wy = (uint32_t)yt[2], wy0 = TAP_ONE - wy;
+    const uint32_t *h0 = source_row(y0, levels, pw, xtab, w, buf, tag, y1);
+    const uint32_t *h1 = source_row(y1, levels, pw, xtab, w, buf, tag, y0);
     for (Py_ssize_t x = 0; x < w; x++)
-        l[x] = (uint8_t)((h0[x] * wy0 + h1[x] * wy + 32768u) >> 16);
+        l[x] = (uint8_t)((h0[x] * wy0 + h1[x] * wy + (1u << (2 * TAP_BITS - 1))) >> (2 * TAP_BITS)); /* < 2^31 */
 }
 
 /* The colours of pixels x and x+1: two loads, then two overlapping 8-byte stores. */
@@ -156,9 +161,9 @@ static inline void gather2(uint16_t *crow, const uint16_t *lut, const uint8_t *l
 static void shade_rows(const uint8_t *frame, const uint8_t *levels, const uint16_t *lut, int wf,
                        uint8_t *out, const int32_t *xtab, const int32_t *ytab,
                        Py_ssize_t w, Py_ssize_t h, Py_ssize_t pw, Py_ssize_t ph, Py_ssize_t r0, Py_ssize_t r1,
-                       uint16_t *hb0, uint16_t *hb1, uint8_t *lrow, uint16_t *crow)
+                       uint16_t *t16, uint32_t *hb0, uint32_t *hb1, uint8_t *lrow, uint16_t *crow)
 {
-    uint16_t *buf[2] = {hb0, hb1};
+    uint32_t *buf[2] = {hb0, hb1};
     Py_ssize_t tag[2] = {-1, -1};
     const Py_ssize_t n = 3 * w;
     const int same = (pw == w && ph == h), x2 = (2 * pw == w && 2 * ph == h), x4 = (4 * pw == w && 4 * ph == h);
@@ -180,13 +185,13 @@ static void shade_rows(const uint8_t *frame, const uint8_t *levels, const uint16
             Py_ssize_t f = (y & 1) ? k + 1 : k - 1;
             if (f < 0) f = 0;
             if (f >= ph) f = ph - 1;
-            levels_x2(levels + k * pw, levels + f * pw, pw, hb0, lrow);
+            levels_x2(levels + k * pw, levels + f * pw, pw, t16, lrow);
         } else if (x4) {
             const Py_ssize_t k = y / 4, r = y % 4;
             Py_ssize_t f = r < 2 ? k - 1 : k + 1;
             if (f < 0) f = 0;
             if (f >= ph) f = ph - 1;
-            levels_x4(levels + k * pw, levels + f * pw, (r == 1 || r == 2) ? 7 : 5, pw, hb0, lrow);
+            levels_x4(levels + k * pw, levels + f * pw, (r == 1 || r == 2) ? 7 : 5, pw, t16, lrow);
         } else {
             levels_any(levels, pw, xtab, ytab + 3 * y, w, buf, tag, lrow);
         }
@@ -265,7 +270,8 @@ static PyObject *shade(PyObject *self, PyObject *args)
                           &w, &h, &pw, &ph, &r0, &r1))
         return NULL;
     PyObject *result = NULL;
-    uint16_t *hb0 = NULL, *hb1 = NULL, *crow = NULL;
+    uint16_t *t16 = NULL, *crow = NULL;
+    uint32_t *hb0 = NULL, *hb1 = NULL;
     uint8_t *lrow = NULL;
     if (w <= 0 || h <= 0 || pw <= 0 || ph <= 0 || r0 < 0 || r1 > h || r0 > r1 || wf < 0 || wf > 256) {
         PyErr_SetString(PyExc_ValueError, "shade: bad sizes, rows or weight");
@@ -279,29 +285,34 @@ static PyObject *shade(PyObject *self, PyObject *args)
     if (!exact(&frame, h * w * 3, "frame") || !exact(&out, h * w * 3, "out") || !exact(&levels, ph * pw, "levels") ||
         !exact(&lut, 256 * 4 * 2, "lut") || !exact(&xtab, w * 3 * 4, "xtab") || !exact(&ytab, h * 3 * 4, "ytab"))
         goto done;
+    if (((uintptr_t)lut.buf & 1) || ((uintptr_t)xtab.buf & 3) || ((uintptr_t)ytab.buf & 3)) {
+        PyErr_SetString(PyExc_ValueError, "shade: lut, xtab and ytab must be aligned to their element size");
+        goto done;
+    }
     const int32_t *xt = (const int32_t *)xtab.buf, *yt = (const int32_t *)ytab.buf;
     for (Py_ssize_t x = 0; x < w; x++)
         if (xt[3 * x] < 0 || xt[3 * x] >= pw || xt[3 * x + 1] < 0 || xt[3 * x + 1] >= pw ||
-            xt[3 * x + 2] < 0 || xt[3 * x + 2] > 256) {
+            xt[3 * x + 2] < 0 || xt[3 * x + 2] > TAP_ONE) {
             PyErr_SetString(PyExc_ValueError, "shade: xtab out of range");
             goto done;
         }
     for (Py_ssize_t y = r0; y < r1; y++)
         if (yt[3 * y] < 0 || yt[3 * y] >= ph || yt[3 * y + 1] < 0 || yt[3 * y + 1] >= ph ||
-            yt[3 * y + 2] < 0 || yt[3 * y + 2] > 256) {
+            yt[3 * y + 2] < 0 || yt[3 * y + 2] > TAP_ONE) {
             PyErr_SetString(PyExc_ValueError, "shade: ytab out of range");
             goto done;
         }
-    hb0 = PyMem_Malloc(sizeof(uint16_t) * (w + 2));
-    hb1 = PyMem_Malloc(sizeof(uint16_t) * w);
+    t16 = PyMem_Malloc(sizeof(uint16_t) * (w + 2));
+    hb0 = PyMem_Malloc(sizeof(uint32_t) * w);
+    hb1 = PyMem_Malloc(sizeof(uint32_t) * w);
     crow = PyMem_Malloc(sizeof(uint16_t) * (3 * w + 1));
     lrow = PyMem_Malloc(w);
-    if (!hb0 || !hb1 || !crow || !lrow) {
+    if (!t16 || !hb0 || !hb1 || !crow || !lrow) {
         PyErr_NoMemory();
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    shade_rows(frame.buf, levels.buf, lut.buf, wf, out.buf, xt, yt, w, h, pw, ph, r0, r1, hb0, hb1, lrow, crow);
+    shade_rows(frame.buf, levels.buf, lut.buf, wf, out.buf, xt, yt, w, h, pw, ph, r0, r1, t16, hb0, hb1, lrow, crow);
 #ifdef SHADE_SSE2
     _mm_sfence();
 #endif
@@ -309,6 +320,7 @@ static PyObject *shade(PyObject *self, PyObject *args)
     result = Py_None;
     Py_INCREF(result);
 done:
+    PyMem_Free(t16);
     PyMem_Free(hb0);
     PyMem_Free(hb1);
     PyMem_Free(crow);

@@ -292,13 +292,16 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
+_TAP_ONE = 2048  # the C loop's tap weights are 11-bit, as OpenCV's resize (TAP_BITS in _shade.c)
+
+
 def _taps(n_out: int, n_in: int) -> np.ndarray:
     """(n_out, 3) int32: OpenCV INTER_LINEAR's two source samples per output pixel and the
-    second one's weight in 1/256 (pixel centres aligned, edges clamped as cv2.resize does)."""
+    second one's weight in 1/2048 (pixel centres aligned, edges clamped as cv2.resize does)."""
     s = np.maximum((np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5, 0.0)
     i0 = np.minimum(np.floor(s), n_in - 1).astype(np.int32)
     i1 = np.minimum(i0 + 1, n_in - 1).astype(np.int32)
-    wgt = np.where(i0 == n_in - 1, 0, np.rint((s - i0) * 256)).astype(np.int32)
+    wgt = np.where(i0 == n_in - 1, 0, np.rint((s - i0) * _TAP_ONE)).astype(np.int32)
     return np.ascontiguousarray(np.stack([i0, i1, wgt], axis=1))
 
 
@@ -325,12 +328,13 @@ class LevelShader:
     pass takes 2.8 ms as OpenCV calls and 1.0 ms so (1.3 ms when no pixel is
     cold; bench/live.py). Without it
     (no compiler at install time) the same picture comes from cv2.resize, the
-    colour lookup and addWeighted. The two differ only in rounding: the C
-    loop's levels are the exact bilinear value correctly rounded (cv2.resize
-    truncates in its fixed-point steps; they differ by at most one level,
-    which a colormap may turn into a few units of colour), and alpha is
-    applied in steps of 1/256. Alpha 0 gives the frame and alpha 1 the
-    colormap exactly on both.
+    colour lookup and addWeighted. The two differ only in rounding: at
+    factors 1, 2 and 4 the C loop's levels are the exact bilinear value
+    correctly rounded, at other sizes within 0.75 of it (11-bit weights);
+    cv2.resize truncates in its own fixed-point steps. So the levels differ
+    by at most one, which a colormap may turn into a few units of colour,
+    and alpha is applied in steps of 1/256. Alpha 0 gives the frame and
+    alpha 1 the colormap exactly on both.
 
     One instance serves one stream (its buffers are reused): not for two threads at once.
     """
