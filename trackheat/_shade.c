@@ -53,29 +53,37 @@ static const uint32_t *source_row(Py_ssize_t j, const uint8_t *levels, Py_ssize_
     return buf[slot];
 }
 
-/* Factor 2 (a 1080p or 1440p frame with heat at half size): OpenCV's bilinear weights are
-   exactly 1/4 and 3/4, so a level is (row-pair sums) in 16-bit integers with its rounding,
-   and every loop here vectorizes. t[i] = 3*near[i] + far[i]; l[2i] = (t[i-1] + 3 t[i] + 8) >> 4,
-   l[2i+1] = (3 t[i] + t[i+1] + 8) >> 4, with edge samples repeated (OpenCV clamps the same way). */
-static void levels_x2(const uint8_t *near, const uint8_t *far, Py_ssize_t pw, uint16_t *t, uint8_t *l)
+/* The vertical step of the factor paths: t[i+1] = wn*near[i] + wf*far[i] (16 bits: wn + wf <= 8),
+   with t[0] and t[pw+1] repeating the edge samples (OpenCV clamps the same way). */
+static void weigh_rows(const uint8_t *near, const uint8_t *far, int wn, int wf, Py_ssize_t pw, uint16_t *t)
 {
     Py_ssize_t i = 0;
 #ifdef SHADE_SSE2
-    /* written out: GCC vectorizes the plain loops below or not, depending on what it inlines
-       them into (measured: 2.5x slower scalar) */
-    const __m128i z = _mm_setzero_si128(), eight = _mm_set1_epi16(8);
+    /* written out: GCC vectorizes the plain loop below or not, depending on what it inlines
+       it into (measured: 2.5x slower scalar) */
+    const __m128i z = _mm_setzero_si128(), vn = _mm_set1_epi16((short)wn), vf = _mm_set1_epi16((short)wf);
     for (; i + 8 <= pw; i += 8) {
         const __m128i a = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(near + i)), z);
         const __m128i b = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(far + i)), z);
-        _mm_storeu_si128((__m128i *)(t + i + 1), _mm_add_epi16(_mm_add_epi16(a, _mm_add_epi16(a, a)), b));
+        _mm_storeu_si128((__m128i *)(t + i + 1), _mm_add_epi16(_mm_mullo_epi16(a, vn), _mm_mullo_epi16(b, vf)));
     }
 #endif
     for (; i < pw; i++)
-        t[i + 1] = (uint16_t)(3 * near[i] + far[i]);
+        t[i + 1] = (uint16_t)(wn * near[i] + wf * far[i]);
     t[0] = t[1];
     t[pw + 1] = t[pw];
-    i = 0;
+}
+
+/* Factor 2 (a 1080p or 1440p frame with heat at half size): OpenCV's bilinear weights are
+   exactly 1/4 and 3/4, so a level is (row-pair sums) in 16-bit integers with its rounding.
+   t[i] = 3*near[i] + far[i]; l[2i] = (t[i-1] + 3 t[i] + 8) >> 4,
+   l[2i+1] = (3 t[i] + t[i+1] + 8) >> 4, with edge samples repeated (OpenCV clamps the same way). */
+static void levels_x2(const uint8_t *near, const uint8_t *far, Py_ssize_t pw, uint16_t *t, uint8_t *l)
+{
+    weigh_rows(near, far, 3, 1, pw, t);
+    Py_ssize_t i = 0;
 #ifdef SHADE_SSE2
+    const __m128i eight = _mm_set1_epi16(8);
     for (; i + 8 <= pw; i += 8) { /* t <= 1020, so every sum fits 16 bits */
         const __m128i c = _mm_loadu_si128((const __m128i *)(t + i + 1));
         const __m128i c3 = _mm_add_epi16(c, _mm_add_epi16(c, c));
@@ -97,21 +105,8 @@ static void levels_x2(const uint8_t *near, const uint8_t *far, Py_ssize_t pw, ui
    (5 t[i] + 3 t[i+1]), each (+32) >> 6. t <= 2040, so every sum fits 16 bits. */
 static void levels_x4(const uint8_t *near, const uint8_t *far, int wn, Py_ssize_t pw, uint16_t *t, uint8_t *l)
 {
-    const int wf = 8 - wn;
+    weigh_rows(near, far, wn, 8 - wn, pw, t);
     Py_ssize_t i = 0;
-#ifdef SHADE_SSE2
-    const __m128i z = _mm_setzero_si128(), vn = _mm_set1_epi16((short)wn), vf = _mm_set1_epi16((short)wf);
-    for (; i + 8 <= pw; i += 8) {
-        const __m128i a = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(near + i)), z);
-        const __m128i b = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)(far + i)), z);
-        _mm_storeu_si128((__m128i *)(t + i + 1), _mm_add_epi16(_mm_mullo_epi16(a, vn), _mm_mullo_epi16(b, vf)));
-    }
-#endif
-    for (; i < pw; i++)
-        t[i + 1] = (uint16_t)(wn * near[i] + wf * far[i]);
-    t[0] = t[1];
-    t[pw + 1] = t[pw];
-    i = 0;
 #ifdef SHADE_SSE2
     const __m128i k3 = _mm_set1_epi16(3), k5 = _mm_set1_epi16(5), k7 = _mm_set1_epi16(7), r32 = _mm_set1_epi16(32);
     for (; i + 8 <= pw; i += 8) {
