@@ -109,7 +109,7 @@ class Tally:
             dt = t - self._last_t
             last = self._last_key
             if last is not None:
-                if dt > 0:
+                if dt > 0:  # _gap's dwell/idle rule, written out: a shared helper costs 10 % of this callback
                     if dt <= self.idle_after:
                         d = self._cur.dwell
                         d[last] = d.get(last, 0.0) + dt
