@@ -204,6 +204,14 @@ def alpha_lut(threshold: float | None = DEFAULT_THRESHOLD, min_alpha: int = DEFA
 
 
 @functools.lru_cache(maxsize=64)
+def _colormap_table(cmap: int) -> np.ndarray:
+    """(256, 3) uint8: the BGR colour of every level, the one source of the lookup tables below."""
+    table = cv2.applyColorMap(np.arange(256, dtype=np.uint8).reshape(1, 256), cmap)[0]
+    table.setflags(write=False)  # cached and shared
+    return table
+
+
+@functools.lru_cache(maxsize=64)
 def _lut32(cmap: int, threshold: float | None, min_alpha: int, rgba: bool) -> np.ndarray:
     """A (1, 256) int32 table whose 4 bytes are one pixel: RGBA (alpha ramp) or BGR0.
 
@@ -211,7 +219,7 @@ def _lut32(cmap: int, threshold: float | None, min_alpha: int, rgba: bool) -> np
     4K that is 5.5 ms against 17 ms for four 1-channel lookups and a merge,
     and 9 ms for cv2.applyColorMap.
     """
-    bgr = cv2.applyColorMap(np.arange(256, dtype=np.uint8).reshape(1, 256), cmap)[0]
+    bgr = _colormap_table(cmap)
     table = np.zeros((256, 4), np.uint8)
     if rgba:
         table[:, :3] = bgr[:, ::-1]
@@ -309,7 +317,7 @@ def _taps(n_out: int, n_in: int) -> np.ndarray:
 def _shade_lut(cmap: int, frame_weight: int) -> np.ndarray:
     """(256, 4) uint16: each level's colour times (256 - frame_weight), the colour's share of
     the blend in 8.8 fixed point (exact integers, so alpha 1 gives the colormap itself)."""
-    bgr = cv2.applyColorMap(np.arange(256, dtype=np.uint8).reshape(1, 256), cmap)[0].astype(np.uint16)
+    bgr = _colormap_table(cmap).astype(np.uint16)
     table = np.zeros((256, 4), np.uint16)
     table[:, :3] = bgr * np.uint16(256 - frame_weight)
     return table
@@ -324,11 +332,10 @@ class LevelShader:
     coloured, at every scale, so the overlay looks the same at 720p, 1080p and 4K.
 
     With the C loop (trackheat._shade) each row is scaled, looked up and
-    blended in one sweep, in two bands of rows on two threads: at 1080p this
-    pass takes 2.8 ms as OpenCV calls and 1.0 ms so (1.3 ms when no pixel is
-    cold; bench/live.py). Without it
-    (no compiler at install time) the same picture comes from cv2.resize, the
-    colour lookup and addWeighted. The two differ only in rounding: at
+    blended in one sweep, in two bands of rows on two threads: at 1080p
+    about 2.8x faster than the same pass as OpenCV calls (bench/live.py has
+    the figures). Without it (no compiler at install time) the same picture
+    comes from cv2.resize, the colour lookup and addWeighted. The two differ only in rounding: at
     factors 1, 2 and 4 the C loop's levels are the exact bilinear value
     correctly rounded, at other sizes within 0.75 of it (11-bit weights);
     cv2.resize truncates in its own fixed-point steps. So the levels differ
