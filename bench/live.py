@@ -110,17 +110,14 @@ def breakdown(frames, size) -> dict:
         if i >= 3:
             t["update"].append(t1 - t0)
             t["render"].append(t2 - t1)
-        for k, sh in shaders.items():
+        runs = [(k, sh, lv) for k, sh in shaders.items()]
+        if "native" in shaders:  # the worst case: no cold (level 0) pixel anywhere
+            runs.append(("native_hot", shaders["native"], np.maximum(lv, 1)))
+        for k, sh, levels in runs:
             t3 = time.perf_counter()
-            sh.shade(frame, lv, out, hm.colormap, hm.alpha)
+            sh.shade(frame, levels, out, hm.colormap, hm.alpha)
             if i >= 3:
                 t[k].append(time.perf_counter() - t3)
-        if "native" in shaders:  # the worst case: no cold (level 0) pixel anywhere
-            hot = np.maximum(lv, 1)
-            t3 = time.perf_counter()
-            shaders["native"].shade(frame, hot, out, hm.colormap, hm.alpha)
-            if i >= 3:
-                t["native_hot"].append(time.perf_counter() - t3)
     return {k: statistics.median(v) * 1000 if v else float("nan") for k, v in t.items()}
 
 
