@@ -333,7 +333,7 @@ class LevelShader:
 
     With the C loop (trackheat._shade) each row is scaled, looked up and
     blended in one sweep, in two bands of rows on two threads: at 1080p
-    about 2.8x faster than the same pass as OpenCV calls (bench/live.py has
+    about 3x faster than the same pass as OpenCV calls (bench/live.py has
     the figures). Without it (no compiler at install time) the same picture
     comes from cv2.resize, the colour lookup and addWeighted. The two differ only in rounding: at
     factors 1, 2 and 4 the C loop's levels are the exact bilinear value
