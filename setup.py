@@ -1,4 +1,4 @@
-"""The one native part of trackheat: the live overlay's inner loop (trackheat/_shade.c).
+"""The one native part of trackheat: the live overlay's inner loop (trackheat/render/_shade.c).
 
 Everything else is in pyproject.toml. The extension is optional: where no C
 compiler is at hand the install still succeeds, and render.py does the same
@@ -10,8 +10,8 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "trackheat._shade",
-            ["trackheat/_shade.c"],
+            "trackheat.render._shade",
+            ["trackheat/render/_shade.c"],
             optional=True,
             extra_compile_args=["-O3"],
         )

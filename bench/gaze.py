@@ -7,11 +7,11 @@ the scene, ~40 ms saccades between, 1 % of samples not worn: about 83 minutes
 of recording, the shape real gaze has (clustered, not uniform noise).
 
 The headline is what a user waits for: the `trackheat gaze` command in a fresh
-process (start-up, imports, parse, temporary store, render, two PNGs), the
-median of CMD_RUNS runs. Below it the stages, each timed on its own in this
-process, and the whole trackheat.gaze.heatmap in this process. The command
-overlaps the store's inserts with the drawing (a second thread), so it takes
-less than the sum of its stages. The baseline, measured in the same run on the
+process (start-up, imports, parse, render, two PNGs), the median of CMD_RUNS
+runs. Below it the stages, each timed on its own in this process, and the
+whole trackheat.outputs.gaze.heatmap in this process. Without --db the command
+draws from memory and writes no store: the store rows show what `--db` adds.
+The baseline, measured in the same run on the
 same file, is numpy's own text reader (np.loadtxt of the x and y columns
 alone): the ratio says how the whole import-and-render compares with just
 reading two columns the obvious way.
@@ -35,7 +35,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from trackheat import gaze, importers  # noqa: E402
+from trackheat import importers  # noqa: E402
+from trackheat.outputs import gaze  # noqa: E402
 from trackheat.importers import ImportOptions  # noqa: E402
 from trackheat.store import Store  # noqa: E402
 
@@ -92,15 +93,14 @@ def main() -> None:
         t_read, sessions = timed(lambda: importers.read(csv_path, ImportOptions()))
         s = sessions[0]
         with Store(tmp / "s.db") as st:
-            t_save, ids = timed(lambda: importers.save(st, sessions))
+            t_save, ids = timed(lambda: st.save_imported(sessions))
             distinct = st.distinct_positions(ids)
             t_points, pts = timed(lambda: gaze.points(st, ids, "count", 1600, 1200))
-        with Store(tmp / "scratch.db", scratch=True) as st:
-            t_scratch, _ = timed(lambda: importers.save(st, sessions))
-        from trackheat import export, render
+        from trackheat.accumulate import binned
+        from trackheat.outputs import images
 
-        t_bin, grid = timed(lambda: render.binned_density(*pts, width=1600, height=1200))
-        t_write, _ = timed(lambda: export.write_images(grid, tmp / "o1", background_bgr=ref, unit="gaze samples", title="bench"))
+        t_bin, grid = timed(lambda: binned.binned_density(*pts, width=1600, height=1200))
+        t_write, _ = timed(lambda: images.write_images(grid, tmp / "o1", background_bgr=ref, unit="gaze samples", title="bench"))
         t_all, r = timed(lambda: gaze.heatmap([csv_path], tmp / "scene.png", tmp / "o2"))
         cmd = [sys.executable, "-m", "trackheat", "gaze", str(csv_path), "--reference", str(tmp / "scene.png"), "-o", str(tmp / "o3")]
         env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
@@ -123,12 +123,11 @@ def main() -> None:
         (f"**`trackheat gaze` command, fresh process (median of {CMD_RUNS}: {runs})**", t_cmd),
         ("baseline: np.loadtxt of the x, y columns", t_base),
         ("parse (importers.read)", t_read),
-        ("store (importers.save into a WAL store, one transaction)", t_save),
-        ("store (importers.save into a scratch Store: the command's temporary store)", t_scratch),
+        ("store (Store.save_imported, one transaction: only with --db)", t_save),
         ("read back per session (store.positions; not in the command, which draws from memory)", t_points),
-        ("render.binned_density (300 bins, sigma 3)", t_bin),
-        ("export.write_images (heatmap.png + overlay.png)", t_write),
-        ("trackheat.gaze.heatmap, in process", t_all),
+        ("binned.binned_density (300 bins, sigma 3)", t_bin),
+        ("images.write_images (heatmap.png + overlay.png)", t_write),
+        ("trackheat.outputs.gaze.heatmap, in process", t_all),
     ]:
         print(f"| {name} | {t:.2f} | {t / t_base:.2f} |")
     print()

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VIDEO = ROOT.parent / "shared" / "data" / "video" / "pedestrians.avi"
 
-from trackheat.motion import MotionHeatmap  # noqa: E402
+from trackheat.render.motion import MotionHeatmap  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from _seeds import seed_pipeline  # noqa: E402
@@ -89,6 +89,7 @@ def breakdown(frames, size) -> dict:
     Both shaders split the rows over two threads.
     """
     from trackheat import render
+    from trackheat.render import shader
 
     hm = MotionHeatmap()
     t = {k: [] for k in ("update", "render", "native", "native_hot", "opencv")}
@@ -103,7 +104,7 @@ def breakdown(frames, size) -> dict:
         if shaders is None:
             ph, pw = hm.accumulator.shape
             shaders = {"opencv": render.LevelShader(size, (pw, ph), native=False)}
-            if render._shade is not None:
+            if shader._shade is not None:
                 shaders["native"] = render.LevelShader(size, (pw, ph))
             out = np.empty_like(frame)
         lv = render.normalize_u8(hm.accumulator, top=hm.top())
@@ -141,7 +142,7 @@ def grab_times(sizes) -> dict:
     except Exception as e:  # pytest missing: no private X server
         return {s: f"n/a ({e})" for s in sizes}
     from trackheat.canvas import Rect
-    from trackheat.screen import grab_bgra, open_mss
+    from trackheat.sources.screen import grab_bgra, open_mss
 
     out = {}
     for w, h in sizes:
@@ -181,9 +182,9 @@ def main() -> int:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"numpy {np.__version__}, cv2 {cv2.__version__}, cv2 threads {cv2.getNumThreads()}"
     )
-    from trackheat import render
+    from trackheat.render import shader
 
-    print(f"full-size pass: {f'C loop (trackheat._shade, {render._shade.simd})' if render._shade is not None else 'OpenCV calls (trackheat._shade not built)'}")
+    print(f"full-size pass: {f'C loop (trackheat._shade, {shader._shade.simd})' if shader._shade is not None else 'OpenCV calls (trackheat._shade not built)'}")
     print()
     frames = read_frames(150)
     sizes = [((1280, 720), 150), ((1920, 1080), 120), ((3840, 2160), 60)]

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from trackheat.canvas import Canvas, Rect  # noqa: E402
-from trackheat.recorder import Tally, write_batch  # noqa: E402
+from trackheat.accumulate.recorder import Tally, write_batch  # noqa: E402
 from trackheat.store import Store  # noqa: E402
 
 N_MOVES = 1_000_000

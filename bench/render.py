@@ -9,8 +9,8 @@ points, sigma the default (1 % of the diagonal):
   the results can be compared; the cost is the same.) The dict is built
   before timing: it is what the seed kept in memory while recording.
 - stamping: a precomputed 3-sigma Gaussian patch added at each point in a
-  Python loop (render._stamp, what density() does for few points).
-- trackheat: render.density() then render.colorize() (PNG encoding excluded),
+  Python loop (kern._stamp, what density() does for few points).
+- trackheat: dens.density() then render.colorize() (PNG encoding excluded),
   with the default linear upsize of the reduced-resolution path, and with
   upsize="lanczos" (Pupil Cloud's interpolation) in the last column.
 
@@ -41,6 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from trackheat import render  # noqa: E402
+from trackheat.accumulate import density as dens  # noqa: E402
+from trackheat.accumulate import kernel as kern  # noqa: E402
 
 SIZES = [(1920, 1080), (3840, 2160)]
 COUNTS = [10_000, 100_000, 1_000_000]
@@ -60,12 +62,12 @@ def seed(counts: dict, width: int, height: int, sigma: float) -> tuple[np.ndarra
 
 def stamping(xs, ys, width: int, height: int, sigma: float) -> np.ndarray:
     grid = np.zeros((height, width), np.float32)
-    render._stamp(grid, xs, ys, None, render.gaussian_patch(sigma))
+    kern._stamp(grid, xs, ys, None, kern.gaussian_patch(sigma))
     return grid
 
 
 def trackheat(xs, ys, width: int, height: int, sigma: float, upsize: str = "linear") -> tuple[np.ndarray, np.ndarray]:
-    d = render.density(xs, ys, width=width, height=height, sigma=sigma, upsize=upsize)
+    d = dens.density(xs, ys, width=width, height=height, sigma=sigma, upsize=upsize)
     return d, render.colorize(d)
 
 
@@ -99,7 +101,7 @@ def main() -> int:
     ok = True
     results = {}
     for width, height in SIZES:
-        sigma = render.default_sigma(width, height)
+        sigma = dens.default_sigma(width, height)
         for n in COUNTS:
             xs = rng.integers(0, width, n)
             ys = rng.integers(0, height, n)
@@ -121,7 +123,7 @@ def main() -> int:
             results[(width, n)] = (seed_t / ours_t, ours_t, ours_best)
             print(
                 f"| {width}x{height} | {n // 1000}k | {ms(seed_t)} | {ms(stamp_t)}{stamp_note} | {ms(ours_t)} ({ms(ours_best)}) "
-                f"| {seed_t / ours_t:.0f}x | {stamp_t / ours_t:.0f}x | {diff * 100:.2f} % | {render.choose_method(n, width, height, sigma)}, sigma {sigma:.0f} px | {ms(lz_t)} |",
+                f"| {seed_t / ours_t:.0f}x | {stamp_t / ours_t:.0f}x | {diff * 100:.2f} % | {dens.choose_method(n, width, height, sigma)}, sigma {sigma:.0f} px | {ms(lz_t)} |",
                 flush=True,
             )
     _, t4k, best4k = results[(3840, 1_000_000)]

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from trackheat import render
+from trackheat.accumulate import density as dens
 from trackheat.canvas import Canvas, Rect
-from trackheat.export import UNITS, export_session
+from trackheat.outputs.export import UNITS, export_session
 from trackheat.store import Store
 
 from conftest import MOUSE_DYNAMICS, ROOT, need, trackheat
@@ -96,7 +97,7 @@ def test_one_point_csv_puts_the_peak_at_that_pixel(db, tmp_path):
     d = np.load(tmp_path / "b.npy")
     assert d.shape == (50, 130)  # taken 1:1: a log's inferred canvas grows to its screenshot
     assert np.unravel_index(int(np.argmax(d)), d.shape) == (45, 123)
-    assert np.allclose(d, render.density([123], [45], width=130, height=50, sigma=6.0), atol=1e-7)
+    assert np.allclose(d, dens.density([123], [45], width=130, height=50, sigma=6.0), atol=1e-7)
 
 
 def test_negative_origin_and_monitor_crop(two_monitors, tmp_path):
@@ -139,7 +140,7 @@ def test_since_until_kinds_and_dwell(two_monitors, tmp_path):
         # Clicks are sharper than moves by default.
         rc = export_session(s, tmp_path / "c", kind="clicks")
         rm = export_session(s, tmp_path / "m")
-        assert rc.sigma == pytest.approx(rm.sigma / 2) and rm.sigma == pytest.approx(render.default_sigma(1440, 700))
+        assert rc.sigma == pytest.approx(rm.sigma / 2) and rm.sigma == pytest.approx(dens.default_sigma(1440, 700))
     assert set(UNITS) == {"moves", "clicks", "dwell"}
 
 
@@ -255,9 +256,9 @@ def test_every_sample_of_mouse_dynamics_exports(db, tmp_path):
 
 def test_write_images_clips_heat_to_the_monitors(tmp_path):
     """Heat blurred into the gap beside a monitor is transparent; the saved grid keeps it."""
-    from trackheat.export import write_images
+    from trackheat.outputs.export import write_images
 
-    d = render.density([48], [50], width=120, height=100, sigma=6.0)
+    d = dens.density([48], [50], width=120, height=100, sigma=6.0)
     heat_p, over_p = write_images(d, tmp_path, outlines=[Rect(0, 0, 50, 100)], unit="moves", title="t", density_path=tmp_path / "d.npy")
     heat = cv2.imread(str(heat_p), cv2.IMREAD_UNCHANGED)
     assert heat.shape == (100, 120, 4)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, trackheat
-from trackheat import gaze
+from trackheat.outputs import gaze
 from trackheat.importers import ImportOptions
 from trackheat.store import Store
 
@@ -177,50 +177,38 @@ def test_plain_xy_csv_is_gaze_here(tmp_path):
 
 
 def test_drawn_points_are_what_the_store_holds(tmp_path):
-    from trackheat import importers, render
+    from trackheat.accumulate import binned
 
     ref = reference(tmp_path, 1600, 1200)
     sessions = gaze.read_files([SAMPLES / "rim" / "gaze.csv", SAMPLES / "neon" / "fixations.csv"], ImportOptions(weight="duration"), (1600, 1200))
     flat = [s for _, ss in sessions for s in ss]
     with Store(tmp_path / "s.db") as st:
-        ids = [i for _, ss in sessions for i in importers.save(st, ss)]
+        ids = [i for _, ss in sessions for i in st.save_imported(ss)]
         stored = gaze.points(st, ids, "duration", 1600, 1200)
     mem = gaze.session_points(flat, "duration", 1600, 1200)
-    d_stored = render.binned_density(*stored, width=1600, height=1200)
-    d_mem = render.binned_density(*mem, width=1600, height=1200)
+    d_stored = binned.binned_density(*stored, width=1600, height=1200)
+    d_mem = binned.binned_density(*mem, width=1600, height=1200)
     assert len(stored[0]) < len(mem[0])  # the store summed repeated pixels
     np.testing.assert_allclose(d_mem, d_stored, rtol=1e-5, atol=1e-6 * float(d_mem.max()))
     assert gaze.heatmap([SAMPLES / "rim" / "gaze.csv"], ref, tmp_path / "o", options=ImportOptions(weight="duration")).density.max() > 0
 
 
-def test_temporary_store_is_really_filled_and_errors_still_surface(tmp_path, monkeypatch):
-    """Without --db the store fills in a second thread while drawing: it must still hold every sample,
-    and an error on either side (nothing to draw, a failing save) must still be the command's error."""
-    from trackheat import importers
+def test_without_a_store_nothing_is_written_but_the_images_and_errors_still_surface(tmp_path, monkeypatch):
+    """Without a store the sessions are drawn from memory: no database file appears anywhere
+    (not in the output folder, not in a temporary one), and errors are still the command's."""
+    import tempfile
+
     from trackheat.errors import UserError
 
     ref = reference(tmp_path, 1600, 1200)
-    saved = []
-    real_save = importers.save
-
-    def spy(store, sessions):
-        ids = real_save(store, sessions)
-        saved.append(sum(store.session(i).moves for i in ids))
-        return ids
-
-    monkeypatch.setattr(importers, "save", spy)
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     r = gaze.heatmap([SAMPLES / "neon" / "gaze.csv"], ref, tmp_path / "o")
-    assert saved == [sum(s.moves for _, _, s in r.sessions)] and saved[0] > 0
+    assert all(sid is None for sid, _, _ in r.sessions) and sum(s.moves for _, _, s in r.sessions) > 0
     assert (tmp_path / "o" / "overlay.png").exists()
+    assert not [q for q in tmp_path.rglob("*") if q.suffix == ".db" or q.name.endswith(("-wal", "-journal"))]
 
     off = tmp_path / "off.csv"
     off.write_text("x,y,duration\n5000,5000,100\n")
     with pytest.raises(UserError, match="nothing to draw"):
         gaze.heatmap([off], ref, tmp_path / "o2")
-
-    def broken(store, sessions):
-        raise UserError("disk full (simulated)")
-
-    monkeypatch.setattr(importers, "save", broken)
-    with pytest.raises(UserError, match="simulated"):
-        gaze.heatmap([SAMPLES / "neon" / "gaze.csv"], ref, tmp_path / "o3")

@@ -125,7 +125,7 @@ def test_rim_fixations_and_reference_image_beside(tmp_path):
         f"{S},{R1},2,{T0 + 2},{T0 + 3},700,false,,",
         f"{S},{R1},3,{T0 + 4},{T0 + 5},200,true,330,20",  # outside the 320-wide image: dropped
     ])
-    with pytest.raises(UserError, match="reference-size"):
+    with pytest.raises(UserError, match="reference.size"):
         read(f)
     cv2.imwrite(str(tmp_path / "reference_image.jpeg"), np.zeros((240, 320, 3), np.uint8))
     [s] = read(f)
@@ -143,7 +143,7 @@ def test_marker_mapper_scales_normalized_top_left(tmp_path):
         f"{S},{R1},{T0 + 15_000_000},false,0.5,0.5,,",  # not on the surface: skipped
         f"{S},{R1},{T0 + 20_000_000},false,,,,",  # surface not localised: skipped
     ])
-    with pytest.raises(UserError, match="reference-size"):
+    with pytest.raises(UserError, match="reference.size"):
         read(f)
     [s] = read(f, reference_size=(800, 600))
     assert pixels(s) == [(200, 300), (0, 599)]  # no y flip: origin top-left
@@ -276,7 +276,7 @@ def test_gaze_csv_pixels_normalized_and_durations(tmp_path):
     assert s.source.startswith("gaze-csv:") and pixels(s) == [(10, 20), (30, 40)]
     assert s.dwell.tolist() == pytest.approx([0.25, 0.75]) and s.meta["weight"] == "duration"
     n = write(tmp_path / "norm.csv", "x,y", ["0.5,0.5", "0.1,0.2"])
-    with pytest.raises(UserError, match="reference-size"):
+    with pytest.raises(UserError, match="reference.size"):
         read(n, format="gaze-csv", normalized=True)
     [sn] = read(n, format="gaze-csv", normalized=True, reference_size=(200, 100))
     assert pixels(sn) == [(100, 50), (20, 20)] and sn.meta["weight"] == "count"
@@ -315,7 +315,7 @@ def test_two_recordings_sum_in_the_store(tmp_path):
     a = write(tmp_path / "a.csv", "x,y,duration", ["10,10,100", "20,20,200"])
     b = write(tmp_path / "b.csv", "x,y,duration", ["10,10,300", "30,30,400"])
     with Store(tmp_path / "s.db") as st:
-        ids = importers.save(st, read(a, reference_size=(64, 64))) + importers.save(st, read(b, reference_size=(64, 64)))
+        ids = st.save_imported(read(a, reference_size=(64, 64))) + st.save_imported(read(b, reference_size=(64, 64)))
         p = st.positions(ids)
         got = {(x, y): (c, d) for x, y, c, d in zip(p.x.tolist(), p.y.tolist(), p.count.tolist(), p.dwell.tolist())}
         assert got == {(10, 10): (2, pytest.approx(0.4)), (20, 20): (1, pytest.approx(0.2)), (30, 30): (1, pytest.approx(0.4))}

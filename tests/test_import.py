@@ -82,7 +82,7 @@ def test_dwell_and_idle_from_timestamps(tmp_path, db):
     )
     [s] = importers.read(f)
     with Store(db) as st:
-        [sid] = importers.save(st, [s])
+        [sid] = st.save_imported([s])
         p = st.positions([sid])
         dwell = {(int(x), int(y)): float(d) for x, y, d in zip(p.x, p.y, p.dwell)}
         info = st.session(sid)

@@ -15,10 +15,9 @@ import threading
 import time
 
 import cv2
-import numpy as np
 import pytest
 
-from conftest import PEDESTRIANS, ROOT, headless_env, need, trackheat
+from conftest import PEDESTRIANS, ROOT, need, trackheat
 
 pytestmark = pytest.mark.display
 
@@ -90,8 +89,8 @@ def find_window(xvfb, name: str, timeout: float = 15.0) -> str:
 
 
 def test_screen_heat_follows_a_moving_window(xvfb, monkeypatch):
-    from trackheat.motion import MotionHeatmap
-    from trackheat.sources import ScreenSource
+    from trackheat.render.motion import MotionHeatmap
+    from trackheat.sources.frames import ScreenSource
 
     monkeypatch.setenv("DISPLAY", xvfb.display)
     helper = subprocess.Popen([sys.executable, "-c", TARGET], env=xvfb.env)
@@ -123,9 +122,9 @@ def test_screen_heat_follows_a_moving_window(xvfb, monkeypatch):
 
 
 def test_cursor_layer_shows_the_pointer_path(xvfb, monkeypatch):
-    from trackheat.live import run_live
-    from trackheat.motion import MotionHeatmap
-    from trackheat.sources import ScreenSource
+    from trackheat.outputs.live import run_live
+    from trackheat.render.motion import MotionHeatmap
+    from trackheat.sources.frames import ScreenSource
 
     monkeypatch.setenv("DISPLAY", xvfb.display)
     xvfb.xdotool("mousemove", 50, 50)
@@ -163,9 +162,9 @@ BLINKER = textwrap.dedent("""
 SELF_MASK = textwrap.dedent("""
     import json, sys
     import numpy as np
-    from trackheat import live
-    from trackheat.motion import MotionHeatmap
-    from trackheat.sources import ScreenSource
+    from trackheat.outputs import live
+    from trackheat.render.motion import MotionHeatmap
+    from trackheat.sources.frames import ScreenSource
 
     import subprocess
     # Something that moves elsewhere on the screen: the live window shows it (and its

@@ -17,8 +17,8 @@ import pytest
 
 from conftest import PEDESTRIANS, ROOT, need, trackheat
 from trackheat.errors import UserError
-from trackheat.motion import MotionHeatmap, auto_process_scale
-from trackheat.sources import VideoSource
+from trackheat.render.motion import MotionHeatmap, auto_process_scale
+from trackheat.sources.frames import VideoSource
 
 sys.path.insert(0, str(ROOT / "bench"))
 from _seeds import seed_pipeline  # noqa: E402  (the seed as written, shared with bench/live.py)

@@ -8,7 +8,6 @@ the listener hears the pointer) before xdotool moves anything.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -293,7 +292,7 @@ def test_wayland_is_one_line_and_status_2(db):
 
 def test_tally_dwell_idle_periods_and_restore_without_a_display():
     """The in-memory side on a controlled clock: exact seconds, hour boundaries, a failed flush put back."""
-    from trackheat.recorder import Tally
+    from trackheat.accumulate.recorder import Tally
 
     now = [7190.0]  # 10 s before the 7200 period boundary
     t = Tally(idle_after=5, period=3600, start=7190.0, position=(0, 0), clock=lambda: now[0])

@@ -10,6 +10,11 @@ import numpy as np
 import pytest
 
 from trackheat import render
+from trackheat.accumulate import binned
+from trackheat.accumulate import density as dens
+from trackheat.accumulate import kernel as kern
+from trackheat.accumulate import reduced
+from trackheat.render import shader as render_shader
 from trackheat.errors import UserError
 
 from conftest import ROOT, headless_env
@@ -28,13 +33,13 @@ def test_single_point_peaks_at_exactly_its_pixel(method):
     # A wide, short canvas: swapped x and y would land out of range or elsewhere.
     w, h, sigma = 300, 90, 14.0  # sigma 14 lets `reduced` really shrink (factor 2)
     for x, y in [(200, 30), (13, 77), (299, 0), (0, 89)]:
-        d = render.density([x], [y], width=w, height=h, sigma=sigma, method=method)
+        d = dens.density([x], [y], width=w, height=h, sigma=sigma, method=method)
         assert d.shape == (h, w) and d.dtype == np.float32
         assert peak(d) == (y, x), (method, x, y)
 
 
 def test_float_coordinates_round_to_the_nearest_pixel():
-    d = render.density([10.4, 30.6], [5.49, 20.51], width=50, height=30, sigma=1.0, method="stamp")
+    d = dens.density([10.4, 30.6], [5.49, 20.51], width=50, height=30, sigma=1.0, method="stamp")
     assert d[5, 10] == pytest.approx(d.max())
     assert d[21, 31] == pytest.approx(d.max())
 
@@ -42,7 +47,7 @@ def test_float_coordinates_round_to_the_nearest_pixel():
 @pytest.mark.parametrize("method", METHODS)
 def test_blob_is_symmetric(method):
     x, y = 120, 80
-    d = render.density([x], [y], width=240, height=160, sigma=13.0, method=method)
+    d = dens.density([x], [y], width=240, height=160, sigma=13.0, method=method)
     tol = 1e-5 if method != "reduced" else 2e-3 * float(d.max())
     for k in (1, 5, 13, 26, 38):
         assert d[y, x + k] == pytest.approx(d[y, x - k], abs=tol)
@@ -55,14 +60,14 @@ def test_blob_is_symmetric(method):
 @pytest.mark.parametrize("method", METHODS)
 def test_sum_equals_weighted_count_away_from_edges(method):
     xs, ys, ws = [100, 200, 150, 150], [80, 90, 60, 60], [2.0, 5.0, 1.0, 0.5]
-    d = render.density(xs, ys, ws, width=300, height=160, sigma=12.0, method=method)
+    d = dens.density(xs, ys, ws, width=300, height=160, sigma=12.0, method=method)
     assert float(d.sum(dtype=np.float64)) == pytest.approx(8.5, rel=2e-3)
-    unweighted = render.density(xs, ys, width=300, height=160, sigma=12.0, method=method)
+    unweighted = dens.density(xs, ys, width=300, height=160, sigma=12.0, method=method)
     assert float(unweighted.sum(dtype=np.float64)) == pytest.approx(4.0, rel=2e-3)
 
 
 def test_edge_blob_is_cut_not_folded_back():
-    d = render.density([0], [0], width=100, height=100, sigma=5.0, method="stamp")
+    d = dens.density([0], [0], width=100, height=100, sigma=5.0, method="stamp")
     # A quarter of the blob falls on the canvas (plus the row and column through the centre).
     assert 0.25 < float(d.sum()) < 0.33
     assert peak(d) == (0, 0)
@@ -78,46 +83,46 @@ def test_three_paths_agree_within_one_percent_of_peak(w, h, sigma):
         xs = np.concatenate([xs, [0, w - 1, 0, w - 1, 0, w // 2, w - 2]])
         ys = np.concatenate([ys, [0, 0, h - 1, h - 1, h // 3, h - 1, 1]])
         ws = rng.uniform(0.5, 3.0, len(xs))
-        grids = {m: render.density(xs, ys, ws, width=w, height=h, sigma=sigma, method=m) for m in METHODS}
-        grids["auto"] = render.density(xs, ys, ws, width=w, height=h, sigma=sigma)
-        grids["lanczos"] = render.density(xs, ys, ws, width=w, height=h, sigma=sigma, method="reduced", upsize="lanczos")
+        grids = {m: dens.density(xs, ys, ws, width=w, height=h, sigma=sigma, method=m) for m in METHODS}
+        grids["auto"] = dens.density(xs, ys, ws, width=w, height=h, sigma=sigma)
+        grids["lanczos"] = dens.density(xs, ys, ws, width=w, height=h, sigma=sigma, method="reduced", upsize="lanczos")
         ref = grids["stamp"]
         top = float(ref.max())
         for name, g in grids.items():
             err = float(np.abs(g - ref).max()) / top
             assert err < 0.01, (name, n, err)
-    assert render.reduction_factor(sigma) >= 2  # the reduced path really reduced
+    assert kern.reduction_factor(sigma) >= 2  # the reduced path really reduced
 
 
 def test_reduced_path_is_chosen_for_many_points_and_large_sigma():
-    assert render.choose_method(1_000_000, 3840, 2160, 44.0) == "reduced"
-    assert render.choose_method(3, 3840, 2160, 44.0) == "stamp"
-    assert render.choose_method(200_000, 640, 480, 3.0) == "blur"
+    assert dens.choose_method(1_000_000, 3840, 2160, 44.0) == "reduced"
+    assert dens.choose_method(3, 3840, 2160, 44.0) == "stamp"
+    assert dens.choose_method(200_000, 640, 480, 3.0) == "blur"
 
 
 def test_negative_origin_places_points():
     # A monitor left of and above the primary: desktop (-1920, -200) is array [0, 0].
-    d = render.density([-1900, 10], [-150, 300], width=3840, height=1280, sigma=3.0, origin=(-1920, -200))
+    d = dens.density([-1900, 10], [-150, 300], width=3840, height=1280, sigma=3.0, origin=(-1920, -200))
     assert d[50, 20] == pytest.approx(d.max(), rel=1e-6)
     assert d[500, 1930] == pytest.approx(d[50, 20], rel=1e-6)
     assert d.sum() == pytest.approx(2.0, rel=1e-3)
 
 
 def test_points_outside_are_ignored():
-    d = render.density([-1, 5, 100, 5, 10, np.nan], [5, -1, 5, 100, 10, 3], width=100, height=100, sigma=2.0)
+    d = dens.density([-1, 5, 100, 5, 10, np.nan], [5, -1, 5, 100, 10, 3], width=100, height=100, sigma=2.0)
     assert d.sum() == pytest.approx(1.0, rel=1e-4)
     assert peak(d) == (10, 10)
-    assert not render.density([], [], width=10, height=5, sigma=2.0).any()
+    assert not dens.density([], [], width=10, height=5, sigma=2.0).any()
 
 
 def test_default_sigma_is_one_percent_of_diagonal():
-    assert render.default_sigma(1920, 1080) == pytest.approx(22.03, abs=0.01)
-    assert render.default_sigma(3840, 2160) == pytest.approx(44.06, abs=0.01)
+    assert dens.default_sigma(1920, 1080) == pytest.approx(22.03, abs=0.01)
+    assert dens.default_sigma(3840, 2160) == pytest.approx(44.06, abs=0.01)
 
 
 def test_binned_density_is_pupil_clouds_method():
     w, h = 1600, 900
-    d = render.binned_density([400, 400, 1200], [300, 300, 700], width=w, height=h, bins=300, sigma=3.0)
+    d = binned.binned_density([400, 400, 1200], [300, 300, 700], width=w, height=h, bins=300, sigma=3.0)
     assert d.shape == (h, w) and d.dtype == np.float32
     r, c = peak(d)
     assert abs(r - 300) <= 6 and abs(c - 400) <= 6  # a bin is 5.3 px here
@@ -128,14 +133,14 @@ def test_binned_density_is_pupil_clouds_method():
 
 def test_keypoint_heatmaps():
     kp = np.array([[10, 20, 1], [299, 199, 1], [np.nan, 5, 1], [-50, 5, 1], [40, 40, 0], [-2, 100, 1]], float)
-    k = render.keypoint_heatmaps(kp, width=300, height=200, sigma=4.0, peak=2.0)
+    k = dens.keypoint_heatmaps(kp, width=300, height=200, sigma=4.0, peak=2.0)
     assert k.shape == (6, 200, 300) and k.dtype == np.float32
     assert peak(k[0]) == (20, 10) and k[0].max() == pytest.approx(2.0)
     assert peak(k[1]) == (199, 299) and k[1].max() == pytest.approx(2.0)  # corner: truncated patch
     assert k[1].sum() < k[0].sum() / 3
     assert not k[2].any() and not k[3].any() and not k[4].any()
     assert 0 < k[5].max() < 2.0 and peak(k[5]) == (100, 0)  # centre just outside: partly visible
-    assert render.keypoint_heatmaps(np.zeros((0, 2)), width=4, height=3, sigma=1).shape == (0, 3, 4)
+    assert dens.keypoint_heatmaps(np.zeros((0, 2)), width=4, height=3, sigma=1).shape == (0, 3, 4)
 
 
 # -- colour -------------------------------------------------------------------
@@ -172,7 +177,7 @@ def test_apply_colormap_uint8_fast_path_matches_float():
 
 @pytest.mark.parametrize("scale", ["max", "p99.5", "p50", "log", "sqrt"])
 def test_alpha_is_zero_where_density_is_zero(scale):
-    d = render.density([50, 52, 150], [40, 41, 60], [100, 1, 5], width=200, height=100, sigma=4.0)
+    d = dens.density([50, 52, 150], [40, 41, 60], [100, 1, 5], width=200, height=100, sigma=4.0)
     rgba = render.colorize(d, "turbo", scale)
     assert (rgba[..., 3][d == 0] == 0).all()
     assert (d == 0).sum() > 10000
@@ -204,7 +209,7 @@ def test_scale_value_inverts_normalize():
 
 
 def test_normalize_u8_matches_normalize():
-    d = render.density(np.arange(0, 300, 7), np.arange(0, 300, 7) % 97, width=300, height=100, sigma=5)
+    d = dens.density(np.arange(0, 300, 7), np.arange(0, 300, 7) % 97, width=300, height=100, sigma=5)
     for scale in ("max", "p99", "log", "sqrt"):
         a = render.normalize_u8(d, scale).astype(int)
         b = np.rint(render.normalize(d, scale) * 255).astype(int)
@@ -214,7 +219,7 @@ def test_normalize_u8_matches_normalize():
 
 
 def test_overlay_over_background_of_another_size():
-    d = render.density([100], [50], width=400, height=200, sigma=8.0)
+    d = dens.density([100], [50], width=400, height=200, sigma=8.0)
     rgba = render.colorize(d)
     bg = np.zeros((50, 100, 3), np.uint8)
     bg[...] = (10, 200, 30)
@@ -261,7 +266,7 @@ def test_fmt_amount():
 
 
 def test_render_and_export_import_with_no_display():
-    code = "import sys, trackheat.render, trackheat.export, trackheat.cli.export; bad = [m for m in ('mss', 'pynput') if m in sys.modules]; assert not bad, bad"
+    code = "import sys, trackheat.render, trackheat.outputs.export, trackheat.cli.export; bad = [m for m in ('mss', 'pynput') if m in sys.modules]; assert not bad, bad"
     proc = subprocess.run([sys.executable, "-c", code], env=headless_env(), cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
 
@@ -270,10 +275,10 @@ def test_reduced_unweighted_fast_path_equals_weighted():
     """Unweighted points take a packed-bincount path; ones as weights take the general one."""
     rng = np.random.default_rng(5)
     xs, ys = rng.integers(0, 1000, 50_000), rng.integers(0, 700, 50_000)
-    a = render.density(xs, ys, width=1000, height=700, sigma=30.0, method="reduced")
-    b = render.density(xs, ys, np.ones(len(xs)), width=1000, height=700, sigma=30.0, method="reduced")
+    a = dens.density(xs, ys, width=1000, height=700, sigma=30.0, method="reduced")
+    b = dens.density(xs, ys, np.ones(len(xs)), width=1000, height=700, sigma=30.0, method="reduced")
     assert np.array_equal(a, b)
-    exact = render.density(xs, ys, width=1000, height=700, sigma=30.0, method="blur")
+    exact = dens.density(xs, ys, width=1000, height=700, sigma=30.0, method="blur")
     assert float(a.sum(dtype=np.float64)) == pytest.approx(float(exact.sum(dtype=np.float64)), rel=1e-3)
 
 
@@ -282,12 +287,12 @@ def test_reduced_crowded_bin_falls_back_exactly():
     rng = np.random.default_rng(6)
     xs = np.concatenate([rng.integers(0, 1000, 20_000), np.full(5_000, 321)])
     ys = np.concatenate([rng.integers(0, 700, 20_000), np.full(5_000, 123)])
-    a = render.density(xs, ys, width=1000, height=700, sigma=30.0, method="reduced")
-    b = render.density(xs, ys, np.ones(len(xs)), width=1000, height=700, sigma=30.0, method="reduced")
+    a = dens.density(xs, ys, width=1000, height=700, sigma=30.0, method="reduced")
+    b = dens.density(xs, ys, np.ones(len(xs)), width=1000, height=700, sigma=30.0, method="reduced")
     assert np.array_equal(a, b)
     py, px = np.unravel_index(int(np.argmax(a)), a.shape)
     assert abs(int(py) - 123) <= 1 and abs(int(px) - 321) <= 1
-    exact = render.density(xs, ys, width=1000, height=700, sigma=30.0, method="blur")
+    exact = dens.density(xs, ys, width=1000, height=700, sigma=30.0, method="blur")
     assert float(np.abs(a - exact).max()) <= 0.01 * float(exact.max())
 
 
@@ -298,7 +303,7 @@ def test_one_pass_sums_refuses_overflow_and_decodes_exactly():
     ix, iy = rng.integers(0, 40, 3000), rng.integers(0, 40, 3000)
     ax_of, ay_of = rng.integers(0, 12, 40), rng.integers(0, 12, 40)
     wt = np.empty(3000)
-    total, sx, sy, sxy = render._one_pass_sums(key, wt, ix, iy, ax_of, ay_of, q, n)
+    total, sx, sy, sxy = reduced._one_pass_sums(key, wt, ix, iy, ax_of, ay_of, q, n)
     ax, ay = ax_of[ix].astype(float), ay_of[iy].astype(float)
     assert np.array_equal(total, np.bincount(key, minlength=n).astype(float))
     assert np.array_equal(sx, np.bincount(key, ax, n) * (1 / q))
@@ -306,7 +311,7 @@ def test_one_pass_sums_refuses_overflow_and_decodes_exactly():
     assert np.array_equal(sxy, np.bincount(key, ax * ay, n) * (1 / (q * q)))
     crowded = key.copy()
     crowded[:200] = 7  # 200 points in one bin: more than 67 (the most that fit for q = 12)
-    assert render._one_pass_sums(crowded, wt, ix, iy, ax_of, ay_of, q, n) is None
+    assert reduced._one_pass_sums(crowded, wt, ix, iy, ax_of, ay_of, q, n) is None
 
 
 # -- the live overlay's shader -------------------------------------------------------
@@ -335,7 +340,7 @@ def _shader_inputs(size, levels_size, seed=1):
     return frame, lv
 
 
-@pytest.mark.skipif(render._shade is None, reason="trackheat._shade was not built (no C compiler)")
+@pytest.mark.skipif(render_shader._shade is None, reason="trackheat._shade was not built (no C compiler)")
 @pytest.mark.parametrize("size,levels_size", SHADER_SIZES)
 def test_native_shader_scales_levels_like_opencv(size, levels_size):
     """The C loop's scaled levels are bilinear with OpenCV's geometry, correctly rounded.
@@ -351,7 +356,7 @@ def test_native_shader_scales_levels_like_opencv(size, levels_size):
     identity = np.zeros((256, 4), np.uint16)
     identity[:, :3] = np.arange(256, dtype=np.uint16)[:, None] * 256  # alpha 1: out = the level itself
     out = np.empty_like(frame)
-    render._shade.shade(frame, lv, identity, 0, out, render._taps(w, pw), render._taps(h, ph), w, h, pw, ph, 0, h)
+    render_shader._shade.shade(frame, lv, identity, 0, out, render_shader._taps(w, pw), render_shader._taps(h, ph), w, h, pw, ph, 0, h)
     got = out[..., 1].astype(np.float64)
     assert (out[..., 0] == out[..., 2]).all()
 
@@ -382,7 +387,7 @@ def test_level_shader_is_resize_colour_blend(size, levels_size, alpha):
     slow = render.LevelShader(size, levels_size, native=False)
     assert not slow.native
     assert int(cv2.absdiff(slow.shade(frame, lv, np.empty_like(frame), "jet", alpha), expect).max()) == 0
-    if render._shade is None:
+    if render_shader._shade is None:
         return
     fast = render.LevelShader(size, levels_size)
     got = fast.shade(frame, lv, np.empty_like(frame), "jet", alpha)
@@ -397,28 +402,28 @@ def test_native_shader_is_built_in_ci():
     from conftest import IN_CI
 
     if IN_CI:
-        assert render._shade is not None, "make test should have built trackheat._shade (gcc and Python headers)"
-    assert render.LevelShader((8, 8), (4, 4)).native == (render._shade is not None)
-    if render._shade is not None and platform.machine().lower() in ("x86_64", "amd64"):
-        assert render._shade.simd == "sse2"  # the streaming, vectorized paths were compiled in
+        assert render_shader._shade is not None, "make test should have built trackheat._shade (gcc and Python headers)"
+    assert render.LevelShader((8, 8), (4, 4)).native == (render_shader._shade is not None)
+    if render_shader._shade is not None and platform.machine().lower() in ("x86_64", "amd64"):
+        assert render_shader._shade.simd == "sse2"  # the streaming, vectorized paths were compiled in
 
 
-@pytest.mark.skipif(render._shade is None, reason="trackheat._shade was not built (no C compiler)")
+@pytest.mark.skipif(render_shader._shade is None, reason="trackheat._shade was not built (no C compiler)")
 def test_native_shader_refuses_what_would_read_out_of_bounds():
     frame, lv = _shader_inputs((40, 20), (20, 10))
     out = np.empty_like(frame)
-    lut = render._shade_lut(2, 154)
-    good = (render._taps(40, 20), render._taps(20, 10))
+    lut = render_shader._shade_lut(2, 154)
+    good = (render_shader._taps(40, 20), render_shader._taps(20, 10))
     bad_x = good[0].copy()
     bad_x[5, 1] = 20  # one past the levels' last column
     with pytest.raises(ValueError, match="xtab"):
-        render._shade.shade(frame, lv, lut, 154, out, bad_x, good[1], 40, 20, 20, 10, 0, 20)
+        render_shader._shade.shade(frame, lv, lut, 154, out, bad_x, good[1], 40, 20, 20, 10, 0, 20)
     with pytest.raises(ValueError, match="levels"):
-        render._shade.shade(frame, lv[:5], lut, 154, out, *good, 40, 20, 20, 10, 0, 20)
+        render_shader._shade.shade(frame, lv[:5], lut, 154, out, *good, 40, 20, 20, 10, 0, 20)
     with pytest.raises(ValueError, match="rows"):
-        render._shade.shade(frame, lv, lut, 154, out, *good, 40, 20, 20, 10, 0, 21)
+        render_shader._shade.shade(frame, lv, lut, 154, out, *good, 40, 20, 20, 10, 0, 21)
     with pytest.raises(ValueError, match="too large"):  # h*w*3 would wrap around: refused, not trusted
-        render._shade.shade(frame, lv, lut, 154, out, good[0], good[1], 40, 1 << 62, 20, 10, 0, 10)
+        render_shader._shade.shade(frame, lv, lut, 154, out, good[0], good[1], 40, 1 << 62, 20, 10, 0, 10)
     with pytest.raises(ValueError, match="frame"):
         render.LevelShader((40, 20), (20, 10)).shade(frame[:, :30], lv, out, "jet", 0.4)
     with pytest.raises(ValueError, match="alpha"):
@@ -429,5 +434,5 @@ def test_level_shader_on_the_pool_thread_does_not_wait_on_itself():
     """The band pool has one thread; a shade() running there draws both bands itself."""
     frame, lv = _shader_inputs((320, 200), (160, 100))
     shader = render.LevelShader((320, 200), (160, 100))
-    out = render._pool().submit(shader.shade, frame, lv, np.empty_like(frame), "jet", 0.4).result(timeout=10)
+    out = render_shader._pool().submit(shader.shade, frame, lv, np.empty_like(frame), "jet", 0.4).result(timeout=10)
     assert out.shape == frame.shape and int(np.abs(out.astype(int) - frame).max()) > 0

@@ -19,15 +19,19 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from trackheat.activity import PERIOD
 from trackheat.canvas import Canvas
 from trackheat.errors import UserError
 
+if TYPE_CHECKING:  # the store takes what importers made; it needs no importer code to run
+    from trackheat.importers.base import ImportedSession
+
 SCHEMA_VERSION = 1
-DEFAULT_PERIOD = 3600  # seconds; positions are bucketed by period so export can pick a time range
+DEFAULT_PERIOD = PERIOD  # seconds; positions are bucketed by period so export can pick a time range
 BULK_ROWS = 100  # rows per INSERT statement in add_position_arrays (600 parameters, far under SQLite's limit)
 # What a failed write raises (busy past the timeout, disk full, I/O error): callers
 # that retry catch this rather than importing sqlite3 themselves.
@@ -147,11 +151,7 @@ def _create_private(path: Path) -> None:
 class Store:
     """A connection to one store file. Not shared between threads: open one per thread."""
 
-    def __init__(self, path: str | os.PathLike, *, create: bool = True, scratch: bool = False) -> None:
-        """`scratch=True` is for a throwaway file that nobody opens after this process
-        (`trackheat gaze`'s temporary store): rollback journal in memory and no
-        fsync, since a crash loses nothing anyone keeps. Transactions still roll back.
-        Never for a user's store."""
+    def __init__(self, path: str | os.PathLike, *, create: bool = True) -> None:
         self.path = Path(path)
         if not self.path.exists():
             if not create:
@@ -162,12 +162,8 @@ class Store:
                 raise UserError(f"{self.path}: cannot create the store ({e.strerror})") from None
         try:
             self._db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
-            if scratch:
-                self._db.execute("PRAGMA journal_mode=MEMORY")
-                self._db.execute("PRAGMA synchronous=OFF")
-            else:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as e:
@@ -274,6 +270,30 @@ class Store:
             )
             if meta is not None:
                 self._db.execute("UPDATE sessions SET meta=? WHERE id=?", (json.dumps(dict(meta)), session_id))
+
+    def save_imported(self, sessions: Sequence[ImportedSession]) -> list[int]:
+        """Write imported sessions in one transaction (all or nothing); returns their ids."""
+        ids = []
+        with self.transaction():
+            for s in sessions:
+                started = time.time() if s.started is None else s.started
+                sid = self.create_session(s.source, s.canvas, started=started, kind=s.kind, meta=s.meta)
+                ids.append(sid)
+                period_len = DEFAULT_PERIOD
+                xs, ys = _pixels(s.xs), _pixels(s.ys)
+                counts = np.ones(len(xs), np.int64) if s.counts is None else np.asarray(s.counts, np.int64)
+                dwell = np.zeros(len(xs), np.float64) if s.dwell is None else np.asarray(s.dwell, np.float64)
+                if s.ts is not None and len(xs):
+                    periods = (np.floor(np.asarray(s.ts, np.float64) / period_len) * period_len).astype(np.int64)
+                else:
+                    periods = np.full(len(xs), int(started // period_len * period_len), np.int64)
+                if len(xs):
+                    _save_positions(self, sid, periods, xs, ys, counts, dwell)
+                self.add_clicks(sid, s.clicks)
+                self.add_scrolls(sid, s.scrolls)
+                ended = s.ended if s.ended is not None else (float(np.max(s.ts)) if s.ts is not None and len(s.ts) else started)
+                self.update_session(sid, ended=ended, add_active=s.active_seconds, add_idle=s.idle_seconds, add_distance=s.distance)
+        return ids
 
     def add_layout(self, session_id: int, canvas: Canvas, t: float | None = None) -> None:
         """Record a new monitor layout; the session's canvas becomes the union of all seen."""
@@ -386,7 +406,7 @@ class Store:
             try:
                 n = int(part)
             except ValueError:
-                raise UserError(f"--session: expected a number, 'all' or 'last', got {part!r}") from None
+                raise UserError(f"expected a number, 'all' or 'last', got {part!r}", param="session") from None
             if n not in ids:
                 raise UserError(f"{self.path}: no session {n} (sessions are {ids[0]}..{ids[-1]}; see `trackheat sessions`)")
             wanted.append(n)
@@ -445,3 +465,42 @@ class Store:
     def distinct_positions(self, session_ids: Sequence[int]) -> int:
         where, args = self._where(session_ids, None, None, "period")
         return int(self._db.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM positions WHERE {where} GROUP BY x, y HAVING SUM(count) > 0)", args).fetchone()[0])
+
+
+def _pixels(values) -> np.ndarray:
+    """Coordinates as int64 pixels: rounded when fractional, taken as they are when already whole."""
+    a = np.asarray(values)
+    if np.issubdtype(a.dtype, np.integer):
+        return a.astype(np.int64, copy=False)
+    return np.rint(a.astype(np.float64, copy=False)).astype(np.int64)
+
+
+def _save_positions(store: Store, sid: int, periods: np.ndarray, xs: np.ndarray, ys: np.ndarray, counts: np.ndarray, dwell: np.ndarray) -> None:
+    """Aggregate samples to one row per (period, x, y) before SQL sees them.
+
+    The three keys are packed into one int64 so np.unique sorts a flat array
+    (several times faster than unique over rows on a million gaze samples).
+    """
+    p0, x0, y0 = periods.min(), xs.min(), ys.min()
+    pi, xi, yi = periods - p0, xs - x0, ys - y0
+    span_x, span_y = int(xi.max()) + 1, int(yi.max()) + 1
+    if (int(pi.max()) + 1) * span_x * span_y >= 1 << 62:  # the packed key would overflow int64
+        for p in np.unique(periods):
+            m = periods == p
+            rows: dict[tuple[int, int], list] = {}
+            for x, y, c, d in zip(xs[m].tolist(), ys[m].tolist(), counts[m].tolist(), dwell[m].tolist()):
+                r = rows.setdefault((x, y), [0, 0.0])
+                r[0] += c
+                r[1] += d
+            store.add_positions(sid, ((x, y, c, d) for (x, y), (c, d) in rows.items()), period=int(p))
+        return
+    key = (pi * span_x + xi) * span_y + yi
+    uniq, inverse = np.unique(key, return_inverse=True)
+    csum = np.bincount(inverse, weights=counts, minlength=len(uniq)).astype(np.int64)
+    dsum = np.bincount(inverse, weights=dwell, minlength=len(uniq))
+    uy = uniq % span_y + y0
+    ux = (uniq // span_y) % span_x + x0
+    up = uniq // (span_x * span_y) + p0
+    for p in np.unique(up):
+        m = up == p
+        store.add_position_arrays(sid, int(p), ux[m], uy[m], csum[m], dsum[m])

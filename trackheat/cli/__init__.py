@@ -1,22 +1,23 @@
 """The `trackheat` command: parses arguments, calls the library, prints one-line errors.
 
-Each subcommand lives in its own module here with `register(subparsers)`;
-none of them imports pynput, mss or a window toolkit at import time, so
-`--help`, `import`, `sessions`, `stats`, `export` and `gaze` work with no screen.
+Each subcommand lives in its own module here with `register(subparsers)`,
+listed in COMMANDS; none of them imports pynput, mss or a window toolkit at
+import time, so `--help`, `import`, `sessions`, `stats`, `export` and `gaze`
+work with no screen.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from typing import Sequence
 
 from trackheat import __version__
+from trackheat.cli import errors, export, gaze, import_, live, record, sessions, stats, stop
 from trackheat.errors import UserError
 
 # Order is the order `trackheat --help` lists them in.
-COMMANDS = ["record", "stop", "live", "import_", "sessions", "stats", "export", "gaze"]
+COMMANDS = (record, stop, live, import_, sessions, stats, export, gaze)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"trackheat {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMANDS:
-        importlib.import_module(f"trackheat.cli.{name}").register(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 
@@ -38,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except UserError as e:
-        print(f"trackheat {args.command}: {e}", file=sys.stderr)
+        print(f"trackheat {args.command}: {errors.message(e, errors.subparser(parser, args.command))}", file=sys.stderr)
         return e.exit_status
     except BrokenPipeError:  # `trackheat sessions | head`
         return 0

@@ -59,3 +59,11 @@ def parse_time(text: str | None, flag: str) -> float | None:
         return _dt.datetime.fromisoformat(t).timestamp()
     except ValueError:
         raise UserError(f"{flag}: expected a date such as 2026-11-21 or 2026-11-21T14:00, or an age such as 2h or 7d; got {text!r}") from None
+
+
+def summary_line(info) -> str:
+    """One line for the end of a recording (and for `trackheat stop`)."""
+    dist = f", {info.distance:.0f} px travelled" if info.distance else ""
+    return (f"session {info.id}: {info.moves} moves over {info.positions} distinct positions, {info.clicks} clicks, "
+            f"{info.scrolls} scrolls in {fmt_duration(info.duration or 0.0)} "
+            f"(active {fmt_duration(info.active_seconds)}, idle {fmt_duration(info.idle_seconds)}{dist})")

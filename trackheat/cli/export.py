@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trackheat.export import export_session
+    from trackheat.outputs.export import export_session
 
     since = parse_time(args.since, "--since")
     until = parse_time(args.until, "--until")

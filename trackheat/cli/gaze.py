@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trackheat import gaze
+    from trackheat.outputs import gaze
     from trackheat.cli.import_ import options_from
     from trackheat.paths import resolve_db
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         what = s.meta.get("points", "points")
         rec = s.meta.get("recording id")
         if args.json:
-            print_json({"session": sid if args.db else None, "file": f, "format": s.meta.get("format"), "recording": rec, "points": what,
+            print_json({"session": sid, "file": f, "format": s.meta.get("format"), "recording": rec, "points": what,
                         "count": s.moves, "seconds": round(float(s.dwell.sum()) if s.dwell is not None else 0.0, 3), "skipped": s.skipped, "dropped": s.dropped})
         else:
             # Pupil Cloud ids are UUIDs: their first 8 characters tell recordings apart; Tobii names stay whole.

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     parsed = [(f, importers.read(f, options)) for f in args.files]
     with open_store(args, create=True) as store:
         for f, sessions in parsed:
-            ids = importers.save(store, sessions)
+            ids = store.save_imported(sessions)
             for sid, s in zip(ids, sessions):
                 if args.json:
                     print_json({"session": sid, "file": str(f), "format": s.source.split(":")[0], "moves": s.moves, "clicks": len(s.clicks), "scrolls": len(s.scrolls), "dropped": s.dropped, "skipped": s.skipped})

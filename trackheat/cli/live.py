@@ -67,9 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trackheat import render
-    from trackheat.live import run_live
-    from trackheat.motion import MotionHeatmap
-    from trackheat.sources import open_source
+    from trackheat.outputs.live import run_live
+    from trackheat.render.motion import MotionHeatmap
+    from trackheat.sources.frames import open_source
 
     if args.no_window and args.out is None and args.snapshot is None:
         raise UserError("--no-window needs --out FILE.mp4|.avi and/or --snapshot FILE.png (there would be nothing to see)")
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.snapshot.parent.exists():
             raise UserError(f"--snapshot {args.snapshot}: directory {args.snapshot.parent} does not exist")
     render.colormap_id(args.colormap)  # an unknown name fails before any window opens
-    from trackheat.display import require_pointer, require_window
+    from trackheat.sources.display import require_pointer, require_window
 
     if args.screen:
         require_pointer("live --screen")

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
-from trackheat.cli.common import add_db, fmt_duration, fmt_time, print_json
+from trackheat.accumulate.recorder import FLUSH_INTERVAL, Progress, Recorder, RecordOptions, Reporter
+from trackheat.activity import IDLE_AFTER, PERIOD
+from trackheat.cli.common import add_db, fmt_duration, fmt_time, print_json, summary_line
 from trackheat.paths import resolve_db
 
 
@@ -18,12 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_db(p)
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop by itself after this many seconds")
-    p.add_argument("--flush-interval", type=float, default=1.0, metavar="SECONDS",
-                   help="write buffered events this often; a crash loses at most this much (default: 1)")
-    p.add_argument("--idle-after", type=float, default=30.0, metavar="SECONDS",
-                   help="a pause longer than this is idle time, not dwell (default: 30)")
-    p.add_argument("--period", type=int, default=3600, metavar="SECONDS",
-                   help="store counts per period of this length, for --since/--until later (default: 3600)")
+    p.add_argument("--flush-interval", type=float, default=FLUSH_INTERVAL, metavar="SECONDS",
+                   help="write buffered events this often; a crash loses at most this much (default: %(default)g)")
+    p.add_argument("--idle-after", type=float, default=IDLE_AFTER, metavar="SECONDS",
+                   help="a pause longer than this is idle time, not dwell (default: %(default)g)")
+    p.add_argument("--period", type=int, default=PERIOD, metavar="SECONDS",
+                   help="store counts per period of this length, for --since/--until later (default: %(default)d)")
     p.add_argument("--screenshot", choices=["none", "start", "end", "both"], default="none",
                    help="store a screenshot of every monitor at the start and/or end (default: none)")
     p.add_argument("--quiet", action="store_true", help="no start and status lines; only the summary and errors")
@@ -36,15 +40,58 @@ def run(args: argparse.Namespace) -> int:
     db = resolve_db(args.db)
     if args.status:
         return show_status(db, args.json)
-    from trackheat.recorder import Recorder, RecordOptions
 
     opts = RecordOptions(db=db, duration=args.duration, flush_interval=args.flush_interval, idle_after=args.idle_after,
-                         period=args.period, screenshot=args.screenshot, quiet=args.quiet)
-    return Recorder(opts).run()
+                         period=args.period, screenshot=args.screenshot)
+    return Recorder(opts, TerminalReport(quiet=args.quiet)).run()
+
+
+class TerminalReport(Reporter):
+    """The recorder on a terminal: start and message lines on stderr, a status line that
+    rewrites itself on a tty (one line every few seconds elsewhere), the summary on stdout."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
+        self.open = False  # a status line is on screen without its newline
+
+    def _line(self, text: str) -> None:
+        if sys.stderr is None:  # pythonw has no stderr
+            return
+        if self.open:
+            sys.stderr.write("\n")
+            self.open = False
+        print(f"trackheat record: {text}", file=sys.stderr, flush=True)
+
+    def started(self, session_id: int, db: Path, pid: int) -> None:
+        if not self.quiet:
+            self._line(f"recording session {session_id} into {db} (pid {pid}); stop with Ctrl-C or `trackheat stop --db {db}`")
+
+    def message(self, text: str) -> None:
+        self._line(text)
+
+    def progress(self, p: Progress) -> None:
+        if self.quiet or sys.stderr is None or not (p.changed or self.tty):
+            return
+        text = (f"{p.rate:.0f} events/s; {p.moves} moves, {p.clicks} clicks, {p.scrolls} scrolls written; "
+                f"{fmt_duration(p.elapsed)}")
+        if self.tty:
+            sys.stderr.write(f"\r\033[Ktrackheat record: {text}")
+            sys.stderr.flush()
+            self.open = True
+        else:
+            print(f"trackheat record: {text}", file=sys.stderr, flush=True)
+
+    def finished(self, info) -> None:
+        if self.open and sys.stderr is not None:
+            sys.stderr.write("\n")
+            self.open = False
+        if sys.stdout is not None:
+            print(summary_line(info), flush=True)
 
 
 def show_status(db, as_json: bool) -> int:
-    from trackheat.recorder import status
+    from trackheat.accumulate.recorder import status
 
     running, stale = status(db)
     counts = {}

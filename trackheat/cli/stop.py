@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from trackheat.cli.common import add_db
+from trackheat.cli.common import add_db, summary_line
 from trackheat.errors import UserError
 from trackheat.paths import resolve_db
 
@@ -19,8 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trackheat import pidfile
-    from trackheat.recorder import summary_line
+    from trackheat.accumulate import pidfile
 
     db = resolve_db(args.db)
     running, _stale = pidfile.recorders(db)

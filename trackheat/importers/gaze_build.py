@@ -16,7 +16,7 @@ import numpy as np
 
 from trackheat.canvas import Canvas
 from trackheat.errors import BadInput, UserError
-from trackheat.importers import ImportedSession, ImportOptions
+from trackheat.importers.base import ImportedSession, ImportOptions
 
 NEON_SCENE = (1600, 1200)  # Neon scene camera, px
 CORE_WORLD = (1280, 720)  # Pupil Core world camera default, px
@@ -56,7 +56,7 @@ def reference_size(path: Path, options: ImportOptions, default: tuple[int, int] 
             size = image_size(ref)
             if size:
                 return size
-    raise UserError(f"{path}: {what}; give --reference-size WIDTHxHEIGHT (or use `trackheat gaze --reference IMAGE`)")
+    raise UserError(f"{path}: {what}; give `reference_size` WIDTHxHEIGHT (or a `reference` image)")
 
 
 def image_size(path: Path) -> tuple[int, int] | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trackheat.importers import Format, ImportedSession, ImportOptions
+from trackheat.importers.base import Format, ImportedSession, ImportOptions
 from trackheat.importers.gaze_build import CORE_WORLD, NEON_SCENE, Points, build, reference_size
 from trackheat.importers.gaze_table import Table, read_table
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from trackheat.errors import BadInput
-from trackheat.importers import Format, ImportedSession, ImportOptions
+from trackheat.importers.base import Format, ImportedSession, ImportOptions
 from trackheat.importers.gaze_build import Points, build
 from trackheat.importers.gaze_table import Table, groups_of, read_table
 

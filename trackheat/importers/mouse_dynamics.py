@@ -15,7 +15,8 @@ import numpy as np
 
 from trackheat.canvas import Canvas
 from trackheat.errors import BadInput
-from trackheat.importers import Format, ImportedSession, ImportOptions, parse_float, timeline_stats
+from trackheat.activity import timeline_stats
+from trackheat.importers.base import Format, ImportedSession, ImportOptions, parse_float
 
 HEADER = ["record timestamp", "client timestamp", "button", "state", "x", "y"]
 BUTTONS = {"Left": "left", "Right": "right", "Middle": "middle", "XButton": "x1", "XButton1": "x1", "XButton2": "x2"}

@@ -15,7 +15,7 @@ import numpy as np
 
 from trackheat.canvas import Canvas
 from trackheat.errors import BadInput
-from trackheat.importers import Format, ImportedSession, ImportOptions, parse_float
+from trackheat.importers.base import Format, ImportedSession, ImportOptions, parse_float
 
 
 def _session(path: Path, fmt: str, xs: list, ys: list, counts: list) -> list[ImportedSession]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from trackheat.errors import UserError
-from trackheat.importers import Format, ImportedSession, ImportOptions
+from trackheat.importers.base import Format, ImportedSession, ImportOptions
 from trackheat.importers import gaze_pupil, gaze_tobii
 from trackheat.importers.gaze_build import Points, build
 from trackheat.importers.gaze_table import read_table
@@ -50,7 +50,7 @@ def _csv_read(path: Path, options: ImportOptions) -> list[ImportedSession]:
     if options.reference_size:
         size = options.reference_size
     elif options.normalized:
-        raise UserError(f"{path}: --normalized coordinates need the size of the image they are drawn on: give --reference-size WIDTHxHEIGHT")
+        raise UserError(f"{path}: normalized coordinates need the size of the image they are drawn on: give `reference_size` WIDTHxHEIGHT")
     else:
         ok = np.isfinite(xs) & np.isfinite(ys) & (xs >= 0) & (ys >= 0)
         size = (int(np.max(xs[ok])) + 1, int(np.max(ys[ok])) + 1) if ok.any() else (1, 1)
@@ -65,5 +65,5 @@ FORMATS: list[Format] = [
 ]
 
 # Formats whose files say which pixel space they are in (a device's camera);
-# the others need the reference image's size (see trackheat.gaze).
+# the others need the reference image's size (see trackheat.outputs.gaze).
 NATIVE_SIZE = {"neon-gaze", "neon-fixations", "pupil-core-gaze", "pupil-core-fixations", "tobii-tsv"}

@@ -27,11 +27,10 @@ Only the mouse is listened to; never the keyboard.
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from typing import Callable
 
-from trackheat.display import make_dpi_aware
+from trackheat.sources.display import make_dpi_aware
 from trackheat.errors import NoDisplay
 
 OnMove = Callable[[int, int], object]

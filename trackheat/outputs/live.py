@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from trackheat import render
-from trackheat.export import write_png
+from trackheat.outputs.images import write_png
 from trackheat.errors import UserError
-from trackheat.motion import MotionHeatmap
-from trackheat.sources import FrameSource
+from trackheat.render.motion import MotionHeatmap
+from trackheat.sources.frames import FrameSource
 
 WINDOW = "trackheat live"
 # The `c` key walks through these; they read well over a screen or a camera.
@@ -48,7 +48,7 @@ class LiveResult:
 
 
 class CursorFeed:
-    """Pointer positions from trackheat.pointer.PointerListener, taken once per frame.
+    """Pointer positions from trackheat.sources.pointer.PointerListener, taken once per frame.
 
     The listener's callback only appends to a deque (it may run inside an OS
     hook, which must return at once); the frame loop drains it.
@@ -59,7 +59,7 @@ class CursorFeed:
         self._listener = None
 
     def start(self) -> "CursorFeed":
-        from trackheat.pointer import PointerListener
+        from trackheat.sources.pointer import PointerListener
 
         q = self._q
         self._listener = PointerListener(on_move=lambda x, y: q.append((x, y))).start()
@@ -85,12 +85,12 @@ def open_writer(path: Path, fps: float, size: tuple[int, int]):
 
     ext = path.suffix.lower()
     if ext not in FOURCC:
-        raise UserError(f"--out {path}: the video must end in {', '.join(FOURCC)}")
+        raise UserError(f"the video must end in {', '.join(FOURCC)}", param="out")
     if not path.parent.exists():
-        raise UserError(f"--out {path}: directory {path.parent} does not exist")
+        raise UserError(f"directory {path.parent} does not exist", param="out")
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*FOURCC[ext]), float(fps), size)
     if not w.isOpened():
-        raise UserError(f"--out {path}: cannot write a {ext} video here")
+        raise UserError(f"cannot write a {ext} video here", param="out")
     return w
 
 
@@ -129,7 +129,7 @@ class Window:
     def __init__(self, frame_size: tuple[int, int], screen_rect=None) -> None:
         import cv2
 
-        from trackheat.display import require_window
+        from trackheat.sources.display import require_window
 
         require_window("live")
         self.cv2 = cv2

@@ -1,14 +1,15 @@
 """The background pointer recorder: callbacks count in memory, a flush thread writes.
 
 Three threads, each with one job, so a 1000 Hz mouse never waits on a disk:
-- the listener thread (pynput, via trackheat.pointer) calls `Tally.on_move` & co.,
+- the listener thread (pynput, via trackheat.sources.pointer) calls `Tally.on_move` & co.,
   which only bump counters under a lock held for the update itself (on Windows the
   callback runs inside the system mouse hook: a slow one freezes every pointer);
 - the flush thread owns the only Store connection of the recording and, every
   flush interval, swaps the buffers out and writes them in ONE transaction (a
   kill -9 therefore loses at most one interval, and never leaves half a batch);
-- the main thread waits for signals, --duration, a stop request, checks the
-  monitor layout every few seconds and prints the status line.
+- the main thread waits for signals, the duration, a stop request, checks the
+  monitor layout every few seconds and reports progress to whoever started it
+  (a `Reporter`: the command line prints it, a library caller may ignore it).
 
 Moves are aggregated per (period, x, y) as they arrive (InputScope kept one row
 per event and slowed to minutes per page at 14M rows).
@@ -25,13 +26,19 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from trackheat import pidfile
+from trackheat.accumulate import pidfile
 from trackheat.canvas import Canvas
+from trackheat.activity import IDLE_AFTER, PERIOD
 from trackheat.errors import UserError
 
+if TYPE_CHECKING:
+    from trackheat.store import SessionInfo
+
 LAYOUT_EVERY = 5.0  # seconds between monitor layout checks
-STATUS_EVERY = 5.0  # seconds between status lines (at most)
+STATUS_EVERY = 5.0  # seconds between progress reports (at most)
+FLUSH_INTERVAL = 1.0  # seconds between writes: a crash loses at most this much
 TICK = 0.2  # the main thread's polling step: stop latency, not CPU (5 wakeups/s)
 MACOS_HINT_AFTER = 10.0  # seconds without any event before the permission hint
 
@@ -70,7 +77,7 @@ class Tally:
     away, not hovering). Every event (move, click, scroll) ends a gap.
     """
 
-    def __init__(self, *, idle_after: float = 30.0, period: int = 3600, start: float | None = None,
+    def __init__(self, *, idle_after: float = IDLE_AFTER, period: int = PERIOD, start: float | None = None,
                  position: tuple[int, int] | None = None, clock=time.time) -> None:
         self.idle_after = float(idle_after)
         self.period_seconds = max(1, int(period))
@@ -101,6 +108,17 @@ class Tally:
         self._period_end = p + self.period_seconds
         self._periods.append(self._cur)
 
+    def _pause(self, dt: float, last: tuple[int, int] | None) -> None:
+        """The dwell rule (trackheat.activity), for one pause of dt > 0 seconds (lock held):
+        dwell at the position it was spent at, or idle time when longer than idle_after."""
+        if dt <= self.idle_after:
+            if last is not None:
+                d = self._cur.dwell
+                d[last] = d.get(last, 0.0) + dt
+            self._active += dt
+        else:
+            self._idle += dt
+
     # -- the callbacks (listener thread) ----------------------------------
     def on_move(self, x: int, y: int) -> None:
         t = self.clock()
@@ -109,13 +127,8 @@ class Tally:
             dt = t - self._last_t
             last = self._last_key
             if last is not None:
-                if dt > 0:  # _gap's dwell/idle rule, written out: a shared helper costs 10 % of this callback
-                    if dt <= self.idle_after:
-                        d = self._cur.dwell
-                        d[last] = d.get(last, 0.0) + dt
-                        self._active += dt
-                    else:
-                        self._idle += dt
+                if dt > 0:
+                    self._pause(dt, last)
                 self._distance += math.hypot(x - last[0], y - last[1])
             if t >= self._period_end:
                 self._roll(t)
@@ -131,12 +144,7 @@ class Tally:
         dt = t - self._last_t
         last = self._last_key
         if last is not None and dt > 0:
-            if dt <= self.idle_after:
-                d = self._cur.dwell
-                d[last] = d.get(last, 0.0) + dt
-                self._active += dt
-            else:
-                self._idle += dt
+            self._pause(dt, last)
         if t >= self._period_end:
             self._roll(t)
         if t > self._last_t:
@@ -198,13 +206,7 @@ class Tally:
             dt = t - self._last_t
             last = self._last_key
             if dt > 0:
-                if dt <= self.idle_after:
-                    if last is not None:
-                        d = self._cur.dwell
-                        d[last] = d.get(last, 0.0) + dt
-                    self._active += dt
-                else:
-                    self._idle += dt
+                self._pause(dt, last)
             self._last_t = max(t, self._last_t)
 
 
@@ -242,23 +244,22 @@ def write_batch(store, session_id: int, b: Batch, *, ended: float, layouts=(), s
 class RecordOptions:
     db: Path
     duration: float | None = None
-    flush_interval: float = 1.0
-    idle_after: float = 30.0
-    period: int = 3600
+    flush_interval: float = FLUSH_INTERVAL
+    idle_after: float = IDLE_AFTER
+    period: int = PERIOD
     screenshot: str = "none"  # none|start|end|both
-    quiet: bool = False
 
     def check(self) -> None:
         if self.duration is not None and self.duration <= 0:
-            raise UserError("--duration: expected a positive number of seconds")
+            raise UserError("expected a positive number of seconds", param="duration")
         if not (0.01 <= self.flush_interval <= 3600):
-            raise UserError("--flush-interval: expected seconds between 0.01 and 3600")
+            raise UserError("expected seconds between 0.01 and 3600", param="flush_interval")
         if self.idle_after <= 0:
-            raise UserError("--idle-after: expected a positive number of seconds")
+            raise UserError("expected a positive number of seconds", param="idle_after")
         if self.period < 1:
-            raise UserError("--period: expected a positive number of seconds")
+            raise UserError("expected a positive number of seconds", param="period")
         if self.screenshot not in ("none", "start", "end", "both"):
-            raise UserError("--screenshot: expected none, start, end or both")
+            raise UserError("expected none, start, end or both", param="screenshot")
 
 
 class Flusher(threading.Thread):
@@ -327,7 +328,7 @@ class Flusher(threading.Thread):
             with self._extra_lock:
                 self._layouts[:0] = layouts
                 self._shots[:0] = shots
-            self.say(f"cannot write to {self.db} ({e}); keeping the events in memory and retrying")
+            self.report.message(f"cannot write to {self.db} ({e}); keeping the events in memory and retrying")
             return False
         self.last_flush_ms = (time.perf_counter() - t0) * 1000
         self.flushes += 1
@@ -337,46 +338,43 @@ class Flusher(threading.Thread):
         return True
 
 
-def summary_line(info) -> str:
-    """One line for the end of a recording (and for `trackheat stop`)."""
-    from trackheat.cli.common import fmt_duration
+@dataclass
+class Progress:
+    """What a running recording has done so far, for a status line."""
 
-    dist = f", {info.distance:.0f} px travelled" if info.distance else ""
-    return (f"session {info.id}: {info.moves} moves over {info.positions} distinct positions, {info.clicks} clicks, "
-            f"{info.scrolls} scrolls in {fmt_duration(info.duration or 0.0)} "
-            f"(active {fmt_duration(info.active_seconds)}, idle {fmt_duration(info.idle_seconds)}{dist})")
+    rate: float  # events per second since the last report
+    moves: int  # written to the store
+    clicks: int
+    scrolls: int
+    elapsed: float  # seconds since the start
+    changed: bool  # any event since the last report
+
+
+class Reporter:
+    """Where a recording tells what happens. This one tells nobody; the CLI prints."""
+
+    def started(self, session_id: int, db: Path, pid: int) -> None:
+        """The session exists and the listener runs."""
+
+    def message(self, text: str) -> None:
+        """Something the user should know (a layout change, a write that failed and is retried)."""
+
+    def progress(self, p: Progress) -> None:
+        """Every few seconds while recording."""
+
+    def finished(self, info: SessionInfo) -> None:
+        """The recording ended and everything is written."""
 
 
 class Recorder:
-    """One recording session, from `run()` until a signal, --duration or `trackheat stop`."""
+    """One recording session, from `run()` until a signal, the duration or a stop request."""
 
-    def __init__(self, options: RecordOptions) -> None:
+    def __init__(self, options: RecordOptions, reporter: Reporter | None = None) -> None:
         options.check()
         self.o = options
         self.db = Path(options.db)
+        self.report = reporter or Reporter()
         self._stop_reason: str | None = None
-        self._tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
-        self._status_open = False
-
-    # -- output ------------------------------------------------------------
-    def say(self, msg: str) -> None:
-        """A line on stderr (pythonw has no stderr: then nothing)."""
-        if sys.stderr is None:
-            return
-        if self._status_open:
-            sys.stderr.write("\n")
-            self._status_open = False
-        print(f"trackheat record: {msg}", file=sys.stderr, flush=True)
-
-    def _status(self, text: str) -> None:
-        if self.o.quiet or sys.stderr is None:
-            return
-        if self._tty:
-            sys.stderr.write(f"\r\033[Ktrackheat record: {text}")
-            sys.stderr.flush()
-            self._status_open = True
-        else:
-            print(f"trackheat record: {text}", file=sys.stderr, flush=True)
 
     # -- signals -----------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
@@ -403,9 +401,9 @@ class Recorder:
 
     # -- the run -----------------------------------------------------------
     def run(self) -> int:
-        from trackheat.display import require_pointer
-        from trackheat.pointer import PointerListener, pointer_position
-        from trackheat.screen import desktop_canvas, screenshot_pngs
+        from trackheat.sources.display import require_pointer
+        from trackheat.sources.pointer import PointerListener, pointer_position
+        from trackheat.sources.screen import desktop_canvas, screenshot_pngs
         from trackheat.store import Store
 
         require_pointer("recording the pointer")
@@ -421,7 +419,7 @@ class Recorder:
             raise UserError(f"{self.db}: cannot write the store ({e.strerror or e})") from None
 
         tally = Tally(idle_after=self.o.idle_after, period=self.o.period, start=started, position=pointer_position())
-        flusher = Flusher(self.db, session_id, tally, self.o.flush_interval, self.say)
+        flusher = Flusher(self.db, session_id, tally, self.o.flush_interval, self.report.message)
         listener = PointerListener(tally.on_move, tally.on_click, tally.on_scroll)
         pid_path = None
         try:
@@ -429,11 +427,9 @@ class Recorder:
             listener.start()
             pid_path = pidfile.write(self.db, session_id, started)
             stop_file = pid_path.with_suffix(".stop")
-            if not self.o.quiet:
-                self.say(f"recording session {session_id} into {self.db} (pid {os.getpid()}); "
-                         f"stop with Ctrl-C or `trackheat stop --db {self.db}`")
+            self.report.started(session_id, self.db, os.getpid())
             if listener.trusted is False:
-                self.say(_MACOS_HINT)
+                self.report.message(_MACOS_HINT)
             if self.o.screenshot in ("start", "both"):
                 flusher.add_screenshots(time.time(), screenshot_pngs())
             self._loop(tally, flusher, listener, canvas, stop_file, started, desktop_canvas)
@@ -445,7 +441,7 @@ class Recorder:
                 if self.o.screenshot in ("end", "both") and flusher.is_alive():
                     flusher.add_screenshots(ended, screenshot_pngs())
             except Exception as e:  # the display may be gone at logout; the events matter more
-                self.say(f"no end screenshot ({e})")
+                self.report.message(f"no end screenshot ({e})")
             if pid_path is not None and pid_path.with_suffix(".stop").exists():
                 self._stop_reason = "trackheat stop"  # whether its file or its SIGTERM came first
             meta["stopped_by"] = self._stop_reason or "error"
@@ -455,14 +451,10 @@ class Recorder:
                 pidfile.remove(pid_path)
             for sig, prev in old_signals:
                 signal.signal(sig, prev)
-        if self._status_open:
-            sys.stderr.write("\n")
         if flusher.error is not None:
             raise UserError(f"{self.db}: recording could not be written ({flusher.error})")
         with Store(self.db) as store:
-            info = store.session(session_id)
-        if sys.stdout is not None:
-            print(summary_line(info), flush=True)
+            self.report.finished(store.session(session_id))
         return 0
 
     def _loop(self, tally: Tally, flusher: Flusher, listener, canvas: Canvas, stop_file: Path, started: float, desktop_canvas) -> None:
@@ -481,7 +473,7 @@ class Recorder:
                 self._stop_reason = "error"
                 break
             if not listener.running:  # the X server went away (logout): keep what we have
-                self.say("the pointer listener ended (display closed?); stopping")
+                self.report.message("the pointer listener ended (display closed?); stopping")
                 self._stop_reason = "display closed"
                 break
             if now >= next_layout:
@@ -493,20 +485,17 @@ class Recorder:
                 if new != canvas:
                     canvas = new
                     flusher.add_layout(time.time(), new)
-                    self.say(f"monitor layout changed: {len(new.monitors)} monitor(s), {new.width}x{new.height} at {new.origin}")
+                    self.report.message(f"monitor layout changed: {len(new.monitors)} monitor(s), {new.width}x{new.height} at {new.origin}")
             if not hinted and now - t0 >= MACOS_HINT_AFTER:
                 hinted = True
                 if tally.events == 0:
-                    self.say(_MACOS_HINT)
+                    self.report.message(_MACOS_HINT)
             if now >= next_status:
                 next_status = now + STATUS_EVERY
                 events = tally.events
-                if events != last_events or self._tty:
-                    from trackheat.cli.common import fmt_duration
-
-                    rate = (events - last_events) / max(now - last_t, 1e-9)
-                    self._status(f"{rate:.0f} events/s; {flusher.moves} moves, {flusher.clicks} clicks, {flusher.scrolls} scrolls "
-                                 f"written; {fmt_duration(time.time() - started)}")
+                rate = (events - last_events) / max(now - last_t, 1e-9)
+                self.report.progress(Progress(rate, flusher.moves, flusher.clicks, flusher.scrolls, time.time() - started,
+                                              events != last_events))
                 last_events, last_t = events, now
             sleep = TICK
             if deadline is not None:

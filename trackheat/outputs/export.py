@@ -1,8 +1,8 @@
 """A session's heatmap as images: heatmap.png (RGBA, heat alone) and overlay.png.
 
 `export_session` reads the store, picks the points (moves, clicks or dwell)
-and the background, and hands a density grid to `write_images`, which gaze
-exports call too, so every trackheat picture has the same colours, colour bar
+and the background, and hands a density grid to images.write_images, which gaze
+and the viewer call too, so every trackheat picture has the same colours, colour bar
 and title. Nothing here needs a display except `--screenshot`, which checks
 for one first and imports mss only then.
 """
@@ -19,107 +19,17 @@ import cv2
 import numpy as np
 
 from trackheat import render
+from trackheat.accumulate.density import default_sigma, density
+from trackheat.accumulate.kernel import gaussian_patch
 from trackheat.canvas import Canvas, Rect, union
 from trackheat.errors import UserError
+from trackheat.outputs.images import DEFAULT_ALPHA, neutral_background, write_images
 
 KINDS = ("moves", "clicks", "dwell")
 UNITS = {"moves": "moves", "clicks": "clicks", "dwell": "seconds"}
 MAX_PIXELS = 16384 * 16384  # past this a canvas is a data error, not a desktop (and would not fit in memory)
 CLICK_SIGMA_FACTOR = 0.5  # clicks are single events at exact spots: sharper blobs than moves
-DEFAULT_ALPHA = 0.65
 UPSIZE = "lanczos"  # one image, not a video frame: Pupil Cloud's interpolation (0.5 % vs 0.7 % of a lone blob's peak, ~10 ms more at 4K)
-NEUTRAL = (34, 32, 30)  # BGR: dark neutral monitor area
-OFF_DESKTOP = (18, 17, 16)  # parts of the bounding box no monitor covers
-OUTLINE = (110, 105, 100)
-
-
-# -- images ------------------------------------------------------------------
-def write_png(path: str | Path, image: np.ndarray) -> Path:
-    """Write one image (export's PNGs, live's snapshots); cv2 says only False when it cannot."""
-    path = Path(path)
-    if not cv2.imwrite(str(path), image):
-        raise UserError(f"{path}: cannot write the image")
-    return path
-
-
-def write_images(
-    density: np.ndarray,
-    out_dir: str | Path,
-    *,
-    background_bgr: np.ndarray | None = None,
-    colormap: str | int = render.DEFAULT_COLORMAP,
-    scale: str = "max",
-    alpha: float = DEFAULT_ALPHA,
-    unit: str = "",
-    title: str | None = None,
-    label: str | None = None,
-    unit_scale: float = 1.0,
-    outlines: Sequence[Rect] = (),
-    background_outlines: bool = True,
-    density_path: str | Path | None = None,
-) -> tuple[Path, Path]:
-    """Write OUT/heatmap.png (RGBA: transparent where nothing happened) and
-    OUT/overlay.png (over the background, with title and colour bar).
-
-    `background_bgr` of any size is scaled to the density's size; None gives a
-    dark neutral canvas with `outlines` (monitor rectangles in grid pixels)
-    drawn. With outlines, heat that blurs off every monitor (into the gaps of
-    a multi-monitor desktop) is made transparent in the images; the saved
-    density is left as computed.
-    The colour bar reads 0-100 % and, at each tick, the absolute amount:
-    density times `unit_scale` (export passes the factor that makes a lone
-    point read 1, so the bar counts moves, clicks or seconds per blob).
-    """
-    d = np.asarray(density, np.float32)
-    if d.ndim != 2 or d.size == 0:
-        raise ValueError(f"density must be a non-empty 2-D grid, got shape {d.shape}")
-    render.colormap_id(colormap)
-    render.parse_scale(scale)
-    if not 0.0 <= float(alpha) <= 1.0:
-        raise UserError(f"--alpha: expected a number from 0 to 1, got {alpha}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    h, w = d.shape
-    rgba = render.colorize(d, colormap, scale)
-    if outlines:
-        on_screen = np.zeros((h, w), np.uint8)
-        for m in outlines:
-            x0, y0 = max(int(round(m.left)), 0), max(int(round(m.top)), 0)
-            on_screen[y0:max(int(round(m.top + m.height)), 0), x0:max(int(round(m.left + m.width)), 0)] = 1
-        rgba[..., 3] *= on_screen
-    heat_path = out / "heatmap.png"
-    write_png(heat_path, cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
-    bg = neutral_background(w, h, outlines if background_outlines else ()) if background_bgr is None else background_bgr
-    mixed = render.overlay(bg, rgba, alpha=alpha)
-    top = render.scale_top(d, scale) * float(unit_scale)
-    framed = render.draw_colorbar(mixed, colormap, label if label is not None else unit, unit="per blob" if unit_scale != 1.0 else "", top=top, scale=scale, title=title)
-    over_path = out / "overlay.png"
-    write_png(over_path, framed)
-    if density_path is not None:
-        dp = Path(density_path)
-        dp.parent.mkdir(parents=True, exist_ok=True)
-        np.save(dp, d)
-    return heat_path, over_path
-
-
-def neutral_background(width: int, height: int, outlines: Sequence[Rect] = ()) -> np.ndarray:
-    """A dark neutral canvas; monitors (in grid pixels) drawn as lighter panels with outlines."""
-    if not outlines:
-        bg = np.empty((height, width, 3), np.uint8)
-        bg[...] = NEUTRAL
-        return bg
-    bg = np.empty((height, width, 3), np.uint8)
-    bg[...] = OFF_DESKTOP
-    thick = max(1, int(round(min(width, height) / 540)))
-    fs = max(0.35, min(width, height) / 1800)
-    for i, m in enumerate(outlines, start=1):
-        x0, y0 = int(round(m.left)), int(round(m.top))
-        x1, y1 = int(round(m.left + m.width)) - 1, int(round(m.top + m.height)) - 1
-        cv2.rectangle(bg, (x0, y0), (x1, y1), NEUTRAL, -1)
-        cv2.rectangle(bg, (x0, y0), (x1, y1), OUTLINE, thick)
-        if len(outlines) > 1:
-            cv2.putText(bg, f"monitor {i}", (x0 + 8 * thick, y0 + int(28 * fs / 0.6)), cv2.FONT_HERSHEY_SIMPLEX, fs, OUTLINE, thick, cv2.LINE_AA)
-    return bg
 
 
 # -- options -----------------------------------------------------------------
@@ -136,7 +46,7 @@ def parse_sigma(text: str | float | None, width: int, height: int) -> float | No
     except ValueError:
         v = float("nan")
     if not (v > 0 and math.isfinite(v)):
-        raise UserError(f"--sigma: expected pixels such as 20 or a share of the diagonal such as 1.5%; got {text!r}")
+        raise UserError(f"expected pixels such as 20 or a share of the diagonal such as 1.5%; got {text!r}", param="sigma")
     return v
 
 
@@ -156,7 +66,7 @@ def parse_size(text: str | None, width: int, height: int) -> tuple[int, int]:
         if not (0 < w <= 16384 and 0 < h <= 16384):
             raise ValueError
     except ValueError:
-        raise UserError(f"--size: expected WIDTHxHEIGHT such as 1280x720, or a width alone; got {text!r}") from None
+        raise UserError(f"expected WIDTHxHEIGHT such as 1280x720, or a width alone; got {text!r}", param="size") from None
     return w, h
 
 
@@ -171,7 +81,7 @@ def pick_region(canvas: Canvas, monitor: str | int | None) -> tuple[Rect, list[R
         n = -1
     if not 1 <= n <= len(canvas.monitors):
         known = ", ".join(f"{i} ({m.width}x{m.height} at {m.left},{m.top})" for i, m in enumerate(canvas.monitors, start=1))
-        raise UserError(f"--monitor: expected 'all' or a monitor number; this canvas has {known}; got {monitor!r}")
+        raise UserError(f"expected 'all' or a monitor number; this canvas has {known}; got {monitor!r}", param="monitor")
     m = canvas.monitors[n - 1]
     return m, [m]
 
@@ -203,7 +113,7 @@ def stored_screenshot(store, session_id: int, canvas: Canvas) -> np.ndarray:
     """The session's newest screenshot of each monitor, laid out on the canvas."""
     rows = store.screenshots(session_id)
     if not rows:
-        raise UserError(f"session {session_id} has no stored screenshot (record with --screenshot start|end|both); use --background FILE or --screenshot")
+        raise UserError(f"session {session_id} has no stored screenshot (a recorder takes them with `screenshot` start|end|both); use a `background` file or a fresh `screenshot`")
     latest: dict[int, bytes] = {}
     for mon, _t, png in rows:  # oldest first: later ones win
         latest[int(mon)] = png
@@ -221,10 +131,10 @@ def stored_screenshot(store, session_id: int, canvas: Canvas) -> np.ndarray:
 
 def fresh_screenshot(canvas: Canvas) -> np.ndarray:
     """A screenshot taken now (mss), every current monitor placed at its desktop position."""
-    from trackheat import display
+    from trackheat.sources import display
 
-    display.require_pointer("--screenshot")
-    from trackheat import screen
+    display.require_pointer("a fresh screenshot")
+    from trackheat.sources import screen
 
     sct = screen.open_mss()
     try:
@@ -238,10 +148,10 @@ def fresh_screenshot(canvas: Canvas) -> np.ndarray:
 def background_file(path: str | Path) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"--background: {p}: no such file")
+        raise UserError(f"{p}: no such file", param="background")
     img = cv2.imread(str(p), cv2.IMREAD_COLOR)
     if img is None:
-        raise UserError(f"--background: {p}: not an image OpenCV can read (PNG, JPEG, BMP, ...)")
+        raise UserError(f"{p}: not an image OpenCV can read (PNG, JPEG, BMP, ...)", param="background")
     return img
 
 
@@ -306,7 +216,7 @@ def _when(infos, since: float | None, until: float | None) -> str:
 def load_points(store, ids: Sequence[int], kind: str, since: float | None, until: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(xs, ys, weights) of what is drawn: moves weighted by count, dwell by seconds, one per click."""
     if kind not in KINDS:
-        raise UserError(f"--kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+        raise UserError(f"expected one of {', '.join(KINDS)}, got {kind!r}", param="kind")
     if kind == "clicks":
         rows = store.clicks(ids, since, until)
         if not rows:
@@ -342,11 +252,11 @@ def export_session(
     render.colormap_id(colormap)
     render.parse_scale(scale)
     if not 0.0 <= float(alpha) <= 1.0:
-        raise UserError(f"--alpha: expected a number from 0 to 1, got {alpha}")
+        raise UserError(f"expected a number from 0 to 1, got {alpha}", param="alpha")
     if sum(bool(v) for v in (background, screenshot, stored_screenshot_)) > 1:
-        raise UserError("give at most one of --background, --screenshot and --stored-screenshot")
+        raise UserError("give at most one of `background`, `screenshot` and `stored_screenshot`")
     if since is not None and until is not None and until <= since:
-        raise UserError("--until must be later than --since")
+        raise UserError("`until` must be later than `since`", param="until")
     ids = store.resolve(session)
     infos = [store.session(i) for i in ids]
     canvas = _union_canvas(infos)
@@ -363,19 +273,19 @@ def export_session(
         raise UserError(f"{_session_label(ids)}: none of its {kind} fall on monitor {monitor}")
     out_w, out_h = parse_size(size, region.width, region.height)
     if out_w * out_h > MAX_PIXELS:
-        raise UserError(f"{_session_label(ids)}: the picture would be {out_w}x{out_h} px (positions span {region.width}x{region.height}); give --size WxH or --monitor N")
+        raise UserError(f"{_session_label(ids)}: the picture would be {out_w}x{out_h} px (positions span {region.width}x{region.height}); give `size` WxH or `monitor` N")
     sx, sy = out_w / region.width, out_h / region.height
     sig = parse_sigma(sigma, region.width, region.height)
     if sig is None:
-        sig = render.default_sigma(region.width, region.height) * (CLICK_SIGMA_FACTOR if kind == "clicks" else 1.0)
+        sig = default_sigma(region.width, region.height) * (CLICK_SIGMA_FACTOR if kind == "clicks" else 1.0)
     sig_out = max(sig * math.sqrt(sx * sy), 0.5)
     if sx == 1.0 and sy == 1.0:
-        grid = render.density(xs, ys, ws, width=out_w, height=out_h, sigma=sig_out, origin=(region.left, region.top), upsize=UPSIZE)
+        grid = density(xs, ys, ws, width=out_w, height=out_h, sigma=sig_out, origin=(region.left, region.top), upsize=UPSIZE)
     else:
         # Draw straight at the output size: a 4K desktop shrunk to 1280 px costs a 1280 px grid.
         px = (xs - region.left + 0.5) * sx - 0.5
         py = (ys - region.top + 0.5) * sy - 0.5
-        grid = render.density(px, py, ws, width=out_w, height=out_h, sigma=sig_out, upsize=UPSIZE)
+        grid = density(px, py, ws, width=out_w, height=out_h, sigma=sig_out, upsize=UPSIZE)
     grid = np.ascontiguousarray(grid)
 
     # Background in canvas pixels, then cut to the region and scaled to the output.
@@ -399,7 +309,7 @@ def export_session(
     where_txt = "" if monitor in (None, "all") else f" | monitor {monitor}"
     title = f"{_session_label(ids)} | {_when(infos, since, until)} | {kind}: {amount}{where_txt} | sigma {sig:.0f} px | scale {scale}"
     # A lone point reads 1 at its peak: the bar counts moves/clicks/seconds per blob.
-    unit_scale = 1.0 / float(render.gaussian_patch(sig_out).max())
+    unit_scale = 1.0 / float(gaussian_patch(sig_out).max())
     heat, over = write_images(
         grid, out_dir, background_bgr=bg, colormap=colormap, scale=scale, alpha=alpha, unit=UNITS[kind],
         title=title, unit_scale=unit_scale, outlines=outlines, background_outlines=bg is None, density_path=density_path,

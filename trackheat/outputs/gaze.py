@@ -1,11 +1,13 @@
 """`trackheat gaze`: eye-tracker exports to a heatmap over a reference image, in one step.
 
-The data takes the same road as mouse data: the files are imported into a
-store (a temporary one unless the user names one), read back per session,
-and drawn by the one renderer with Pupil Cloud's method (render.binned_density:
-a histogram whose wider side has 300 bins, a Gaussian blur, normalized to the
-maximum, Lanczos-resized to the reference image) and written by
-export.write_images, so gaze images look exactly like exported mouse ones.
+The files are read by the same importers as `trackheat import` and drawn
+from memory by the one renderer with Pupil Cloud's method
+(accumulate.binned.binned_density: a histogram whose wider side has 300
+bins, a Gaussian blur, normalized to the maximum, Lanczos-resized to the
+reference image) and written by images.write_images, so gaze images look
+exactly like exported mouse ones. With a store (`db`) the sessions are
+saved first, one transaction per file; without one nothing is written but
+the images.
 
 Each session keeps its own pixel space (a Neon scene camera, a Core world
 camera, a reference image, a surface); positions are scaled from it to the
@@ -16,16 +18,17 @@ recording time, as Pupil Cloud does: a longer recording weighs more.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from trackheat import render
+from trackheat.accumulate.binned import DEFAULT_BINS, DEFAULT_SIGMA_BINS, bin_shape, binned_density
 from trackheat.errors import UserError
 from trackheat.importers import ImportedSession, ImportOptions
+from trackheat.outputs.images import write_images
 
 MOUSE_FORMATS = {"mouse-dynamics", "positions-json"}
 UNITS = {"count": "gaze samples", "duration": "seconds"}
@@ -37,7 +40,7 @@ class GazeResult:
     overlay: Path
     density: np.ndarray  # float32 (H, W), the grid the images were coloured from
     weight: str
-    sessions: list[tuple[int, str, ImportedSession]] = field(default_factory=list)  # (id, file, what was imported)
+    sessions: list[tuple[int | None, str, ImportedSession]] = field(default_factory=list)  # (store id or None, file, what was read)
     peak: tuple[int, int] = (0, 0)  # reference-image pixel of the maximum
     bins: tuple[int, int] = (0, 0)  # histogram bins (x, y)
     sigma: float = 0.0
@@ -49,12 +52,12 @@ def load_reference(path: str | Path) -> np.ndarray:
 
     p = Path(path)
     if not p.exists():
-        raise UserError(f"--reference: {p}: no such file")
+        raise UserError(f"{p}: no such file", param="reference")
     if p.is_dir():
-        raise UserError(f"--reference: {p}: is a directory, not an image")
+        raise UserError(f"{p}: is a directory, not an image", param="reference")
     img = cv2.imread(str(p), cv2.IMREAD_COLOR)
     if img is None or img.size == 0:
-        raise UserError(f"--reference: {p}: not an image OpenCV can read (PNG, JPEG, ...)")
+        raise UserError(f"{p}: not an image OpenCV can read (PNG, JPEG, ...)", param="reference")
     return img
 
 
@@ -65,7 +68,7 @@ def read_files(files: Sequence[str | Path], options: ImportOptions, image_size: 
     surface, plain CSV) are read in the reference image's pixels.
     """
     from trackheat import importers
-    from trackheat.importers.gaze import NATIVE_SIZE
+    from trackheat.importers.gaze_plain import NATIVE_SIZE
 
     out = []
     for f in files:
@@ -85,12 +88,12 @@ def pick_weight(sessions: Sequence[ImportedSession | dict], weight: str | None) 
     """--weight, else the sessions' own (fixations: duration, samples: count); mixed needs --weight."""
     if weight:
         if weight not in UNITS:
-            raise UserError(f"--weight: expected count or duration, got {weight!r}")
+            raise UserError(f"expected count or duration, got {weight!r}", param="weight")
         return weight
     metas = [s.meta if isinstance(s, ImportedSession) else s for s in sessions]
     found = {m.get("weight", m.get("default_weight", "count")) for m in metas}
     if len(found) > 1:
-        raise UserError("these files mix gaze samples (weighed by count) and fixations (weighed by duration): choose --weight count or --weight duration")
+        raise UserError("these files mix gaze samples (weighed by count) and fixations (weighed by duration): choose `weight` count or duration")
     return found.pop() if found else "count"
 
 
@@ -135,12 +138,11 @@ def session_points(sessions: Sequence[ImportedSession], weight: str, width: int,
 
 def save_files(store, parsed: list[tuple[Path, list[ImportedSession]]]) -> list[tuple[int, str, ImportedSession]]:
     """Save every file's sessions (one transaction per file) and close the store: (id, file, session)."""
-    from trackheat import importers
 
     try:
         out = []
         for path, sessions in parsed:
-            ids = importers.save(store, sessions)
+            ids = store.save_imported(sessions)
             out += [(sid, str(path), s) for sid, s in zip(ids, sessions)]
         return out
     finally:
@@ -148,34 +150,30 @@ def save_files(store, parsed: list[tuple[Path, list[ImportedSession]]]) -> list[
 
 
 def _sigma(sigma: float | None) -> float:
-    """The renderer owns the default blur (Pupil Cloud's: 1 % of the 300 bins); read it, don't copy it."""
-    from trackheat import render
-
-    return float(render.binned_density.__kwdefaults__["sigma"]) if sigma is None else float(sigma)
+    """The blur in bins: the binned density's own default (Pupil Cloud's: 1 % of the 300 bins)."""
+    return DEFAULT_SIGMA_BINS if sigma is None else float(sigma)
 
 
 def _draw(sessions: Sequence[ImportedSession], files, image: np.ndarray, out_dir, *, weight: str, bins: int, sigma: float | None,
           colormap: str, scale: str, alpha: float | None, density_path) -> tuple[np.ndarray, Path, Path]:
     """Pupil Cloud's heatmap of the sessions over `image`, written as export writes it: (grid, heatmap, overlay)."""
-    from trackheat import export, render
-
     height, width = image.shape[:2]
     xs, ys, ws = session_points(sessions, weight, width, height)
     sig = _sigma(sigma)
     if not len(xs) or not np.any(ws > 0):
         what = "fixation time" if weight == "duration" else "gaze samples"
         raise UserError(f"no {what} on the reference in {', '.join(str(f) for f in files)}: nothing to draw (see the skipped and dropped counts)")
-    grid = render.binned_density(xs, ys, ws, width=width, height=height, bins=bins, sigma=sig)
+    grid = binned_density(xs, ys, ws, width=width, height=height, bins=bins, sigma=sig)
     # A lone point reads 1 at its peak, so the bar counts samples or seconds per blob.
-    lone = render.binned_density([width / 2], [height / 2], [1.0], width=width, height=height, bins=bins, sigma=sig)
+    lone = binned_density([width / 2], [height / 2], [1.0], width=width, height=height, bins=bins, sigma=sig)
     unit_scale = 1.0 / float(lone.max()) if lone.max() > 0 else 1.0
     total = float(ws.sum())
     amount = f"{total:,.1f} s of fixation" if weight == "duration" else f"{int(round(total)):,} samples"
     n_rec = len(sessions)
-    bx, by = render.bin_shape(width, height, bins)
+    bx, by = bin_shape(width, height, bins)
     title = f"{n_rec} recording{'s' if n_rec != 1 else ''} | {amount} | {bx}x{by} bins, sigma {sig:g} bins | weight: {weight}"
     kwargs = {} if alpha is None else {"alpha": alpha}
-    heat, over = export.write_images(grid, out_dir, background_bgr=image, colormap=colormap, scale=scale, unit=UNITS[weight],
+    heat, over = write_images(grid, out_dir, background_bgr=image, colormap=colormap, scale=scale, unit=UNITS[weight],
                                      title=title, unit_scale=unit_scale, density_path=density_path, **kwargs)
     return grid, heat, over
 
@@ -186,25 +184,23 @@ def heatmap(
     out_dir: str | Path,
     *,
     options: ImportOptions | None = None,
-    bins: int = 300,
+    bins: int = DEFAULT_BINS,
     sigma: float | None = None,
-    colormap: str = "turbo",
+    colormap: str = render.DEFAULT_COLORMAP,
     scale: str = "max",
     alpha: float | None = None,
     db: str | Path | None = None,
     density_path: str | Path | None = None,
 ) -> GazeResult:
-    """Import `files` and draw them over `reference`; returns what was written."""
-    from trackheat import render
-    from trackheat.store import Store
+    """Read `files` (saving them into the store `db` if given) and draw them over `reference`."""
 
     options = options or ImportOptions()
     if not files:
         raise UserError("no files given")
     if int(bins) < 1:
-        raise UserError(f"--bins: expected a positive number, got {bins}")
+        raise UserError(f"expected a positive number, got {bins}", param="bins")
     if sigma is not None and not sigma >= 0:
-        raise UserError(f"--sigma: expected a number >= 0 (in bins), got {sigma}")
+        raise UserError(f"expected a number >= 0 (in bins), got {sigma}", param="sigma")
     render.colormap_id(colormap)  # a bad name fails before any work
     image = load_reference(reference)
     height, width = image.shape[:2]
@@ -218,20 +214,13 @@ def heatmap(
 
     if db is not None:
         # The user's store first: if it cannot take the files, no images claim they were imported.
-        result_sessions = save_files(Store(db, create=True), parsed)
-        grid, heat, over = draw()
+        from trackheat.store import Store
+
+        result_sessions: list[tuple[int | None, str, ImportedSession]] = save_files(Store(db, create=True), parsed)
     else:
-        # A temporary store nobody reads afterwards: no WAL, no fsync (Store scratch mode), and it
-        # fills in a second thread while this one draws from the same sessions in memory (SQLite
-        # releases the GIL while it steps; so do cv2 and numpy's loops): on two cores the ~0.2 s
-        # of drawing and PNG writing hides behind the ~0.6 s of inserting.
-        with tempfile.TemporaryDirectory(prefix="trackheat-gaze-") as tmp, ThreadPoolExecutor(1, thread_name_prefix="trackheat-save") as pool:
-            saving = pool.submit(lambda: save_files(Store(Path(tmp) / "gaze.db", create=True, scratch=True), parsed))
-            try:
-                grid, heat, over = draw()
-            finally:
-                result_sessions = saving.result()  # waits; a failed save is the command's error
-    bx, by = render.bin_shape(width, height, bins)
+        result_sessions = [(None, str(path), s) for path, ss in parsed for s in ss]
+    grid, heat, over = draw()
+    bx, by = bin_shape(width, height, bins)
     sig = _sigma(sigma)
     py, px = np.unravel_index(int(np.argmax(grid)), grid.shape)
     return GazeResult(heat, over, grid, weight, result_sessions, (int(px), int(py)), (bx, by), sig)

@@ -138,9 +138,9 @@ def parse_region(text: str) -> Rect:
     try:
         x, y, w, h = (int(p) for p in parts)
     except ValueError:
-        raise UserError(f"--region: expected X,Y,W,H in pixels, such as 0,0,800,600; got {text!r}") from None
+        raise UserError(f"expected X,Y,W,H in pixels, such as 0,0,800,600; got {text!r}", param="region") from None
     if w <= 0 or h <= 0:
-        raise UserError(f"--region: width and height must be positive; got {text!r}")
+        raise UserError(f"width and height must be positive; got {text!r}", param="region")
     return Rect(x, y, w, h)
 
 
@@ -156,8 +156,8 @@ class ScreenSource(FrameSource):
 
     def __init__(self, monitor: int = 1, region: Rect | None = None, max_fps: float = 30.0) -> None:
         super().__init__()
-        from trackheat.display import require_pointer
-        from trackheat.screen import open_mss
+        from trackheat.sources.display import require_pointer
+        from trackheat.sources.screen import open_mss
 
         require_pointer("live --screen")
         sct = open_mss()
@@ -173,13 +173,13 @@ class ScreenSource(FrameSource):
             bottom = min(region.bottom, desk["top"] + desk["height"])
             if right <= left or bottom <= top:
                 raise UserError(
-                    f"--region {region.left},{region.top},{region.width},{region.height} lies outside the desktop "
-                    f"({desk['left']},{desk['top']},{desk['width']},{desk['height']})"
+                    f"{region.left},{region.top},{region.width},{region.height} lies outside the desktop "
+                    f"({desk['left']},{desk['top']},{desk['width']},{desk['height']})", param="region"
                 )
             self.rect = Rect(left, top, right - left, bottom - top)
         else:
             if not 0 <= monitor < len(mons):
-                raise UserError(f"--monitor {monitor}: this desktop has monitors 1..{len(mons) - 1} (0 is all of them)")
+                raise UserError(f"this desktop has monitors 1..{len(mons) - 1} (0 is all of them)", param="monitor")
             m = mons[monitor]
             self.rect = Rect(int(m["left"]), int(m["top"]), int(m["width"]), int(m["height"]))
         self.size = (self.rect.width, self.rect.height)
@@ -191,7 +191,7 @@ class ScreenSource(FrameSource):
     def _read(self) -> Frame | None:
         import cv2
 
-        from trackheat.screen import grab_bgra, open_mss
+        from trackheat.sources.screen import grab_bgra, open_mss
 
         if self._sct is None:  # made in the capture thread that uses it
             self._sct = open_mss()
@@ -258,7 +258,7 @@ class VideoSource(FrameSource):
                 what = text
                 path = Path(text).expanduser()
                 if not path.exists():
-                    raise UserError(f"{text}: no such file (--webcam takes a camera index, a video file or a URL)")
+                    raise UserError(f"{text}: no such file (`webcam` takes a camera index, a video file or a URL)")
                 if path.is_dir():
                     raise UserError(f"{text}: is a directory, not a video file")
                 if not os.access(path, os.R_OK):

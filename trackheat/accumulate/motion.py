@@ -1,14 +1,13 @@
 """A decaying motion accumulator: where frames change now, and where they changed a moment ago.
 
-The seed's pipeline, step for step: gray, GaussianBlur, absdiff with the
+The tutorial's starter pipeline (bench/live.py's reference), step for step: gray, GaussianBlur, absdiff with the
 previous frame, threshold, dilate, `acc *= decay` then `acc += motion`,
 normalize to the max, colormap, addWeighted blend. What differs is only how
 it is computed: float32 buffers allocated once and reused with `dst=`
 (numpy temporaries cost 2.5x at 1080p), and the motion is found on a smaller
 frame (`process_scale`) whose heat is scaled back up, so a 4K screen stays
 real-time on two cores. At `process_scale=1.0` the heat equals the seed's.
-The full-size part of render() (scale up, colour, blend) is render.LevelShader:
-one sweep per row in C, in two bands of rows on two threads.
+Drawing it (scale up, colour, blend) is trackheat.render.motion.MotionHeatmap.
 
 One addition to "normalize to the max": the value shown as 100 % is never
 below `floor` (one frame's worth of motion). Normalizing to the max alone
@@ -17,8 +16,8 @@ with the floor the picture fades by `decay` per frame once the strongest
 pixel has decayed below one frame of motion. While anything moves, the max
 is above the floor and the result is the seed's.
 
-It knows nothing of where frames come from (screen, camera, file), and it
-colours only through `trackheat.render`.
+It knows nothing of where frames come from (screen, camera, file) nor how
+the heat is coloured.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
-from trackheat import render
+from trackheat.accumulate.density import density
 
 # A frame larger than this many pixels is processed at 1/2, 1/4, ... of its size.
 PROCESS_PIXELS = 1280 * 720
@@ -52,16 +51,12 @@ def _odd(n: int) -> int:
     return n if n % 2 == 1 or n == 0 else n + 1
 
 
-class MotionHeatmap:
-    """The live motion heat of a stream of same-sized BGR frames.
+class MotionAccumulator:
+    """The live motion heat of a stream of same-sized BGR frames, at the process size.
 
-    `update(frame)` adds one frame, `heat()` is the heat as float32 0..1 at
-    the frame's size, `render(frame)` the frame blended with the coloured
-    heat, `reset()` forgets everything. `decay`, `colormap`, `alpha` and
-    `show_points` may be changed between frames (the live window's keys do).
-
-    `render()` returns a buffer that the next `render()` call overwrites
-    (a fresh 4K frame per call costs page faults); copy it to keep it.
+    `update(frame)` adds one frame, `add_points` the cursor's positions,
+    `reset()` forgets everything; `top()` is the value shown as 100 %.
+    trackheat.render.motion.MotionHeatmap draws it over the frames.
     """
 
     def __init__(
@@ -121,11 +116,7 @@ class MotionHeatmap:
         self._moving = np.zeros((ph, pw), np.uint8)
         self.accumulator = np.zeros((ph, pw), np.float32)
         self._points: np.ndarray | None = None  # the cursor layer, made on first use
-        self._u8 = np.empty((ph, pw), np.uint8)
-        self._u8b = np.empty((ph, pw), np.uint8)
         self._scaled = (pw, ph) != (w, h)  # heat is scaled up to the frame
-        self._out = np.empty((h, w, 3), np.uint8)
-        self._shader = render.LevelShader((w, h), (pw, ph))
         self._kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))  # the seed's dilate(None)
 
     def _ensure(self, frame: np.ndarray) -> None:
@@ -192,13 +183,6 @@ class MotionHeatmap:
             return 0.0
         return max(float(cv2.minMaxLoc(self.accumulator)[1]), self.floor)
 
-    def heat(self) -> np.ndarray:
-        """The motion heat as float32 0..1 at the frame's size (a new array)."""
-        if self._size is None:
-            return np.zeros((0, 0), np.float32)
-        small = render.normalize(self.accumulator, "max", top=self.top())
-        return self._upscale(small)
-
     def _upscale(self, small: np.ndarray) -> np.ndarray:
         if not self._scaled:
             return small
@@ -236,43 +220,8 @@ class MotionHeatmap:
         # render.density gives each point unit mass; weight 2*pi*sigma^2 makes its peak about 1,
         # the same unit as one frame of motion (and as `floor`).
         w = np.full(int(inside.sum()), 2.0 * math.pi * sig * sig)
-        self._points += render.density(px[inside], py[inside], w, width=pw, height=ph, sigma=sig)
+        self._points += density(px[inside], py[inside], w, width=pw, height=ph, sigma=sig)
         return int(inside.sum())
-
-    def points_heat(self) -> np.ndarray:
-        """The cursor layer as float32 0..1 at the frame's size (zeros when no point came)."""
-        if self._size is None:
-            return np.zeros((0, 0), np.float32)
-        if self._points is None:
-            return np.zeros(self._size[::-1], np.float32)
-        t = max(float(cv2.minMaxLoc(self._points)[1]), self.floor)
-        return self._upscale(render.normalize(self._points, "max", top=t))
-
-    # -- output ------------------------------------------------------------------
-    def _levels(self) -> np.ndarray:
-        """The heat as 0..255 at the process size (cursor layer folded in), in a reused buffer."""
-        u8 = render.normalize_u8(self.accumulator, "max", out=self._u8, top=self.top())
-        if self.show_points and self._points is not None:
-            t = max(float(cv2.minMaxLoc(self._points)[1]), self.floor)
-            pts = render.normalize_u8(self._points, "max", out=self._u8b, top=t)
-            cv2.max(u8, pts, dst=u8)
-        return u8
-
-    def render(self, frame_bgr: np.ndarray) -> np.ndarray:
-        """The frame blended with the coloured heat (the cursor layer drawn over the motion)."""
-        self._ensure(frame_bgr)
-        return self._shader.shade(frame_bgr, self._levels(), self._out, self.colormap, self.alpha)
-
-    def heat_bgr(self) -> np.ndarray:
-        """The coloured heat alone at the frame's size (for a snapshot), cursor layer included when shown.
-
-        Drawn by the same shader as render() with alpha 1, so the snapshot matches the overlay.
-        """
-        if self._size is None:
-            return np.zeros((0, 0, 3), np.uint8)
-        w, h = self._size
-        out = np.empty((h, w, 3), np.uint8)
-        return self._shader.shade(out, self._levels(), out, self.colormap, 1.0)  # alpha 1: the frame weighs 0
 
     def reset(self) -> None:
         """Forget all heat and the previous frame (the next frame starts afresh)."""

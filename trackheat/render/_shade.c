@@ -1,5 +1,5 @@
 /*
- * trackheat._shade: the live overlay's full-size pass, in one sweep over the frame.
+ * trackheat.render._shade: the live overlay's full-size pass, in one sweep over the frame.
  *
  * render.LevelShader calls it. Per output row it scales the heat levels up
  * (bilinear, OpenCV's INTER_LINEAR geometry), looks the colour up and blends

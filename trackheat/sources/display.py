@@ -51,7 +51,7 @@ def require_window(what: str) -> None:
         return
     problem = _x11_problem()
     if problem:
-        raise NoDisplay(f"{what} needs a display for its window: {problem}; use --no-window with --out or --snapshot on a server")
+        raise NoDisplay(f"{what} needs a display for its window: {problem}; use `no_window` with `out` or `snapshot` on a server")
 
 
 def make_dpi_aware() -> None:

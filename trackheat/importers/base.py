@@ -1,0 +1,74 @@
+"""What every importer shares: the options a user may give, the session an importer returns, a format's entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from trackheat.activity import IDLE_AFTER
+from trackheat.canvas import Canvas
+from trackheat.errors import BadInput
+
+
+@dataclass
+class ImportOptions:
+    """What the command line may tell an importer beyond the file itself."""
+
+    format: str = "auto"
+    normalized: bool = False  # plain CSV gaze coordinates are 0..1
+    weight: str | None = None  # gaze: count|duration (None: the format's default)
+    reference_size: tuple[int, int] | None = None  # (width, height) of the reference image / scene camera
+    confidence: float = 0.6  # Pupil Core: rows under this are skipped
+    idle_after: float = IDLE_AFTER  # gaps longer than this are idle, not dwell
+
+
+@dataclass
+class ImportedSession:
+    """One session read from a file, before it reaches the store.
+
+    Positions are parallel arrays (one entry per sample, not yet aggregated);
+    `ts` are absolute epoch seconds when the file carries time, else None.
+    """
+
+    source: str
+    canvas: Canvas
+    xs: np.ndarray
+    ys: np.ndarray
+    counts: np.ndarray | None = None  # default: one each
+    dwell: np.ndarray | None = None  # seconds per sample (gaze fixation durations too)
+    ts: np.ndarray | None = None
+    kind: str = "mouse"
+    started: float | None = None
+    ended: float | None = None
+    clicks: list[tuple[float, int, int, str]] = field(default_factory=list)
+    scrolls: list[tuple[float, int, int, int, int]] = field(default_factory=list)
+    distance: float | None = None
+    active_seconds: float = 0.0
+    idle_seconds: float = 0.0
+    dropped: int = 0  # rows with impossible coordinates or outside the canvas
+    skipped: int = 0  # rows with no usable sample (empty, NaN, low confidence, not detected)
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def moves(self) -> int:
+        return int(len(self.xs) if self.counts is None else int(np.sum(self.counts)))
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    description: str  # the header it expects, for the "unknown format" message
+    detect: Callable[[str, Path], bool]  # (first non-empty line, path) -> is it mine?
+    read: Callable[[Path, ImportOptions], list[ImportedSession]]
+
+
+def parse_float(text: str, path: Path, line: int, column: str) -> float:
+    """A number from a cell, or BadInput naming the file, line and column."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        shown = text if len(str(text)) <= 40 else str(text)[:37] + "..."
+        raise BadInput(path, f"{column} is not a number: {shown!r}", line) from None

@@ -1,0 +1,112 @@
+"""The image outputs every command shares: heatmap.png, overlay.png, snapshots.
+
+`write_images` turns a density grid into the transparent heatmap and the
+overlay with its title and colour bar; export, gaze and the viewer all call
+it, so every trackheat picture has the same colours, bar and title.
+`write_png` is the one PNG writer (live's snapshots too).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from trackheat import render
+from trackheat.canvas import Rect
+from trackheat.errors import UserError
+
+DEFAULT_ALPHA = 0.65
+NEUTRAL = (34, 32, 30)  # BGR: dark neutral monitor area
+OFF_DESKTOP = (18, 17, 16)  # parts of the bounding box no monitor covers
+OUTLINE = (110, 105, 100)
+
+
+def write_png(path: str | Path, image: np.ndarray) -> Path:
+    """Write one image (export's PNGs, live's snapshots); cv2 says only False when it cannot."""
+    path = Path(path)
+    if not cv2.imwrite(str(path), image):
+        raise UserError(f"{path}: cannot write the image")
+    return path
+
+
+def write_images(
+    density: np.ndarray,
+    out_dir: str | Path,
+    *,
+    background_bgr: np.ndarray | None = None,
+    colormap: str | int = render.DEFAULT_COLORMAP,
+    scale: str = "max",
+    alpha: float = DEFAULT_ALPHA,
+    unit: str = "",
+    title: str | None = None,
+    label: str | None = None,
+    unit_scale: float = 1.0,
+    outlines: Sequence[Rect] = (),
+    background_outlines: bool = True,
+    density_path: str | Path | None = None,
+) -> tuple[Path, Path]:
+    """Write OUT/heatmap.png (RGBA: transparent where nothing happened) and
+    OUT/overlay.png (over the background, with title and colour bar).
+
+    `background_bgr` of any size is scaled to the density's size; None gives a
+    dark neutral canvas with `outlines` (monitor rectangles in grid pixels)
+    drawn. With outlines, heat that blurs off every monitor (into the gaps of
+    a multi-monitor desktop) is made transparent in the images; the saved
+    density is left as computed.
+    The colour bar reads 0-100 % and, at each tick, the absolute amount:
+    density times `unit_scale` (export passes the factor that makes a lone
+    point read 1, so the bar counts moves, clicks or seconds per blob).
+    """
+    d = np.asarray(density, np.float32)
+    if d.ndim != 2 or d.size == 0:
+        raise ValueError(f"density must be a non-empty 2-D grid, got shape {d.shape}")
+    render.colormap_id(colormap)
+    render.parse_scale(scale)
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise UserError(f"expected a number from 0 to 1, got {alpha}", param="alpha")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    h, w = d.shape
+    rgba = render.colorize(d, colormap, scale)
+    if outlines:
+        on_screen = np.zeros((h, w), np.uint8)
+        for m in outlines:
+            x0, y0 = max(int(round(m.left)), 0), max(int(round(m.top)), 0)
+            on_screen[y0:max(int(round(m.top + m.height)), 0), x0:max(int(round(m.left + m.width)), 0)] = 1
+        rgba[..., 3] *= on_screen
+    heat_path = out / "heatmap.png"
+    write_png(heat_path, cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    bg = neutral_background(w, h, outlines if background_outlines else ()) if background_bgr is None else background_bgr
+    mixed = render.overlay(bg, rgba, alpha=alpha)
+    top = render.scale_top(d, scale) * float(unit_scale)
+    framed = render.draw_colorbar(mixed, colormap, label if label is not None else unit, unit="per blob" if unit_scale != 1.0 else "", top=top, scale=scale, title=title)
+    over_path = out / "overlay.png"
+    write_png(over_path, framed)
+    if density_path is not None:
+        dp = Path(density_path)
+        dp.parent.mkdir(parents=True, exist_ok=True)
+        np.save(dp, d)
+    return heat_path, over_path
+
+
+def neutral_background(width: int, height: int, outlines: Sequence[Rect] = ()) -> np.ndarray:
+    """A dark neutral canvas; monitors (in grid pixels) drawn as lighter panels with outlines."""
+    if not outlines:
+        bg = np.empty((height, width, 3), np.uint8)
+        bg[...] = NEUTRAL
+        return bg
+    bg = np.empty((height, width, 3), np.uint8)
+    bg[...] = OFF_DESKTOP
+    thick = max(1, int(round(min(width, height) / 540)))
+    fs = max(0.35, min(width, height) / 1800)
+    for i, m in enumerate(outlines, start=1):
+        x0, y0 = int(round(m.left)), int(round(m.top))
+        x1, y1 = int(round(m.left + m.width)) - 1, int(round(m.top + m.height)) - 1
+        cv2.rectangle(bg, (x0, y0), (x1, y1), NEUTRAL, -1)
+        cv2.rectangle(bg, (x0, y0), (x1, y1), OUTLINE, thick)
+        if len(outlines) > 1:
+            cv2.putText(bg, f"monitor {i}", (x0 + 8 * thick, y0 + int(28 * fs / 0.6)), cv2.FONT_HERSHEY_SIMPLEX, fs, OUTLINE, thick, cv2.LINE_AA)
+    return bg

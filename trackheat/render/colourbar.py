@@ -1,0 +1,112 @@
+"""The 0-100 % colour bar beside a picture, with the absolute value of each tick and a title strip."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from trackheat.render.colour import DEFAULT_COLORMAP, apply_colormap
+from trackheat.render.scale import Scale, scale_value
+
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def fmt_amount(v: float) -> str:
+    """A short number for a label: 0.42, 3.5, 87, 1.2k, 3.4M."""
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v / 1e6:.3g}M"
+    if a >= 1e4:
+        return f"{v / 1e3:.3g}k"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 1:
+        return f"{v:.3g}"
+    if a == 0:
+        return "0"
+    return f"{v:.2g}"
+
+
+def _text(img: np.ndarray, text: str, org: tuple[int, int], fs: float, color=(235, 235, 235), thick: int = 1) -> None:
+    # Hershey fonts are ASCII only; keep labels ASCII. Drawn on the dark panel, so no shadow.
+    text = text.encode("ascii", "replace").decode()
+    cv2.putText(img, text, org, _FONT, fs, color, thick, cv2.LINE_AA)
+
+
+def draw_colorbar(
+    image_bgr: np.ndarray,
+    colormap: str | int = DEFAULT_COLORMAP,
+    label: str = "",
+    *,
+    unit: str = "",
+    top: float | None = None,
+    scale: str | Scale = "max",
+    title: str | None = None,
+    background=(32, 32, 32),
+) -> np.ndarray:
+    """A new BGR image: `image_bgr` with a title strip above and a colour bar at the right.
+
+    The bar reads 0-100 % at five ticks; with `top` (the absolute value at
+    100 %) and `unit`, each tick also shows its absolute amount under the
+    scale in use (so a log bar says what 50 % really means). Drawn outside
+    the picture so it never hides a part of the screen; sized from the
+    image height so it stays readable from 640x480 to 4K.
+    """
+    img = np.asarray(image_bgr)
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    h, w = img.shape[:2]
+    u = max(min(h, w * 9 // 16) / 720.0, 0.8)  # layout unit: 1.0 at 720p, never too small to read
+    fs = 0.5 * u
+    thick = max(1, int(round(u)))
+    (_, th), _ = cv2.getTextSize("0 %", _FONT, fs, thick)
+    title_h = int(round(th * 2.6)) if title else 0
+    tick_texts = []
+    for i in range(5):
+        f = i / 4
+        t = f"{int(f * 100)} %"
+        if top is not None and top > 0:
+            t += f"  {fmt_amount(scale_value(f, top, scale))}"
+        tick_texts.append(t)
+    label_lines = [s for s in (label, f"({unit})" if unit and top is not None and top > 0 else "") if s]
+    text_w = max([cv2.getTextSize(t, _FONT, fs, thick)[0][0] for t in tick_texts + label_lines] + [0])
+    bar_w = int(round(18 * u))
+    pad = int(round(12 * u))
+    panel_w = pad + bar_w + pad // 2 + text_w + pad
+    # A very short picture (a few rows of a tiny canvas) still gets a whole bar:
+    # the panel, and so the output, is never shorter than the bar needs.
+    ph = max(h, 2 * pad + 2 * th + 24)
+    out = np.empty((ph + title_h, w + panel_w, 3), np.uint8)
+    out[...] = background
+    out[title_h:title_h + h, :w] = img
+    if title:
+        tfs = fs * 1.1
+        tw = cv2.getTextSize(title, _FONT, tfs, thick)[0][0]
+        if tw > out.shape[1] - 2 * pad:  # shrink a long title to fit rather than cut it
+            tfs *= (out.shape[1] - 2 * pad) / tw
+        _text(out, title, (pad, int(round(title_h * 0.68))), tfs, thick=thick)
+    # The bar: 100 % at the top.
+    y0 = title_h + pad + (len(label_lines) + 1) * int(th * 1.8)
+    y1 = title_h + ph - pad - th
+    if y1 - y0 < 20:
+        y0, y1 = title_h + pad, title_h + ph - pad
+    n = max(y1 - y0, 2)
+    ramp = np.linspace(1.0, 0.0, n, dtype=np.float32).reshape(-1, 1)
+    colours = apply_colormap(np.repeat(ramp, bar_w, axis=1), colormap)
+    x0 = w + pad
+    out[y0:y0 + n, x0:x0 + bar_w] = colours
+    cv2.rectangle(out, (x0 - 1, y0 - 1), (x0 + bar_w, y0 + n), (200, 200, 200), 1)
+    for i, t in enumerate(label_lines):
+        _text(out, t, (x0, title_h + pad + th + i * int(th * 1.8)), fs, thick=thick)
+    tx = x0 + bar_w + pad // 2
+    for i, t in enumerate(tick_texts):
+        y = y0 + n - 1 - int(round(i / 4 * (n - 1)))
+        cv2.line(out, (x0 + bar_w, y), (x0 + bar_w + pad // 3, y), (220, 220, 220), thick)
+        _text(out, t, (tx, min(max(y + th // 2, y0 + th), y0 + n)), fs, thick=thick)
+    return out
+
+
+def rgb_of(colormap: str | int, fraction: float) -> tuple[int, int, int]:
+    """The BGR colour a colormap gives a 0..1 value (for legends and tests)."""
+    px = apply_colormap(np.array([[fraction]], np.float32), colormap)
+    return tuple(int(c) for c in px[0, 0])
