@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py trackheat/rende
 OUT    := out
 APT    := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
-.PHONY: all demo test bench sysdeps venv clean
+.PHONY: all demo test lint bench sysdeps venv clean
 
 all: test
 
@@ -36,7 +36,12 @@ sysdeps:
 	  apt-get update -qq && $(APT) xvfb xdotool xauth >/dev/null; \
 	else echo "the tests need Xvfb and xdotool; install them with: sudo apt-get install xvfb xdotool"; exit 1; fi
 
-test: $(STAMP) sysdeps
+# Lint and type check: settings in pyproject.toml ([tool.ruff], [tool.mypy]).
+lint: $(STAMP)
+	$(BIN)/ruff check trackheat tests bench
+	$(BIN)/mypy
+
+test: $(STAMP) sysdeps lint
 	$(BIN)/python -m pytest -q -ra
 
 demo: $(STAMP)

@@ -234,7 +234,7 @@ def test_screenshot_under_xvfb(db, tmp_path, xvfb):
     with Store(db) as s:
         sid = s.create_session("test", Canvas.desktop([Rect(0, 0, xvfb.width, xvfb.height)]), started=T0)
         s.add_positions(sid, [(640, 360, 10)], period=int(T0))
-    proc = trackheat("export", "--db", db, "-o", tmp_path / "o", "--screenshot", env=xvfb.env, check=True)
+    trackheat("export", "--db", db, "-o", tmp_path / "o", "--screenshot", env=xvfb.env, check=True)
     over = cv2.imread(str(tmp_path / "o" / "overlay.png"))
     t = over.shape[0] - xvfb.height
     # An empty Xvfb screen is black: a real grab, not the neutral canvas.

@@ -17,7 +17,7 @@ EXCERPT = ROOT / "tests" / "data" / "mouse-dynamics-user12-excerpt.csv"
 def count_straight(path: Path) -> dict:
     """The numbers the issue asks for, counted from the raw text with no trackheat code."""
     n = {"moves": 0, "clicks": 0, "scrolls": 0, "dropped": 0, "buttons": {}}
-    lines = [l for l in path.read_text().splitlines() if l.strip()]
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
     for line in lines[1:]:
         _, _, button, state, x, y = line.split(",")
         if x == "65535" or y == "65535":
@@ -34,7 +34,7 @@ def count_straight(path: Path) -> dict:
 
 def import_json(db: Path, *files: Path) -> list[dict]:
     out = trackheat("import", "--db", db, "--json", *files, check=True)
-    return [json.loads(l) for l in out.stdout.splitlines()]
+    return [json.loads(ln) for ln in out.stdout.splitlines()]
 
 
 def test_excerpt_counts_match_the_file_and_stats_agree(db):

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Rect:
@@ -71,7 +73,7 @@ class Canvas:
         return cls(tuple(monitors), kind="desktop")
 
     @classmethod
-    def covering(cls, xs: Sequence[float], ys: Sequence[float]) -> "Canvas":
+    def covering(cls, xs: Sequence[float] | np.ndarray, ys: Sequence[float] | np.ndarray) -> "Canvas":
         """The smallest desktop holding every point (for logs that carry no layout)."""
         if len(xs) == 0:
             return cls((Rect(0, 0, 1, 1),), kind="desktop", extra={"inferred": True})

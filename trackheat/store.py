@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the store takes what importers made; it needs no importer c
     from trackheat.importers.base import ImportedSession
 
 SCHEMA_VERSION = 1
+Cells = Sequence[float] | np.ndarray  # a column of values: the recorder's tuples, an importer's arrays
 DEFAULT_PERIOD = PERIOD  # seconds; positions are bucketed by period so export can pick a time range
 BULK_ROWS = 100  # rows per INSERT statement in add_position_arrays (600 parameters, far under SQLite's limit)
 # What a failed write raises (busy past the timeout, disk full, I/O error): callers
@@ -247,6 +248,7 @@ class Store:
                 "INSERT INTO sessions(source, kind, started, period_seconds, canvas, meta) VALUES (?,?,?,?,?,?)",
                 (source, kind, time.time() if started is None else float(started), int(period_seconds), canvas.to_json(), json.dumps(dict(meta or {}))),
             )
+            assert cur.lastrowid is not None  # an INSERT just ran
             sid = int(cur.lastrowid)
             self._db.execute("INSERT INTO layouts(session_id, t, canvas) VALUES (?,?,?)", (sid, time.time() if started is None else float(started), canvas.to_json()))
         return sid
@@ -312,7 +314,7 @@ class Store:
                 ((session_id, int(period), int(r[0]), int(r[1]), int(r[2]), float(r[3]) if len(r) > 3 else 0.0) for r in rows),
             )
 
-    def add_position_arrays(self, session_id: int, period: int, x: np.ndarray, y: np.ndarray, count: np.ndarray, dwell: np.ndarray) -> None:
+    def add_position_arrays(self, session_id: int, period: int, x: Cells, y: Cells, count: Cells, dwell: Cells) -> None:
         """The bulk path for importers: parallel arrays, converted once, not per row.
 
         Rows go in BULK_ROWS at a time as one multi-row VALUES statement: the
@@ -327,17 +329,17 @@ class Store:
         flat[1::4] = np.asarray(y, np.int64).tolist()
         flat[2::4] = np.asarray(count, np.int64).tolist()
         flat[3::4] = np.asarray(dwell, np.float64).tolist()
-        flat = flat.tolist()
+        values = flat.tolist()
         head = "INSERT INTO positions(session_id, period, x, y, count, dwell) VALUES "
         row = f"({int(session_id)},{int(period)},?,?,?,?)"
         tail = " ON CONFLICT(session_id, period, x, y) DO UPDATE SET count=count+excluded.count, dwell=dwell+excluded.dwell"
         full = n - n % BULK_ROWS
         with self.transaction():
             if full:
-                chunks = iter(flat[: 4 * full])
+                chunks = iter(values[: 4 * full])
                 self._db.executemany(head + ",".join([row] * BULK_ROWS) + tail, zip(*[chunks] * (4 * BULK_ROWS)))
             if full < n:
-                self._db.execute(head + ",".join([row] * (n - full)) + tail, flat[4 * full :])
+                self._db.execute(head + ",".join([row] * (n - full)) + tail, values[4 * full :])
 
     def add_counts(self, session_id: int, counts: Mapping[tuple[int, int], int], dwell: Mapping[tuple[int, int], float] | None = None, period: int = 0) -> None:
         """The recorder's buffers as they are: {(x, y): count} and {(x, y): seconds}."""

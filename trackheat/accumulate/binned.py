@@ -42,7 +42,7 @@ def binned_density(
         w = w[inside]
     qx = np.minimum((x * (bx / width)).astype(np.int64), bx - 1)
     qy = np.minimum((y * (by / height)).astype(np.int64), by - 1)
-    hist = np.bincount(qy * bx + qx, weights=w, minlength=bx * by).astype(np.float32).reshape(by, bx)
+    hist: np.ndarray = np.bincount(qy * bx + qx, weights=w, minlength=bx * by).astype(np.float32).reshape(by, bx)
     if sigma > 0:
         hist = cv2.GaussianBlur(hist, (0, 0), sigmaX=float(sigma), sigmaY=float(sigma), borderType=cv2.BORDER_REFLECT)
     hist *= np.float32(bx * by / (width * height))

@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from trackheat.accumulate import pidfile
 from trackheat.canvas import Canvas
@@ -34,7 +34,7 @@ from trackheat.activity import IDLE_AFTER, PERIOD
 from trackheat.errors import UserError
 
 if TYPE_CHECKING:
-    from trackheat.store import SessionInfo
+    from trackheat.store import SessionInfo, Store
 
 LAYOUT_EVERY = 5.0  # seconds between monitor layout checks
 STATUS_EVERY = 5.0  # seconds between progress reports (at most)
@@ -221,7 +221,8 @@ def _rows(p: PeriodBuffer) -> list[tuple[int, int, int, float]]:
     return rows
 
 
-def write_batch(store, session_id: int, b: Batch, *, ended: float, layouts=(), screenshots=(), meta=None) -> None:
+def write_batch(store: Store, session_id: int, b: Batch, *, ended: float, layouts: Sequence[tuple[float, Canvas]] = (),
+                screenshots: Sequence[tuple[float, int, bytes]] = (), meta: dict | None = None) -> None:
     """One flush: the whole batch or nothing."""
     with store.transaction():
         for p in b.periods:
@@ -312,7 +313,7 @@ class Flusher(threading.Thread):
         except BaseException as e:  # surfaced by the main thread
             self.error = e
 
-    def flush(self, store, now: float, final: bool = False) -> bool:
+    def flush(self, store: Store, now: float, final: bool = False) -> bool:
         from trackheat.store import StoreError
 
         b = self.tally.take()
@@ -328,7 +329,7 @@ class Flusher(threading.Thread):
             with self._extra_lock:
                 self._layouts[:0] = layouts
                 self._shots[:0] = shots
-            self.report.message(f"cannot write to {self.db} ({e}); keeping the events in memory and retrying")
+            self.say(f"cannot write to {self.db} ({e}); keeping the events in memory and retrying")
             return False
         self.last_flush_ms = (time.perf_counter() - t0) * 1000
         self.flushes += 1

@@ -190,7 +190,7 @@ def _reduced(ix, iy, w, width: int, height: int, sigma: float, f: int, upsize: s
             sx = packed
             tmp = np.multiply(sy, bx)
             sx -= tmp
-            sx *= 1.0 / q
+            sx *= 1.0 / q  # type: ignore[arg-type]  # packed is float64 (bincount with weights)
             sy *= 1.0 / q
             sxy *= 1.0 / (q * q)
         else:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from trackheat.cli.common import add_db, add_session, fmt_duration, open_store, print_json
+
+if TYPE_CHECKING:
+    from trackheat.store import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def summarize(store, ids: list[int]) -> dict:
+def summarize(store: Store, ids: list[int]) -> dict:
     infos = [store.session(i) for i in ids]
     distances = [s.distance for s in infos]
     out = {
@@ -30,7 +34,7 @@ def summarize(store, ids: list[int]) -> dict:
         "hotspots": store.hotspots(ids, 5),
     }
     if all(d is not None for d in distances):
-        out["distance_px"] = round(sum(distances), 1)
+        out["distance_px"] = round(sum(d for d in distances if d is not None), 1)
     return out
 
 

@@ -45,8 +45,8 @@ def header_of(path: Path) -> str:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         if len(head) < 65536 or e.start < len(head) - 4:  # not just a multibyte char cut at the buffer end
-            line = head[: e.start].count(b"\n") + 1
-            raise BadInput(path, f"not UTF-8 text (byte 0x{head[e.start]:02x})", line) from None
+            lineno = head[: e.start].count(b"\n") + 1
+            raise BadInput(path, f"not UTF-8 text (byte 0x{head[e.start]:02x})", lineno) from None
         text = head[: e.start].decode("utf-8-sig")
     for line in text.splitlines():
         if line.strip():

@@ -124,7 +124,9 @@ def build(path: Path, fmt: str, points: Points, size: tuple[int, int], options: 
     default_weight = "duration" if fixations else "count"
     weight = options.weight or default_weight
     groups = [np.arange(n)] if points.group is None else [np.flatnonzero(points.group == g) for g in range(len(points.labels or []))]
-    labels = points.labels if points.group is not None else (points.labels or [None])
+    labels: list[str | None] = list(points.labels or [])
+    if points.group is None and not labels:
+        labels = [None]  # one session, unnamed
     now = time.time()
     out: list[ImportedSession] = []
     for rows, label in zip(groups, labels):
@@ -146,7 +148,9 @@ def build(path: Path, fmt: str, points: Points, size: tuple[int, int], options: 
             dwell, active = np.zeros(len(keep)), 0.0
         # Time: epoch clocks (Neon, ns UTC) are kept; other clocks (Pupil time,
         # Tobii recording time) are placed so the recording ends at import time.
-        ts = started = ended = None
+        ts: np.ndarray | None = None
+        started: float | None = None
+        ended: float | None = None
         if t is not None and len(t) and np.isfinite(t).any():
             t_lo, t_hi = float(np.nanmin(t)), float(np.nanmax(t))
             if fixations:
@@ -154,7 +158,7 @@ def build(path: Path, fmt: str, points: Points, size: tuple[int, int], options: 
                 t_hi = max(t_hi, float(np.nanmax(t + np.nan_to_num(d_all))))
             shift = points.t0 if points.epoch else now - t_hi
             started, ended = t_lo + shift, t_hi + shift
-            ts = t_keep + shift
+            ts = None if t_keep is None else t_keep + shift
         meta = {
             "format": fmt,
             "file": str(path),

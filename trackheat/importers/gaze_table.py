@@ -78,6 +78,7 @@ class Table:
         return self._cut(i)
 
     def _bounds(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        assert self._fast is not None  # _bounds is only used on tables read by the fast path
         a, pad, starts, ends, inner = self._fast
         s = starts if i == 0 else inner[:, i - 1] + 1
         e = ends if i == len(self.header) - 1 else inner[:, i]
@@ -87,6 +88,7 @@ class Table:
         return self._cut_rows(*self._bounds(i))
 
     def _cut_rows(self, s: np.ndarray, e: np.ndarray) -> np.ndarray:
+        assert self._fast is not None
         a = self._fast[0]
         lengths = e - s
         n = len(s)
@@ -332,7 +334,7 @@ def read_table(path: Path, delimiter: str = ",") -> Table:
     buf = _load(path)
     skip = 3 if bytes(buf[:3]) == b"\xef\xbb\xbf" else 0
     a = buf[skip:]
-    data = memoryview(a)
+    data = a.data  # a memoryview of the array's bytes
     d = ord(delimiter)
     # One pass for both line ends and delimiters: both are <= 44 (',' or TAB).
     low = _low_bytes(a)
@@ -406,7 +408,7 @@ def _read_regular(path: Path, a: np.ndarray, low: np.ndarray, kinds: np.ndarray,
     starts = np.empty(n, np.int64)
     starts[0] = int(low[k]) + 1
     starts[1:] = ends[:-1] + 1
-    t = Table(path, header, None, memoryview(a), starts, delimiter)
+    t = Table(path, header, None, a.data, starts, delimiter)
     t._fast = (a, None, starts, ends, bounds[:, :-1])
     return t
 

@@ -103,6 +103,7 @@ def _read(path: Path, options: ImportOptions) -> list[ImportedSession]:
         else:
             labels, group = t.groups(rec)
     if use_fix:
+        assert kind and index and dur and fx and fy  # checked above
         is_fix = np.char.strip(t.raw(kind)) == b"Fixation"
         idx = t.raw(index)
         # One row per (recording, fixation index): the first sample of each fixation.
@@ -115,6 +116,7 @@ def _read(path: Path, options: ImportOptions) -> list[ImportedSession]:
         pts = Points(xs, ys, t=ts[rows], duration=duration, group=None if group is None else group[rows], labels=labels)
         norm = "norm" in _unit(fx).lower()
     else:
+        assert gx and gy  # checked above
         rows = np.arange(t.n)
         sensor = t.find("sensor")
         skip = None

@@ -13,7 +13,7 @@ import datetime as _dt
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import numpy as np
@@ -24,6 +24,9 @@ from trackheat.accumulate.kernel import gaussian_patch
 from trackheat.canvas import Canvas, Rect, union
 from trackheat.errors import UserError
 from trackheat.outputs.images import DEFAULT_ALPHA, neutral_background, write_images
+
+if TYPE_CHECKING:
+    from trackheat.store import SessionInfo, Store
 
 KINDS = ("moves", "clicks", "dwell")
 UNITS = {"moves": "moves", "clicks": "clicks", "dwell": "seconds"}
@@ -109,7 +112,7 @@ def compose_desktop(canvas: Canvas, shots: Sequence[tuple[Rect, np.ndarray]]) ->
     return out
 
 
-def stored_screenshot(store, session_id: int, canvas: Canvas) -> np.ndarray:
+def stored_screenshot(store: Store, session_id: int, canvas: Canvas) -> np.ndarray:
     """The session's newest screenshot of each monitor, laid out on the canvas."""
     rows = store.screenshots(session_id)
     if not rows:
@@ -170,7 +173,7 @@ class ExportResult:
     amount: str = ""
 
 
-def _union_canvas(infos) -> Canvas:
+def _union_canvas(infos: Sequence[SessionInfo]) -> Canvas:
     """One canvas for the sessions drawn together.
 
     Real monitor layouts (from a recorder) are kept monitor by monitor; canvases
@@ -201,7 +204,7 @@ def _session_label(ids: Sequence[int]) -> str:
     return "sessions " + ",".join(map(str, ids))
 
 
-def _when(infos, since: float | None, until: float | None) -> str:
+def _when(infos: Sequence[SessionInfo], since: float | None, until: float | None) -> str:
     start = since if since is not None else min(s.started for s in infos)
     ends = [s.ended for s in infos if s.ended is not None]
     end = until if until is not None else (max(ends) if ends else None)
@@ -213,7 +216,7 @@ def _when(infos, since: float | None, until: float | None) -> str:
     return text
 
 
-def load_points(store, ids: Sequence[int], kind: str, since: float | None, until: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def load_points(store: Store, ids: Sequence[int], kind: str, since: float | None, until: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(xs, ys, weights) of what is drawn: moves weighted by count, dwell by seconds, one per click."""
     if kind not in KINDS:
         raise UserError(f"expected one of {', '.join(KINDS)}, got {kind!r}", param="kind")
@@ -230,7 +233,7 @@ def load_points(store, ids: Sequence[int], kind: str, since: float | None, until
 
 
 def export_session(
-    store,
+    store: Store,
     out_dir: str | Path,
     *,
     session: str = "last",
@@ -300,7 +303,9 @@ def export_session(
         bg = _crop(stored_screenshot(store, ids[-1], canvas), canvas, region)
     elif screenshot:
         bg = _crop(fresh_screenshot(canvas), canvas, region)
-    outlines = [Rect((m.left - region.left) * sx, (m.top - region.top) * sy, m.width * sx, m.height * sy) for m in monitors]
+    # Fractional rectangles in output pixels: write_images rounds each edge when it draws them.
+    outlines = [Rect((m.left - region.left) * sx, (m.top - region.top) * sy, m.width * sx, m.height * sy)  # type: ignore[arg-type]
+                for m in monitors]
     if bg is not None and bg.shape[:2] != (out_h, out_w):
         bg = cv2.resize(bg, (out_w, out_h), interpolation=cv2.INTER_AREA if bg.shape[1] > out_w else cv2.INTER_LINEAR)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -28,7 +28,10 @@ from trackheat import render
 from trackheat.accumulate.binned import DEFAULT_BINS, DEFAULT_SIGMA_BINS, bin_shape, binned_density
 from trackheat.errors import UserError
 from trackheat.importers import ImportedSession, ImportOptions
-from trackheat.outputs.images import write_images
+from trackheat.outputs.images import DEFAULT_ALPHA, write_images
+
+if TYPE_CHECKING:
+    from trackheat.store import Store
 
 MOUSE_FORMATS = {"mouse-dynamics", "positions-json"}
 UNITS = {"count": "gaze samples", "duration": "seconds"}
@@ -109,7 +112,7 @@ def _join(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.nd
     return tuple(np.concatenate(k) for k in zip(*parts))  # type: ignore[return-value]
 
 
-def points(store, session_ids: Sequence[int], weight: str, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def points(store: Store, session_ids: Sequence[int], weight: str, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(xs, ys, weights) of stored sessions in reference-image pixels."""
     parts = []
     for sid in session_ids:
@@ -136,11 +139,11 @@ def session_points(sessions: Sequence[ImportedSession], weight: str, width: int,
     return _join(parts)
 
 
-def save_files(store, parsed: list[tuple[Path, list[ImportedSession]]]) -> list[tuple[int, str, ImportedSession]]:
+def save_files(store: Store, parsed: list[tuple[Path, list[ImportedSession]]]) -> list[tuple[int | None, str, ImportedSession]]:
     """Save every file's sessions (one transaction per file) and close the store: (id, file, session)."""
 
     try:
-        out = []
+        out: list[tuple[int | None, str, ImportedSession]] = []
         for path, sessions in parsed:
             ids = store.save_imported(sessions)
             out += [(sid, str(path), s) for sid, s in zip(ids, sessions)]
@@ -172,9 +175,9 @@ def _draw(sessions: Sequence[ImportedSession], files, image: np.ndarray, out_dir
     n_rec = len(sessions)
     bx, by = bin_shape(width, height, bins)
     title = f"{n_rec} recording{'s' if n_rec != 1 else ''} | {amount} | {bx}x{by} bins, sigma {sig:g} bins | weight: {weight}"
-    kwargs = {} if alpha is None else {"alpha": alpha}
     heat, over = write_images(grid, out_dir, background_bgr=image, colormap=colormap, scale=scale, unit=UNITS[weight],
-                                     title=title, unit_scale=unit_scale, density_path=density_path, **kwargs)
+                                     title=title, unit_scale=unit_scale, density_path=density_path,
+                                alpha=DEFAULT_ALPHA if alpha is None else alpha)
     return grid, heat, over
 
 
@@ -212,11 +215,12 @@ def heatmap(
         return _draw(all_sessions, files, image, out_dir, weight=weight, bins=bins, sigma=sigma, colormap=colormap, scale=scale,
                      alpha=alpha, density_path=density_path)
 
+    result_sessions: list[tuple[int | None, str, ImportedSession]]
     if db is not None:
         # The user's store first: if it cannot take the files, no images claim they were imported.
         from trackheat.store import Store
 
-        result_sessions: list[tuple[int | None, str, ImportedSession]] = save_files(Store(db, create=True), parsed)
+        result_sessions = save_files(Store(db, create=True), parsed)
     else:
         result_sessions = [(None, str(path), s) for path, ss in parsed for s in ss]
     grid, heat, over = draw()

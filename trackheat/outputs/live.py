@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from trackheat.outputs.images import write_png
 from trackheat.errors import UserError
 from trackheat.render.motion import MotionHeatmap
 from trackheat.sources.frames import FrameSource
+
+if TYPE_CHECKING:
+    from trackheat.sources.pointer import PointerListener
 
 WINDOW = "trackheat live"
 # The `c` key walks through these; they read well over a screen or a camera.
@@ -56,7 +60,7 @@ class CursorFeed:
 
     def __init__(self) -> None:
         self._q: collections.deque = collections.deque(maxlen=100_000)
-        self._listener = None
+        self._listener: PointerListener | None = None
 
     def start(self) -> "CursorFeed":
         from trackheat.sources.pointer import PointerListener
@@ -88,7 +92,7 @@ def open_writer(path: Path, fps: float, size: tuple[int, int]):
         raise UserError(f"the video must end in {', '.join(FOURCC)}", param="out")
     if not path.parent.exists():
         raise UserError(f"directory {path.parent} does not exist", param="out")
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*FOURCC[ext]), float(fps), size)
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*FOURCC[ext]), float(fps), size)
     if not w.isOpened():
         raise UserError(f"cannot write a {ext} video here", param="out")
     return w
@@ -239,7 +243,7 @@ def run_live(
                 hm.update(frame, ignore=ignore)
                 if feed is not None:
                     xs, ys = feed.take()
-                    if xs:
+                    if xs and screen_rect is not None:
                         hm.add_points([x - screen_rect.left for x in xs], [y - screen_rect.top for y in ys])
                 overlay = hm.render(frame)
                 res.frames += 1

@@ -109,4 +109,5 @@ def draw_colorbar(
 def rgb_of(colormap: str | int, fraction: float) -> tuple[int, int, int]:
     """The BGR colour a colormap gives a 0..1 value (for legends and tests)."""
     px = apply_colormap(np.array([[fraction]], np.float32), colormap)
-    return tuple(int(c) for c in px[0, 0])
+    b, g, r = (int(c) for c in px[0, 0])
+    return b, g, r

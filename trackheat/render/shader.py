@@ -18,9 +18,9 @@ import numpy as np
 from trackheat.render.colour import _colormap_table, apply_colormap, blend, colormap_id
 
 try:  # the C inner loop; setup.py builds it where a compiler is at hand
-    from trackheat.render import _shade
+    from trackheat.render import _shade  # built by setup.py; typed in _shade.pyi
 except ImportError:  # no compiler at install time: LevelShader uses OpenCV calls instead
-    _shade = None
+    _shade = None  # type: ignore[assignment]
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()

@@ -201,6 +201,7 @@ class ScreenSource(FrameSource):
                 return None
         self._next_t = max(self._next_t + self._period, time.monotonic())
         t = time.time()
+        assert self.rect is not None  # set when the source opened
         bgra = grab_bgra(self._sct, self.rect)
         return t, cv2.cvtColor(bgra, cv2.COLOR_BGRA2BGR)
 
@@ -274,7 +275,7 @@ class VideoSource(FrameSource):
             cap.release()
             raise UserError(f"{what}: opened, but gave no frame")
         self.what = what
-        self._cap = cap
+        self._cap: cv2.VideoCapture | None = cap
         self._first: np.ndarray | None = _as_bgr(first)
         h, w = self._first.shape[:2]
         self.size = (w, h)
@@ -291,6 +292,7 @@ class VideoSource(FrameSource):
             frame, self._first = self._first, None
             self._t0 = time.monotonic()
         else:
+            assert self._cap is not None  # released only after the last read
             ok, frame = self._cap.read()
             if not ok or frame is None:
                 return None

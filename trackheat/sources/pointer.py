@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from trackheat.sources.display import make_dpi_aware
 from trackheat.errors import NoDisplay
@@ -51,7 +51,7 @@ class PointerListener:
         self.on_move = on_move
         self.on_click = on_click
         self.on_scroll = on_scroll
-        self._listener = None
+        self._listener: Any = None  # pynput's Listener (a Thread), made in start()
         self.trusted: bool | None = None  # macOS: whether the process may monitor input (None elsewhere)
 
     # -- lifecycle -------------------------------------------------------
@@ -248,7 +248,7 @@ def _read_record_stream(display, context: int, on_events: Callable[[bytes], obje
         buf += chunk
         n = len(buf)
         pos = 0
-        parts = []
+        parts: list = []
         done = False
         while n - pos >= 32:
             rtype, category, _seq, length = head.unpack_from(buf, pos)
