@@ -1,4 +1,6 @@
-"""The seed scripts' pipelines as they were written: the reference benchmarks and tests compare to.
+"""The reference pipelines: the tutorial's starter scripts as they were written, which benchmarks and tests compare to.
+
+"seed" in bench/ and tests/ means these: the code trackheat started from and is measured against.
 
 One copy, imported by bench/live.py and tests/test_motion.py (bench/run.py skips files that
 start with an underscore, so this is not run as a benchmark).

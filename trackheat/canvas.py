@@ -14,6 +14,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from trackheat.errors import UserError
+
 
 @dataclass(frozen=True)
 class Rect:
@@ -106,3 +108,27 @@ class Canvas:
     def from_json(cls, text: str) -> "Canvas":
         d = json.loads(text)
         return cls(tuple(Rect(*m) for m in d["monitors"]), kind=d.get("kind", "desktop"), extra=d.get("extra", {}))
+
+
+MAX_SIDE = 16384  # pixels: a larger side is a typo or a data error, not a screen or an image
+
+
+def parse_size(text: str, *, aspect: tuple[int, int] | None = None, param: str = "size") -> tuple[int, int]:
+    """(width, height) from "WIDTHxHEIGHT"; with `aspect` (w, h) also "W" or "Wx" alone,
+    the height then keeping that aspect ratio. Each side 1..MAX_SIDE; UserError otherwise."""
+    t = str(text).lower().strip()
+    try:
+        a, sep, b = t.partition("x")
+        w = int(a)
+        if b:
+            h = int(b)
+        elif aspect is not None:
+            h = max(1, round(w * aspect[1] / aspect[0]))
+        else:
+            raise ValueError
+        if not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
+            raise ValueError
+    except ValueError:
+        alone = ", or a width alone" if aspect is not None else ""
+        raise UserError(f"expected WIDTHxHEIGHT such as 1280x720{alone} (each side 1..{MAX_SIDE}); got {text!r}", param=param) from None
+    return w, h

@@ -23,7 +23,7 @@ from trackheat.accumulate.kernel import (
 )
 from trackheat.accumulate.reduced import _reduced
 
-_STAMP_COST_CALL = 10000.0  # ns per stamped point (Python loop, slicing), measured on the 2-core box
+_STAMP_COST_CALL = 10000.0  # ns per stamped point (Python loop, slicing), measured on a 2-core x86-64 machine (bench/render.py)
 _STAMP_COST_PX = 1.5  # ns per patch pixel added
 _HIST_COST = 12.0  # ns per point for the full-resolution bincount
 _SPLIT_COST = 15.0  # ns per point for the reduced path's lookups and four small bincounts
@@ -33,7 +33,7 @@ _TAP_COST = 0.25  # ns per grid pixel per kernel tap (sepFilter2D, float32)
 
 
 def choose_method(n: int, width: int, height: int, sigma: float) -> str:
-    """'stamp', 'blur' or 'reduced': the cheapest by a cost model measured on the 2-core box."""
+    """'stamp', 'blur' or 'reduced': the cheapest by a cost model measured on a 2-core x86-64 machine."""
     r = kernel_radius(sigma)
     stamp = n * (_STAMP_COST_CALL + (2 * r + 1) ** 2 * _STAMP_COST_PX)
     px = width * height

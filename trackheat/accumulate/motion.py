@@ -6,7 +6,8 @@ normalize to the max, colormap, addWeighted blend. What differs is only how
 it is computed: float32 buffers allocated once and reused with `dst=`
 (numpy temporaries cost 2.5x at 1080p), and the motion is found on a smaller
 frame (`process_scale`) whose heat is scaled back up, so a 4K screen stays
-real-time on two cores. At `process_scale=1.0` the heat equals the seed's.
+real-time on two cores. At `process_scale=1.0` the heat equals the reference
+pipeline's (bench/_seeds.py, measured against in bench/live.py).
 Drawing it (scale up, colour, blend) is trackheat.render.motion.MotionHeatmap.
 
 One addition to "normalize to the max": the value shown as 100 % is never
@@ -14,7 +15,7 @@ below `floor` (one frame's worth of motion). Normalizing to the max alone
 keeps a scene that went still at full brightness until the floats underflow;
 with the floor the picture fades by `decay` per frame once the strongest
 pixel has decayed below one frame of motion. While anything moves, the max
-is above the floor and the result is the seed's.
+is above the floor and the result is the reference pipeline's.
 
 It knows nothing of where frames come from (screen, camera, file) nor how
 the heat is coloured.
@@ -96,7 +97,7 @@ class MotionAccumulator:
         self.scale = s
         self._size = (w, h)
         self._psize = (pw, ph)
-        # Gray first, as the seed does, then halvings of that one channel (INTER_AREA at
+        # Gray first, as the reference pipeline does, then halvings of that one channel (INTER_AREA at
         # exactly 1/2 is cheap; 1/4 in one step is 5x slower than two halvings), then
         # the exact size. Halving the gray moves a third of the bytes of halving the colour.
         sizes: list[tuple[int, int]] = []
@@ -117,7 +118,7 @@ class MotionAccumulator:
         self.accumulator = np.zeros((ph, pw), np.float32)
         self._points: np.ndarray | None = None  # the cursor layer, made on first use
         self._scaled = (pw, ph) != (w, h)  # heat is scaled up to the frame
-        self._kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))  # the seed's dilate(None)
+        self._kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))  # the reference pipeline's dilate(None)
 
     def _ensure(self, frame: np.ndarray) -> None:
         h, w = frame.shape[:2]

@@ -26,18 +26,10 @@ def add_gaze_options(p: argparse.ArgumentParser) -> None:
 
 
 def options_from(args: argparse.Namespace):
-    from trackheat.errors import UserError
+    from trackheat.canvas import parse_size
     from trackheat.importers import ImportOptions
 
-    size = None
-    if getattr(args, "reference_size", None):
-        try:
-            w, h = (int(v) for v in args.reference_size.lower().split("x"))
-            if w <= 0 or h <= 0:
-                raise ValueError
-            size = (w, h)
-        except ValueError:
-            raise UserError(f"--reference-size: expected WIDTHxHEIGHT such as 1600x1200, got {args.reference_size!r}") from None
+    size = parse_size(args.reference_size, param="reference_size") if getattr(args, "reference_size", None) else None
     return ImportOptions(format=args.format, normalized=args.normalized, weight=args.weight, reference_size=size, confidence=args.confidence)
 
 

@@ -81,12 +81,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.snapshot.parent.exists():
             raise UserError(f"--snapshot {args.snapshot}: directory {args.snapshot.parent} does not exist")
     render.colormap_id(args.colormap)  # an unknown name fails before any window opens
-    from trackheat.sources.display import require_pointer, require_window
-
-    if args.screen:
-        require_pointer("live --screen")
-    if not args.no_window:
-        require_window("live")
+    # The display checks are the library's: ScreenSource for capture, Window for the window.
     hm = MotionHeatmap(args.decay, args.threshold, args.blur, args.dilate, args.process_scale, colormap=args.colormap, alpha=args.alpha)
     # Pacing a file only matters to someone watching: headless, every frame is taken.
     fast = args.fast or args.no_window

@@ -1,6 +1,7 @@
-"""trackheat's own simple formats: a plain `x,y[,count]` CSV and the seed's JSON dump.
+"""trackheat's own simple formats: a plain `x,y[,count]` CSV and a positions JSON dump.
 
-The seed scripts kept `{(x, y): count}` in memory and dumped it as JSON,
+The tutorial's starter scripts (the reference in bench/_seeds.py) kept
+`{(x, y): count}` in memory and dumped it as JSON,
 either `{"x,y": count, ...}` or `[[x, y, count], ...]`; both load here.
 These carry no layout, so the canvas is the smallest desktop holding them.
 """

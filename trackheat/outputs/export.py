@@ -21,7 +21,7 @@ import numpy as np
 from trackheat import render
 from trackheat.accumulate.density import default_sigma, density
 from trackheat.accumulate.kernel import gaussian_patch
-from trackheat.canvas import Canvas, Rect, union
+from trackheat.canvas import Canvas, Rect, parse_size, union
 from trackheat.errors import UserError
 from trackheat.outputs.images import DEFAULT_ALPHA, neutral_background, write_images
 
@@ -51,26 +51,6 @@ def parse_sigma(text: str | float | None, width: int, height: int) -> float | No
     if not (v > 0 and math.isfinite(v)):
         raise UserError(f"expected pixels such as 20 or a share of the diagonal such as 1.5%; got {text!r}", param="sigma")
     return v
-
-
-def parse_size(text: str | None, width: int, height: int) -> tuple[int, int]:
-    """--size: WxH, or W alone (height keeps the aspect ratio)."""
-    if not text:
-        return width, height
-    t = str(text).lower().strip()
-    try:
-        if "x" in t:
-            a, b = t.split("x", 1)
-            w = int(a)
-            h = int(b) if b else max(1, round(w * height / width))
-        else:
-            w = int(t)
-            h = max(1, round(w * height / width))
-        if not (0 < w <= 16384 and 0 < h <= 16384):
-            raise ValueError
-    except ValueError:
-        raise UserError(f"expected WIDTHxHEIGHT such as 1280x720, or a width alone; got {text!r}", param="size") from None
-    return w, h
 
 
 def pick_region(canvas: Canvas, monitor: str | int | None) -> tuple[Rect, list[Rect]]:
@@ -274,7 +254,7 @@ def export_session(
     inside = (xs >= region.left) & (xs < region.right) & (ys >= region.top) & (ys < region.bottom)
     if not inside.any():
         raise UserError(f"{_session_label(ids)}: none of its {kind} fall on monitor {monitor}")
-    out_w, out_h = parse_size(size, region.width, region.height)
+    out_w, out_h = parse_size(size, aspect=(region.width, region.height)) if size else (region.width, region.height)
     if out_w * out_h > MAX_PIXELS:
         raise UserError(f"{_session_label(ids)}: the picture would be {out_w}x{out_h} px (positions span {region.width}x{region.height}); give `size` WxH or `monitor` N")
     sx, sy = out_w / region.width, out_h / region.height

@@ -159,7 +159,7 @@ class ScreenSource(FrameSource):
         from trackheat.sources.display import require_pointer
         from trackheat.sources.screen import open_mss
 
-        require_pointer("live --screen")
+        require_pointer("screen capture")
         sct = open_mss()
         try:
             mons = sct.monitors
