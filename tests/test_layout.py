@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent / "trackheat"
 
 # Stage of each top-level module or package; a module may import its own stage or earlier ones.
 STAGES = {
-    "errors": 0, "canvas": 0, "activity": 0, "paths": 0, "arrays": 0, "__init__": 0, "__main__": 6,
+    "errors": 0, "defaults": 0, "canvas": 0, "activity": 0, "paths": 0, "arrays": 0, "__init__": 0, "__main__": 6,
     "sources": 1, "importers": 1,
     "store": 2, "accumulate": 2,
     "render": 3,
@@ -58,3 +58,41 @@ def test_no_module_imports_a_later_stage():
             if other is not None and other > own and mod != "trackheat":
                 bad.append(f"{path.relative_to(ROOT.parent)}:{line}: {STAGE_NAMES[own]} imports {mod} ({STAGE_NAMES[other]})")
     assert not bad, "\n".join(bad)
+
+
+def test_help_loads_no_numpy_opencv_or_display_library():
+    """`trackheat --help` and argument parsing stay light and work with no screen."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from trackheat.cli import build_parser; build_parser(); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'cv2', 'pynput', 'mss', 'Xlib'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_every_default_the_cli_shows_is_the_librarys():
+    """Each option whose default the library owns (trackheat.defaults) has that value, and its help says it."""
+    import argparse
+
+    from trackheat import defaults
+    from trackheat.cli import build_parser
+    from trackheat.cli.errors import subparser
+
+    owned = {
+        ("export", "colormap"): defaults.COLORMAP, ("export", "scale"): defaults.SCALE, ("export", "alpha"): defaults.ALPHA,
+        ("gaze", "colormap"): defaults.COLORMAP, ("gaze", "scale"): defaults.SCALE, ("gaze", "bins"): defaults.BINS,
+        ("gaze", "confidence"): defaults.CONFIDENCE, ("import", "confidence"): defaults.CONFIDENCE,
+        ("live", "decay"): defaults.LIVE_DECAY, ("live", "threshold"): defaults.LIVE_THRESHOLD, ("live", "blur"): defaults.LIVE_BLUR,
+        ("live", "dilate"): defaults.LIVE_DILATE, ("live", "colormap"): defaults.LIVE_COLORMAP, ("live", "alpha"): defaults.LIVE_ALPHA,
+        ("live", "fps"): defaults.MAX_FPS, ("record", "flush_interval"): defaults.FLUSH_INTERVAL,
+        ("record", "idle_after"): defaults.IDLE_AFTER, ("record", "period"): defaults.PERIOD,
+    }
+    parser = build_parser()
+    for (command, dest), value in owned.items():
+        sub = subparser(parser, command)
+        assert sub is not None, command
+        [action] = [a for a in sub._actions if a.dest == dest]
+        assert action.default == value, (command, dest, action.default, value)
+        shown = argparse.HelpFormatter("x")._expand_help(action)
+        assert f"{value:g}" in shown if isinstance(value, float) else str(value) in shown, (command, dest, shown)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-IDLE_AFTER = 30.0  # seconds: a longer pause is idle time, not dwell
-PERIOD = 3600  # seconds: positions are counted per period of this length, so a time range can be picked
+from trackheat.defaults import IDLE_AFTER, PERIOD
+
+__all__ = ["IDLE_AFTER", "PERIOD", "timeline_stats"]
 
 
 def timeline_stats(ts: np.ndarray, xs: np.ndarray, ys: np.ndarray, idle_after: float = IDLE_AFTER) -> tuple[np.ndarray, float, float, float]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-DEFAULT_BINS = 300  # bins on the wider side of the canvas (Pupil Cloud's)
-DEFAULT_SIGMA_BINS = 3.0  # blur in bins: Pupil Cloud's 1 % of the 300 bins
+from trackheat.defaults import BINS as DEFAULT_BINS, SIGMA_BINS as DEFAULT_SIGMA_BINS
 
 def bin_shape(width: int, height: int, bins: int) -> tuple[int, int]:
     """(x bins, y bins) of `binned_density`: the canvas's aspect ratio, the wider side `bins`."""

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from trackheat.accumulate.density import density
+from trackheat.defaults import LIVE_ALPHA, LIVE_BLUR, LIVE_COLORMAP, LIVE_DECAY, LIVE_DILATE, LIVE_THRESHOLD
 
 # A frame larger than this many pixels is processed at 1/2, 1/4, ... of its size.
 PROCESS_PIXELS = 1280 * 720
@@ -62,14 +63,14 @@ class MotionAccumulator:
 
     def __init__(
         self,
-        decay: float = 0.95,
-        threshold: int = 25,
-        blur: int = 5,
-        dilate: int = 2,
+        decay: float = LIVE_DECAY,
+        threshold: int = LIVE_THRESHOLD,
+        blur: int = LIVE_BLUR,
+        dilate: int = LIVE_DILATE,
         process_scale: float | None = None,
         *,
-        colormap: str | int = "jet",
-        alpha: float = 0.4,
+        colormap: str | int = LIVE_COLORMAP,
+        alpha: float = LIVE_ALPHA,
         floor: float = 1.0,
         point_sigma: float = 12.0,
     ) -> None:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from trackheat.accumulate import pidfile
 from trackheat.canvas import Canvas
-from trackheat.activity import IDLE_AFTER, PERIOD
+from trackheat.defaults import FLUSH_INTERVAL, IDLE_AFTER, PERIOD
 from trackheat.errors import UserError
 
 if TYPE_CHECKING:
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 LAYOUT_EVERY = 5.0  # seconds between monitor layout checks
 STATUS_EVERY = 5.0  # seconds between progress reports (at most)
-FLUSH_INTERVAL = 1.0  # seconds between writes: a crash loses at most this much
 TICK = 0.2  # the main thread's polling step: stop latency, not CPU (5 wakeups/s)
 MACOS_HINT_AFTER = 10.0  # seconds without any event before the permission hint
 

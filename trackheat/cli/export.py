@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from trackheat.cli.common import add_db, add_session, open_store, parse_time
+from trackheat import defaults
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,9 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     bg.add_argument("--stored-screenshot", action="store_true", help="draw over the screenshot stored with the session")
     p.add_argument("--monitor", default="all", metavar="N|all", help="crop to monitor N (1 = first, as mss numbers them) or draw the whole desktop (default)")
     p.add_argument("--sigma", metavar="S", help="blob size: pixels (20) or a share of the diagonal (1.5%%); default 1%% of the diagonal, half that for clicks")
-    p.add_argument("--colormap", default="turbo", metavar="NAME", help="any OpenCV colormap by name: turbo (default), jet, inferno, hot, viridis, magma, ...")
-    p.add_argument("--scale", default="max", metavar="max|pNN|log|sqrt", help="max (linear to the top), pNN such as p99.5 (clip at that percentile), log or sqrt (long-tailed data); default max")
-    p.add_argument("--alpha", type=float, default=0.65, metavar="A", help="opacity of the heat over the background, 0..1 (default 0.65)")
+    p.add_argument("--colormap", default=defaults.COLORMAP, metavar="NAME", help="any OpenCV colormap by name: turbo, jet, inferno, hot, viridis, magma, ... (default: %(default)s)")
+    p.add_argument("--scale", default=defaults.SCALE, metavar="max|pNN|log|sqrt", help="max (linear to the top), pNN such as p99.5 (clip at that percentile), log or sqrt (long-tailed data); default %(default)s")
+    p.add_argument("--alpha", type=float, default=defaults.ALPHA, metavar="A", help="opacity of the heat over the background, 0..1 (default %(default)s)")
     p.add_argument("--size", metavar="WxH", help="output size, e.g. 1280x720, or a width alone (default: canvas size)")
     p.add_argument("--density", metavar="FILE.npy", help="also save the float32 density grid (numpy .npy, rows = y)")
     p.add_argument("-o", "--out", required=True, metavar="OUT_DIR", help="directory for heatmap.png and overlay.png")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from trackheat import defaults
 from trackheat.cli.common import add_db, print_json
 
 
@@ -24,10 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="auto", help="auto (default, from the header), or: neon-gaze, neon-fixations, rim-gaze, rim-fixations, marker-mapper-gaze, "
                    "marker-mapper-fixations, pupil-core-gaze, pupil-core-fixations, pupil-core-surface-gaze, pupil-core-surface-fixations, tobii-tsv, gaze-csv")
     add_gaze_options(p)
-    p.add_argument("--bins", type=int, default=300, help="histogram bins on the wider side of the reference (default 300)")
-    p.add_argument("--sigma", type=float, metavar="S", help="Gaussian blur in bins (default 3, Pupil Cloud's 1 %% of 300)")
-    p.add_argument("--colormap", default="turbo", metavar="NAME", help="OpenCV colormap name: turbo (default), jet, inferno, viridis, hot, ...")
-    p.add_argument("--scale", default="max", help="colour scale: max (default, Pupil Cloud), pNN.N percentile, log or sqrt")
+    p.add_argument("--bins", type=int, default=defaults.BINS, help="histogram bins on the wider side of the reference (default %(default)s)")
+    p.add_argument("--sigma", type=float, metavar="S", help=f"Gaussian blur in bins (default {defaults.SIGMA_BINS:g}, Pupil Cloud's 1 %% of {defaults.BINS})")
+    p.add_argument("--colormap", default=defaults.COLORMAP, metavar="NAME", help="OpenCV colormap name: turbo, jet, inferno, viridis, hot, ... (default %(default)s)")
+    p.add_argument("--scale", default=defaults.SCALE, help="colour scale: max (Pupil Cloud's), pNN.N percentile, log or sqrt (default %(default)s)")
     p.add_argument("--alpha", type=float, help="opacity of the heat over the reference in overlay.png (0-1)")
     p.add_argument("--density", metavar="PATH.npy", help="also save the density grid (float32, reference size) as a NumPy file")
     p.add_argument("--json", action="store_true", help="print one JSON object per session and one for the images")

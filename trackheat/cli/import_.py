@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from trackheat.cli.common import add_db, open_store, print_json
+from trackheat.defaults import CONFIDENCE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +23,7 @@ def add_gaze_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--normalized", action="store_true", help="plain gaze CSV: x and y are 0..1 of the reference, not pixels")
     p.add_argument("--weight", choices=["count", "duration"], help="gaze: weigh samples by count or fixations by duration (default: per format)")
     p.add_argument("--reference-size", metavar="WxH", help="gaze: size of the reference image or scene camera")
-    p.add_argument("--confidence", type=float, default=0.6, help="Pupil Core: skip samples under this confidence (default 0.6)")
+    p.add_argument("--confidence", type=float, default=CONFIDENCE, help="Pupil Core: skip samples under this confidence (default %(default)s)")
 
 
 def options_from(args: argparse.Namespace):

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from trackheat import defaults
 from trackheat.errors import UserError
 
 
@@ -47,16 +48,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--webcam", nargs="?", const="0", metavar="INDEX|FILE|URL", help="a camera index (default 0), a video file or a stream URL")
     p.add_argument("--monitor", type=int, default=1, metavar="N", help="--screen: monitor number, 1 = first, 0 = all (default 1)")
     p.add_argument("--region", metavar="X,Y,W,H", help="--screen: capture this desktop rectangle instead of a monitor")
-    p.add_argument("--fps", type=_unit("--fps", 1, 240), default=30.0, help="--screen: at most this many grabs per second (default 30)")
+    p.add_argument("--fps", type=_unit("--fps", 1, 240), default=defaults.MAX_FPS, help="--screen: at most this many grabs per second (default %(default)g)")
     p.add_argument("--fast", action="store_true", help="--webcam FILE: every frame, as fast as possible, instead of at the file's frame rate (always so with --no-window)")
-    p.add_argument("--decay", type=_unit("--decay", 0.0, 1.0), default=0.95, help="heat kept per frame (default 0.95)")
-    p.add_argument("--threshold", type=int, default=25, help="gray-level change that counts as motion (default 25)")
-    p.add_argument("--blur", type=int, default=5, help="Gaussian blur kernel before differencing, px (default 5)")
-    p.add_argument("--dilate", type=int, default=2, help="dilation iterations of the motion mask (default 2)")
+    p.add_argument("--decay", type=_unit("--decay", 0.0, 1.0), default=defaults.LIVE_DECAY, help="heat kept per frame (default %(default)s)")
+    p.add_argument("--threshold", type=int, default=defaults.LIVE_THRESHOLD, help="gray-level change that counts as motion (default %(default)s)")
+    p.add_argument("--blur", type=int, default=defaults.LIVE_BLUR, help="Gaussian blur kernel before differencing, px (default %(default)s)")
+    p.add_argument("--dilate", type=int, default=defaults.LIVE_DILATE, help="dilation iterations of the motion mask (default %(default)s)")
     p.add_argument("--process-scale", type=_unit("--process-scale", 0.01, 1.0), default=None, metavar="S",
                    help="find motion on a frame scaled by S (default: 1 up to 1280x720, 1/2 for 1080p, 1/4 for 4K)")
-    p.add_argument("--colormap", default="jet", help="OpenCV colormap name (default jet)")
-    p.add_argument("--alpha", type=_unit("--alpha", 0.0, 1.0), default=0.4, help="heat weight in the blend (default 0.4)")
+    p.add_argument("--colormap", default=defaults.LIVE_COLORMAP, help="OpenCV colormap name (default %(default)s)")
+    p.add_argument("--alpha", type=_unit("--alpha", 0.0, 1.0), default=defaults.LIVE_ALPHA, help="heat weight in the blend (default %(default)s)")
     p.add_argument("--no-cursor", action="store_true", help="--screen: no cursor layer")
     p.add_argument("--no-window", action="store_true", help="no window (servers): needs --out and/or --snapshot")
     p.add_argument("--out", type=Path, metavar="FILE.mp4|.avi", help="write the overlay video")

@@ -7,8 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from trackheat.accumulate.recorder import FLUSH_INTERVAL, Progress, Recorder, RecordOptions, Reporter
-from trackheat.activity import IDLE_AFTER, PERIOD
+from trackheat.accumulate.recorder import Progress, Recorder, RecordOptions, Reporter
+from trackheat.defaults import FLUSH_INTERVAL, IDLE_AFTER, PERIOD
 from trackheat.cli.common import add_db, fmt_duration, fmt_time, print_json, summary_line
 from trackheat.paths import resolve_db
 

@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from trackheat.activity import IDLE_AFTER
+from trackheat.defaults import CONFIDENCE, IDLE_AFTER
 from trackheat.canvas import Canvas
 from trackheat.errors import BadInput
 
@@ -21,7 +21,7 @@ class ImportOptions:
     normalized: bool = False  # plain CSV gaze coordinates are 0..1
     weight: str | None = None  # gaze: count|duration (None: the format's default)
     reference_size: tuple[int, int] | None = None  # (width, height) of the reference image / scene camera
-    confidence: float = 0.6  # Pupil Core: rows under this are skipped
+    confidence: float = CONFIDENCE  # Pupil Core: rows under this are skipped
     idle_after: float = IDLE_AFTER  # gaps longer than this are idle, not dwell
 
 

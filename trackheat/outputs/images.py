@@ -14,11 +14,11 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from trackheat import render
+from trackheat import defaults, render
 from trackheat.canvas import Rect
 from trackheat.errors import UserError
 
-DEFAULT_ALPHA = 0.65
+DEFAULT_ALPHA = defaults.ALPHA
 NEUTRAL = (34, 32, 30)  # BGR: dark neutral monitor area
 OFF_DESKTOP = (18, 17, 16)  # parts of the bounding box no monitor covers
 OUTLINE = (110, 105, 100)

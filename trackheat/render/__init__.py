@@ -33,6 +33,7 @@ from trackheat.render.colour import (
 )
 from trackheat.render.colourbar import draw_colorbar, fmt_amount, rgb_of
 from trackheat.render.scale import (
+    DEFAULT_SCALE,
     LOG_RANGE,
     Scale,
     as_scale,
@@ -46,7 +47,7 @@ from trackheat.render.scale import (
 from trackheat.render.shader import LevelShader
 
 __all__ = [
-    "ALPHA_RAMP", "COLORMAPS", "DEFAULT_COLORMAP", "DEFAULT_MIN_ALPHA", "DEFAULT_THRESHOLD", "LOG_RANGE",
+    "ALPHA_RAMP", "COLORMAPS", "DEFAULT_COLORMAP", "DEFAULT_SCALE", "DEFAULT_MIN_ALPHA", "DEFAULT_THRESHOLD", "LOG_RANGE",
     "LevelShader", "Scale", "alpha_lut", "apply_colormap", "as_scale", "blend", "colorize", "colormap_id",
     "draw_colorbar", "fmt_amount", "normalize", "normalize_u8", "overlay", "parse_scale", "rgb_of",
     "scale_top", "scale_value", "to_u8",

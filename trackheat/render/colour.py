@@ -13,6 +13,7 @@ import threading
 import cv2
 import numpy as np
 
+from trackheat import defaults
 from trackheat.arrays import fresh_array
 from trackheat.errors import UserError
 from trackheat.render.scale import Scale, normalize_u8, to_u8
@@ -20,7 +21,7 @@ from trackheat.render.scale import Scale, normalize_u8, to_u8
 COLORMAPS: dict[str, int] = {
     name[len("COLORMAP_"):].lower(): int(getattr(cv2, name)) for name in sorted(dir(cv2)) if name.startswith("COLORMAP_")
 }
-DEFAULT_COLORMAP = "turbo"
+DEFAULT_COLORMAP = defaults.COLORMAP
 DEFAULT_THRESHOLD = 0.02  # values at or under 2 % of the top are fully transparent
 DEFAULT_MIN_ALPHA = 0  # alpha just above the threshold (0: no visible edge); rises to 255 over ALPHA_RAMP
 ALPHA_RAMP = 0.3

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from trackheat import defaults
 from trackheat.errors import UserError
 
 LOG_RANGE = 1000.0  # `log` shows three decades: a value 1/1000 of the top maps to 0 %
 SCALE_NAMES = "max, pNN (a percentile such as p99.5), log or sqrt"
+DEFAULT_SCALE = defaults.SCALE
 
 
 @dataclass(frozen=True)

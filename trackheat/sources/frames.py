@@ -23,6 +23,7 @@ from typing import Iterator
 import numpy as np
 
 from trackheat.canvas import Rect
+from trackheat.defaults import MAX_FPS
 from trackheat.errors import UserError
 
 Frame = tuple[float, np.ndarray]
@@ -154,7 +155,7 @@ class ScreenSource(FrameSource):
 
     name = "screen"
 
-    def __init__(self, monitor: int = 1, region: Rect | None = None, max_fps: float = 30.0) -> None:
+    def __init__(self, monitor: int = 1, region: Rect | None = None, max_fps: float = MAX_FPS) -> None:
         super().__init__()
         from trackheat.sources.display import require_pointer
         from trackheat.sources.screen import open_mss
@@ -324,7 +325,7 @@ def _as_bgr(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
-def open_source(*, screen: bool = False, webcam: str | int | None = None, monitor: int = 1, region: str | None = None, fast: bool = False, max_fps: float = 30.0) -> FrameSource:
+def open_source(*, screen: bool = False, webcam: str | int | None = None, monitor: int = 1, region: str | None = None, fast: bool = False, max_fps: float = MAX_FPS) -> FrameSource:
     """The source the command line asks for (screen, or camera/file/URL)."""
     if screen:
         return ScreenSource(monitor=monitor, region=parse_region(region) if region else None, max_fps=max_fps)

@@ -1,0 +1,33 @@
+"""The defaults of the library's calls, owned here so the command line can show them.
+
+Each module that uses one imports it from here (render.colour takes
+COLORMAP, accumulate.motion the live settings, ...), and each `--help`
+shows the same value; nothing else writes these numbers down. This module
+imports nothing, so `trackheat --help` does not load numpy or OpenCV.
+"""
+
+from __future__ import annotations
+
+# The renderer (render/): how a density is coloured.
+COLORMAP = "turbo"
+SCALE = "max"
+ALPHA = 0.65  # opacity of the heat over the background in overlay.png
+
+# Gaze (accumulate/binned.py): Pupil Cloud's heatmap.
+BINS = 300  # bins on the wider side of the canvas
+SIGMA_BINS = 3.0  # blur in bins: Pupil Cloud's 1 % of the 300 bins
+CONFIDENCE = 0.6  # Pupil Core: samples under this confidence are skipped (Pupil Player's threshold)
+
+# Live (accumulate/motion.py, sources/frames.py): the reference pipeline's settings (bench/_seeds.py).
+LIVE_DECAY = 0.95  # heat kept per frame
+LIVE_THRESHOLD = 25  # gray-level change that counts as motion
+LIVE_BLUR = 5  # Gaussian blur kernel before differencing, px
+LIVE_DILATE = 2  # dilation iterations of the motion mask
+LIVE_COLORMAP = "jet"
+LIVE_ALPHA = 0.4  # heat weight in the blend
+MAX_FPS = 30.0  # screen grabs per second at most: capture must not take a whole core from the processing
+
+# The recorder (accumulate/recorder.py) and the dwell rule (activity.py).
+FLUSH_INTERVAL = 1.0  # seconds between writes: a crash loses at most this much
+IDLE_AFTER = 30.0  # seconds: a longer pause is idle time, not dwell
+PERIOD = 3600  # seconds: positions are counted per period of this length, so a time range can be picked
