@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -72,3 +73,16 @@ def parse_float(text: str, path: Path, line: int, column: str) -> float:
     except (TypeError, ValueError):
         shown = text if len(str(text)) <= 40 else str(text)[:37] + "..."
         raise BadInput(path, f"{column} is not a number: {shown!r}", line) from None
+
+
+def csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each non-blank row of a CSV file, header first.
+
+    The one CSV reader of the mouse formats, so a limit or a dialect rule
+    applies to all of them at once.
+    """
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        for row in reader:
+            if row and any(c.strip() for c in row):
+                yield reader.line_num, row

@@ -8,7 +8,6 @@ state Up/Down is a wheel step. Real files hold x or y of 65535 (an unsigned
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import numpy as np
 from trackheat.canvas import Canvas
 from trackheat.errors import BadInput
 from trackheat.activity import timeline_stats
-from trackheat.importers.base import Format, ImportedSession, ImportOptions, parse_float
+from trackheat.importers.base import Format, ImportedSession, ImportOptions, csv_rows, parse_float
 
 HEADER = ["record timestamp", "client timestamp", "button", "state", "x", "y"]
 BUTTONS = {"Left": "left", "Right": "right", "Middle": "middle", "XButton": "x1", "XButton1": "x1", "XButton2": "x2"}
@@ -35,42 +34,37 @@ def _read(path: Path, options: ImportOptions) -> list[ImportedSession]:
     clicks: list[tuple[float, int, int, str]] = []
     scrolls: list[tuple[float, int, int, int, int]] = []
     dropped = 0
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        header = None
-        for row in reader:
-            if not row or not any(c.strip() for c in row):
-                continue
-            line = reader.line_num
-            if header is None:
-                header = row
-                continue
-            if len(row) != 6:
-                raise BadInput(path, f"expected 6 columns ({','.join(HEADER)}), found {len(row)}", line)
-            t = parse_float(row[1], path, line, "client timestamp")
-            x = parse_float(row[4], path, line, "x")
-            y = parse_float(row[5], path, line, "y")
-            button, state = row[2].strip(), row[3].strip()
-            if not (abs(x) < LIMIT and abs(y) < LIMIT):
-                dropped += 1
-                continue
-            xi, yi = int(x), int(y)
-            if state in ("Move", "Drag"):
-                kind = True
-            elif state == "Pressed":
-                clicks.append((t, xi, yi, BUTTONS.get(button, button.lower())))
-                kind = False
-            elif button == "Scroll" and state in ("Up", "Down"):
-                scrolls.append((t, xi, yi, 0, 1 if state == "Up" else -1))
-                kind = False
-            elif state == "Released":
-                kind = False
-            else:
-                raise BadInput(path, f"unknown button/state {button!r}/{state!r}", line)
-            ts.append(t)
-            xs.append(xi)
-            ys.append(yi)
-            is_move.append(kind)
+    header = None
+    for line, row in csv_rows(path):
+        if header is None:
+            header = row
+            continue
+        if len(row) != 6:
+            raise BadInput(path, f"expected 6 columns ({','.join(HEADER)}), found {len(row)}", line)
+        t = parse_float(row[1], path, line, "client timestamp")
+        x = parse_float(row[4], path, line, "x")
+        y = parse_float(row[5], path, line, "y")
+        button, state = row[2].strip(), row[3].strip()
+        if not (abs(x) < LIMIT and abs(y) < LIMIT):
+            dropped += 1
+            continue
+        xi, yi = int(x), int(y)
+        if state in ("Move", "Drag"):
+            kind = True
+        elif state == "Pressed":
+            clicks.append((t, xi, yi, BUTTONS.get(button, button.lower())))
+            kind = False
+        elif button == "Scroll" and state in ("Up", "Down"):
+            scrolls.append((t, xi, yi, 0, 1 if state == "Up" else -1))
+            kind = False
+        elif state == "Released":
+            kind = False
+        else:
+            raise BadInput(path, f"unknown button/state {button!r}/{state!r}", line)
+        ts.append(t)
+        xs.append(xi)
+        ys.append(yi)
+        is_move.append(kind)
     if header is None:
         raise BadInput(path, "empty file")
     t_arr = np.asarray(ts, np.float64)

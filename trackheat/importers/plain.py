@@ -8,7 +8,6 @@ These carry no layout, so the canvas is the smallest desktop holding them.
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 
 from trackheat.canvas import Canvas
 from trackheat.errors import BadInput
-from trackheat.importers.base import Format, ImportedSession, ImportOptions, parse_float
+from trackheat.importers.base import Format, ImportedSession, ImportOptions, csv_rows, parse_float
 
 
 def _session(path: Path, fmt: str, xs: list, ys: list, counts: list) -> list[ImportedSession]:
@@ -46,24 +45,19 @@ def _csv_read(path: Path, options: ImportOptions) -> list[ImportedSession]:
     xs: list[int] = []
     ys: list[int] = []
     counts: list[int] = []
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        ncols = None
-        for row in reader:
-            if not row or not any(c.strip() for c in row):
-                continue
-            line = reader.line_num
-            if ncols is None:
-                ncols = len(row)
-                continue
-            if len(row) != ncols:
-                raise BadInput(path, f"expected {ncols} columns, found {len(row)}", line)
-            xs.append(_whole(parse_float(row[0], path, line, "x"), path, line, "x"))
-            ys.append(_whole(parse_float(row[1], path, line, "y"), path, line, "y"))
-            c = _whole(parse_float(row[2], path, line, "count"), path, line, "count") if ncols > 2 else 1
-            if c < 0:
-                raise BadInput(path, f"count is negative: {c}", line)
-            counts.append(c)
+    ncols = None
+    for line, row in csv_rows(path):
+        if ncols is None:
+            ncols = len(row)
+            continue
+        if len(row) != ncols:
+            raise BadInput(path, f"expected {ncols} columns, found {len(row)}", line)
+        xs.append(_whole(parse_float(row[0], path, line, "x"), path, line, "x"))
+        ys.append(_whole(parse_float(row[1], path, line, "y"), path, line, "y"))
+        c = _whole(parse_float(row[2], path, line, "count"), path, line, "count") if ncols > 2 else 1
+        if c < 0:
+            raise BadInput(path, f"count is negative: {c}", line)
+        counts.append(c)
     return _session(path, "csv", xs, ys, counts)
 
 
