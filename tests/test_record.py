@@ -319,3 +319,34 @@ def test_tally_dwell_idle_periods_and_restore_without_a_display():
     t.close()  # 95 s since the last event: idle, no dwell
     last = t.take()
     assert last.idle == 95.0 and not any(p.dwell for p in last.periods)
+
+
+def test_the_recorder_and_the_importers_apply_the_same_dwell_rule():
+    """Tally (event by event) and activity.timeline_stats (a whole timeline) give the same dwell,
+    active, idle and distance for the same moves: the rule is one rule in two shapes."""
+    import numpy as np
+
+    from trackheat.accumulate.recorder import Tally
+    from trackheat.activity import timeline_stats
+
+    rng = np.random.default_rng(7)
+    gaps = rng.choice([0.01, 0.2, 3.0, 12.0, 45.0], size=400)  # some longer than idle_after
+    ts = 1000.0 + np.concatenate([[0.0], np.cumsum(gaps)])
+    xs = rng.integers(0, 50, len(ts))
+    ys = rng.integers(0, 50, len(ts))
+    now = [ts[0]]
+    tally = Tally(idle_after=30.0, period=10 ** 9, start=ts[0], position=None, clock=lambda: now[0])
+    for t, x, y in zip(ts, xs, ys):
+        now[0] = float(t)
+        tally.on_move(int(x), int(y))
+    b = tally.take()
+    dwell, active, idle, distance = timeline_stats(ts, xs, ys, 30.0)
+    per_pixel: dict = {}
+    for x, y, d in zip(xs.tolist(), ys.tolist(), dwell.tolist()):
+        if d:
+            per_pixel[(x, y)] = per_pixel.get((x, y), 0.0) + d
+    [period] = b.periods
+    assert period.dwell.keys() == per_pixel.keys()
+    assert all(abs(period.dwell[k] - v) < 1e-9 for k, v in per_pixel.items())
+    assert abs(b.active - active) < 1e-9 and abs(b.idle - idle) < 1e-9 and abs(b.distance - distance) < 1e-9
+    assert b.idle > 0 and b.active > 0  # both branches of the rule were taken
