@@ -1,0 +1,198 @@
+"""EyeLink ASC and Tobii Studio importers: the real files in ../shared, and hand-made bad ones.
+
+Real files: SR Research EyeLink recordings from pymovements' test files, Tobii
+Studio exports from EMDAT's sample data (see each folder's SOURCE.md). The
+excerpts in tests/data keep a few lines of each, with attribution (tests/data/README.md).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SHARED, need
+from trackheat.errors import BadInput, UserError
+from trackheat.importers import ImportOptions
+from trackheat.importers import eyelink, tobii_studio
+
+EYELINK = SHARED / "gaze" / "eyelink"
+STUDIO = SHARED / "gaze" / "tobii-studio"
+DATA = ROOT / "tests" / "data"
+
+
+def opts(**kw) -> ImportOptions:
+    o = ImportOptions()
+    for k, v in kw.items():
+        setattr(o, k, v)
+    return o
+
+
+# -- EyeLink -------------------------------------------------------------------
+@pytest.mark.parametrize("name, size, n_fix, eye", [
+    ("eyelink_monocular_example.asc", (1280, 1024), 2, "left"),
+    ("eyelink_monocular_2khz_example.asc", (1280, 1024), 2, "left"),
+    ("eyelink_monocular_no_dummy_example.asc", (1920, 1080), 2, "left"),
+    ("eyelink_binocular_example.asc", (1920, 1080), 4, "mean of both"),
+])
+def test_eyelink_real_files_give_their_efix_fixations(name, size, n_fix, eye):
+    path = need(EYELINK / name)
+    [s] = eyelink._read(path, opts())
+    assert (s.canvas.bounds.width, s.canvas.bounds.height) == size
+    assert s.meta["points"] == "fixations" and s.meta["eye"] == eye
+    assert s.moves == n_fix and s.dropped == 0
+    # Each EFIX at its own x, y (pixel it falls in), duration-weighted.
+    blocks, _ = eyelink.parse(path)
+    want = sorted((int(math.floor(x)), int(math.floor(y))) for _, _, _, x, y in blocks[0].fix)
+    assert sorted(zip(s.xs.tolist(), s.ys.tolist())) == want
+    total = sum(d for _, _, d, _, _ in blocks[0].fix) / 1000 * (0.5 if eye.startswith("mean") else 1)
+    assert float(s.dwell.sum()) == pytest.approx(total)
+    assert s.meta["messages"] and all(not m[1].startswith("!CAL") for m in s.meta["messages"])
+
+
+def test_eyelink_samples_skip_missing_values_and_pick_the_eye():
+    path = need(EYELINK / "eyelink_binocular_example.asc")
+    left = eyelink._read(path, opts(fixations="none", eye="left"))[0]
+    right = eyelink._read(path, opts(fixations="none", eye="right"))[0]
+    mean = eyelink._read(path, opts(fixations="none"))[0]
+    assert left.meta["points"] == "gaze samples"
+    # First sample line: 1408660  964.3  541.5  288.0  960.5  538.8  305.0
+    assert (left.xs[0], left.ys[0]) == (964, 541)
+    assert (right.xs[0], right.ys[0]) == (960, 538)
+    assert (mean.xs[0], mean.ys[0]) == (962, 540)  # (964.3 + 960.5) / 2, (541.5 + 538.8) / 2
+    assert left.moves + left.skipped == 368 and left.skipped > 0  # blink rows are '.'
+    assert mean.moves >= max(left.moves, right.moves)  # one eye is enough for the mean
+    no_dummy = eyelink._read(need(EYELINK / "eyelink_monocular_no_dummy_example.asc"), opts(fixations="none"))[0]
+    assert no_dummy.skipped == 69 and no_dummy.moves == 228
+    with pytest.raises(UserError, match="right eye was not recorded"):
+        eyelink._read(need(EYELINK / "eyelink_monocular_example.asc"), opts(eye="right"))
+
+
+def test_eyelink_px_per_degree_and_messages_in_meta():
+    [s] = eyelink._read(need(EYELINK / "eyelink_monocular_example.asc"), opts())
+    assert s.meta["px_per_degree"] == pytest.approx((37.17 + 37.75) / 2)
+    texts = [m[1] for m in s.meta["messages"]]
+    assert "TRIALID 0" in texts and "DISPLAY_COORDS 0 0 1279 1023" in texts
+    assert [m[0] for m in s.meta["messages"] if m[1] == "TRIALID 0"] == [2154540.0]
+
+
+def asc(tmp_path: Path, body: str, name: str = "t.asc") -> Path:
+    p = tmp_path / name
+    p.write_text("** CONVERTED FROM test.edf\n**\n\n" + body)
+    return p
+
+
+def test_eyelink_blocks_become_sessions_and_unknown_size_is_reported(tmp_path):
+    body = ("MSG\t100 TRIALID 1\nSTART\t100 \tLEFT\tSAMPLES\tEVENTS\nSAMPLES\tGAZE\tLEFT\tRATE\t1000.00\n"
+            "100\t  10.0\t  20.0\t 500.0\t...\n101\t  11.0\t  21.0\t 500.0\t...\nEND\t102 \tSAMPLES\tEVENTS\tRES\t 30.00\t 30.00\n"
+            "MSG\t200 TRIALID 2\nSTART\t200 \tRIGHT\tSAMPLES\tEVENTS\n200\t  30.0\t  40.0\t 500.0\t...\nEND\t201 \tSAMPLES\tEVENTS\n")
+    ss = eyelink._read(asc(tmp_path, body), opts(fixations="none"))
+    assert [s.meta["recording id"] for s in ss] == ["block 1", "block 2"]
+    assert [s.moves for s in ss] == [2, 1]
+    assert ss[1].meta["eye"] == "right" and (ss[1].xs[0], ss[1].ys[0]) == (30, 40)
+    assert ss[0].meta["messages"] == [[100.0, "TRIALID 1"]] and ss[1].meta["messages"] == [[200.0, "TRIALID 2"]]
+    assert ss[0].meta["assumed_size"] == [1920, 1080]
+    sized = eyelink._read(asc(tmp_path, body), opts(fixations="none", reference_size=(800, 600)))
+    assert "assumed_size" not in sized[0].meta and sized[0].canvas.bounds.width == 800
+
+
+@pytest.mark.parametrize("body, line, needle", [
+    ("START\t1 \tLEFT\tSAMPLES\n1\t  1.0\t  x2\t 3.0\t...\n", 5, "sample y is not a number: 'x2'"),
+    ("START\t1 \tLEFT\tSAMPLES\n1\t  1.0\n", 5, "needs time, x, y and pupil"),
+    ("START\t1 \tLEFT\tSAMPLES\nEFIX L 1\t2\n", 5, "EFIX needs"),
+    ("START\t1 \tLEFT\tSAMPLES\nEFIX L 1\t2\t1\tabc\t3\t4\n", 5, "EFIX x is not a number"),
+    ("MSG\t5 DISPLAY_COORDS 0 0 0 0\n", 4, "empty screen"),
+    ("START\t1 \tLEFT\tSAMPLES\nSAMPLES\tHREF\tLEFT\n", 5, "not GAZE"),
+    ("START\t1 \tLEFT\tSAMPLES\n1\t" + "1" * 100 + "\t2\t3\t...\n", 5, "a field of 100 bytes"),
+    ("MSG\t1 hello\n", None, "no samples and no fixations"),
+])
+def test_eyelink_bad_input_names_file_and_line(tmp_path, body, line, needle):
+    p = asc(tmp_path, body)
+    with pytest.raises(BadInput) as e:
+        eyelink._read(p, opts())
+    assert needle in str(e.value)
+    assert e.value.line == line and e.value.path == str(p)
+
+
+def test_eyelink_hostile_long_message_is_bounded(tmp_path):
+    p = asc(tmp_path, "MSG\t1 " + "A" * 5_000_000 + "\nSTART\t1 \tLEFT\n1\t 1.0\t 2.0\t 3.0\t...\n")
+    [s] = eyelink._read(p, opts(fixations="none"))
+    assert len(s.meta["messages"][0][1]) <= eyelink.MAX_MESSAGE
+
+
+def test_eyelink_excerpt_in_repo_matches_the_real_file():
+    """tests/data keeps the first fixation of the binocular file: the same EFIX as the full file."""
+    [s] = eyelink._read(DATA / "eyelink-binocular-excerpt.asc", opts())
+    assert s.canvas.bounds.width == 1920 and s.moves == 2
+    assert sorted(zip(s.xs.tolist(), s.ys.tolist())) == [(956, 541), (961, 540)]
+
+
+# -- Tobii Studio ---------------------------------------------------------------
+def test_studio_fixation_export_reads_preamble_and_skips_unmapped():
+    path = need(STUDIO / "P61-Fixation-Data.tsv")
+    [s] = tobii_studio._read(path, opts())
+    assert (s.canvas.bounds.width, s.canvas.bounds.height) == (1280, 1024)
+    assert s.meta["points"] == "fixations" and "assumed_size" not in s.meta
+    rows = [line.rstrip("\n").split("\t") for line in path.read_text().splitlines()[19:] if line.strip()]
+    unmapped = sum(1 for r in rows if r[3] == "-1" or r[4] == "-1")
+    assert s.skipped == unmapped > 0
+    assert s.moves + s.skipped + s.dropped == len(rows)
+    assert (s.xs[0], s.ys[0]) == (513, 518)  # first row: 12  26  633  513  518
+    assert float(s.dwell[0]) == pytest.approx(0.633)
+
+
+def test_studio_event_export_gives_a_mouse_session_of_clicks_and_no_keys():
+    path = need(STUDIO / "P61-Event-Data.tsv")
+    [m] = tobii_studio._read(path, opts())
+    assert m.kind == "mouse" and (m.canvas.bounds.width, m.canvas.bounds.height) == (1280, 1024)
+    text = path.read_text(errors="replace")
+    left = text.count("\tLeftMouseClick\t")
+    right = text.count("\tRightMouseClick\t")
+    assert len(m.clicks) == left + right > 1000
+    assert (m.clicks[0][1], m.clicks[0][2], m.clicks[0][3]) == (666, 443, "left")
+    assert "KeyPress" not in repr(m.meta)
+
+
+def test_studio_3_single_table_without_preamble(tmp_path):
+    p = tmp_path / "studio3.tsv"
+    header = ["RecordingTimestamp", "RecordingResolution", "MouseEvent", "MouseEventX (ADCSpx)", "MouseEventY (ADCSpx)", "GazeEventType",
+              "GazeEventDuration", "FixationIndex", "FixationPointX (MCSpx)", "FixationPointY (MCSpx)", "GazePointX (ADCSpx)", "GazePointY (ADCSpx)"]
+    rows = [
+        ["0", "1024 x 768", "", "", "", "Fixation", "100", "1", "100", "200", "101", "199"],
+        ["17", "1024 x 768", "", "", "", "Fixation", "100", "1", "100", "200", "99", "201"],
+        ["33", "1024 x 768", "Left", "500", "400", "Saccade", "20", "", "", "", "300", "300"],
+        ["50", "1024 x 768", "", "", "", "Fixation", "250", "2", "700", "600"],  # ragged: trailing cells left out
+    ]
+    p.write_text("\t".join(header) + "\n" + "\n".join("\t".join(r) for r in rows) + "\n")
+    assert tobii_studio._detect(header_line := "\t".join(header), p)
+    gaze, mouse = tobii_studio._read(p, opts())
+    assert gaze.canvas.bounds.width == 1024 and gaze.moves == 2
+    assert sorted(zip(gaze.xs.tolist(), gaze.ys.tolist(), gaze.dwell.tolist())) == [(100, 200, 0.1), (700, 600, 0.25)]
+    assert mouse.kind == "mouse" and [(c[1], c[2], c[3]) for c in mouse.clicks] == [(500, 400, "left")]
+    samples = tobii_studio._read(p, opts(fixations="none"))[0]
+    assert samples.meta["points"] == "gaze samples" and samples.moves == 3 and samples.skipped == 1
+    assert header_line
+
+
+@pytest.mark.parametrize("text, line, needle", [
+    ("Data properties:\n\nScreen resolution: 1280 x 1024\n\nFixationIndex\tTimestamp\tFixationDuration\tMappedFixationPointX\tMappedFixationPointY\n"
+     "1\t0\t100\tabc\t5\n", 6, "MappedFixationPointX is not a number: 'abc'"),
+    ("Data properties:\n\nFixationIndex\tTimestamp\tFixationDuration\tMappedFixationPointX\tMappedFixationPointY\n1\t0\t100\t5\t5\t9\t9\n", 4, "expected 5 columns"),
+    ("Data properties:\n" + "x\n" * 300, 201, "no table header"),
+    ("Data properties:\n\nFixationIndex\tTimestamp\tFixationDuration\tMappedFixationPointX\tMappedFixationPointY\n1\t0\t-5\t5\t5\n", 4, "negative"),
+])
+def test_studio_bad_input_names_file_and_line(tmp_path, text, line, needle):
+    p = tmp_path / "bad.tsv"
+    p.write_text(text)
+    with pytest.raises(BadInput) as e:
+        tobii_studio._read(p, opts())
+    assert needle in str(e.value) and e.value.line == line
+
+
+def test_studio_without_resolution_reports_the_assumed_display(tmp_path):
+    p = tmp_path / "nores.tsv"
+    p.write_text("Data properties:\n\nFixationIndex\tTimestamp\tFixationDuration\tMappedFixationPointX\tMappedFixationPointY\n1\t0\t100\t5\t5\n")
+    [s] = tobii_studio._read(p, opts())
+    assert s.meta["assumed_size"] == [1920, 1080]
