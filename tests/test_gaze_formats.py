@@ -196,3 +196,105 @@ def test_studio_without_resolution_reports_the_assumed_display(tmp_path):
     p.write_text("Data properties:\n\nFixationIndex\tTimestamp\tFixationDuration\tMappedFixationPointX\tMappedFixationPointY\n1\t0\t100\t5\t5\n")
     [s] = tobii_studio._read(p, opts())
     assert s.meta["assumed_size"] == [1920, 1080]
+
+
+# -- Tobii Pro Lab: delimiters, units, sensors, resolution, ragged rows ---------------
+PL_UNITS = ["Recording timestamp [ms]", "Sensor", "Recording name", "Recording resolution width", "Recording resolution height",
+            "Event", "Event value", "Gaze point X [DACS px]", "Gaze point Y [DACS px]", "Mouse position X [DACS px]", "Mouse position Y [DACS px]",
+            "Eye movement type", "Gaze event duration [ms]", "Eye movement type index", "Fixation point X [DACS px]", "Fixation point Y [DACS px]"]
+PL_ROWS = [
+    ["0", "Eye Tracker", "Rec 1", "1280", "1024", "", "", "100", "200", "", "", "Fixation", "150", "1", "101", "201"],
+    ["8", "Mouse", "Rec 1", "1280", "1024", "", "", "", "", "640", "512", "", "", "", "", ""],
+    ["16", "Eye Tracker", "Rec 1", "1280", "1024", "", "", "102", "202", "", "", "Fixation", "150", "1", "101", "201"],
+    ["20", "Mouse", "Rec 1", "1280", "1024", "MouseEvent", "Down, Left", "", "", "650", "520", "", "", "", "", ""],
+    ["24", "Gyroscope", "Rec 1", "1280", "1024", "", "", "", "", "", "", "", "", "", "", ""],
+    ["33", "Eye Tracker", "Rec 1", "1280", "1024", "", "", "900", "700", "", "", "Saccade", "20", "1", ""],  # ragged: last cell left out
+]
+
+
+def prolab(tmp_path: Path, delimiter: str, header=PL_UNITS, rows=PL_ROWS, name="export") -> Path:
+    from trackheat import importers  # noqa: F401
+
+    p = tmp_path / (name + (".tsv" if delimiter == "\t" else ".csv"))
+    def line(cells):  # a cell holding the delimiter is quoted, as Pro Lab's CSV does
+        return delimiter.join(f'"{c}"' if delimiter in c else c for c in cells)
+
+    p.write_text(line(header) + "\n" + "\n".join(line(r) for r in rows) + "\n", encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize("delimiter", ["\t", ",", ";"])
+def test_prolab_any_delimiter_gives_gaze_and_mouse_sessions(tmp_path, delimiter):
+    from trackheat import importers
+
+    p = prolab(tmp_path, delimiter)
+    assert importers.detect(p, ImportOptions()).name == "tobii-tsv"
+    gaze, mouse = importers.read(p, ImportOptions())
+    assert gaze.kind == "gaze" and gaze.meta["points"] == "fixations"
+    assert (gaze.canvas.bounds.width, gaze.canvas.bounds.height) == (1280, 1024) and "assumed_size" not in gaze.meta
+    assert list(zip(gaze.xs.tolist(), gaze.ys.tolist())) == [(101, 201)] and gaze.dwell.tolist() == [0.15]
+    assert mouse.kind == "mouse" and list(zip(mouse.xs.tolist(), mouse.ys.tolist())) == [(640, 512), (650, 520)]
+    assert [(c[1], c[2], c[3]) for c in mouse.clicks] == [(650, 520, "left")]
+    # The mouse session runs on the gaze's clock: 8 ms after the first gaze sample.
+    assert mouse.ts[0] - gaze.started == pytest.approx(0.008, abs=1e-5)
+    samples = importers.read(p, _o(fixations="none"))[0]
+    assert samples.meta["points"] == "gaze samples"
+    assert list(zip(samples.xs.tolist(), samples.ys.tolist())) == [(100, 200), (102, 202), (900, 700)]  # no mouse or gyro rows
+
+
+def _o(**kw) -> ImportOptions:
+    return opts(**kw)
+
+
+def test_prolab_headers_without_units_and_no_resolution_report_the_assumption(tmp_path):
+    from trackheat import importers
+
+    header = ["Recording timestamp", "Gaze point X", "Gaze point Y"]
+    p = prolab(tmp_path, ",", header, [["0", "10", "20"], ["8000", "30", "40"]])
+    [s] = importers.read(p, ImportOptions())
+    assert s.meta["assumed_size"] == [1920, 1080] and s.moves == 2
+    assert s.ts[1] - s.ts[0] == pytest.approx(0.008, abs=1e-5)  # no unit: microseconds, Pro Lab's default
+    [sized] = importers.read(p, _o(reference_size=(800, 600)))
+    assert "assumed_size" not in sized.meta
+
+
+def test_prolab_row_two_cells_short_is_one_line_error(tmp_path):
+    from trackheat import importers
+
+    rows = [r[:] for r in PL_ROWS]
+    rows[2] = rows[2][:-2]
+    p = prolab(tmp_path, "\t", rows=rows)
+    with pytest.raises(BadInput) as e:
+        importers.read(p, ImportOptions())
+    assert e.value.line == 4 and "expected 16 columns" in str(e.value)
+
+
+def test_prolab_huge_cell_is_refused_not_cut(tmp_path, monkeypatch):
+    from trackheat import importers
+    from trackheat.importers import gaze_table
+
+    monkeypatch.setattr(gaze_table, "MAX_CUT_BYTES", 1 << 16)
+    rows = [["0", "Eye Tracker", "R", "1280", "1024", "", "", str(i), "5", "", "", "", "", "", "", ""] for i in range(200)]
+    rows[150][2] = "R" * 10_000
+    p = prolab(tmp_path, "\t", rows=rows)
+    with pytest.raises(BadInput) as e:
+        importers.read(p, _o(fixations="none"))
+    assert e.value.line == 152 and "10,000 bytes" in str(e.value)
+
+
+# -- older Pupil Core -----------------------------------------------------------------
+def test_old_pupil_core_header_reads_like_the_new_one(tmp_path):
+    from trackheat import importers
+
+    new = tmp_path / "gaze_positions.csv"
+    new.write_text("gaze_timestamp,world_index,confidence,norm_pos_x,norm_pos_y\n10.0,1,0.9,0.25,0.75\n10.1,2,0.3,0.5,0.5\n10.2,3,0.95,0.5,0.5\n")
+    old = tmp_path / "old" / "gaze_positions.csv"
+    old.parent.mkdir()
+    old.write_text("timestamp,index,confidence,norm_pos_x,norm_pos_y,base_data,gaze_point_3d_x\n10.0,1,0.9,0.25,0.75,x,1\n10.1,2,0.3,0.5,0.5,x,1\n10.2,3,0.95,0.5,0.5,x,1\n")
+    assert importers.detect(old, ImportOptions()).name == "pupil-core-gaze"
+    [a], [b] = importers.read(new, ImportOptions()), importers.read(old, ImportOptions())
+    assert (a.xs.tolist(), a.ys.tolist(), a.skipped) == (b.xs.tolist(), b.ys.tolist(), b.skipped) == ([320, 640], [180, 360], 1)
+    pupil = tmp_path / "pupil_positions.csv"
+    pupil.write_text("timestamp,index,id,confidence,norm_pos_x,norm_pos_y,diameter\n1,1,0,1,0.5,0.5,30\n")
+    with pytest.raises(BadInput, match="unknown format"):
+        importers.detect(pupil, ImportOptions())

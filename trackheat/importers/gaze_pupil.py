@@ -129,6 +129,8 @@ def _mm_fixations(path: Path, options: ImportOptions) -> list[ImportedSession]:
 
 # -- Pupil Core Player ----------------------------------------------------------
 CORE_GAZE = ["gaze_timestamp", "confidence", "norm_pos_x", "norm_pos_y"]
+# Pupil Capture/Player before v1.4 named the first two columns timestamp,index (the same data).
+CORE_GAZE_OLD = ["timestamp", "index", "confidence", "norm_pos_x", "norm_pos_y"]
 CORE_SURF_GAZE = ["gaze_timestamp", "x_norm", "y_norm", "on_surf", "confidence"]
 CORE_SURF_FIX = ["fixation_id", "start_timestamp", "duration", "norm_pos_x", "norm_pos_y", "on_surf"]
 CORE_FIX = ["start_timestamp", "duration", "norm_pos_x", "norm_pos_y"]
@@ -136,9 +138,9 @@ CORE_FIX = ["start_timestamp", "duration", "norm_pos_x", "norm_pos_y"]
 
 def _core_gaze(path: Path, options: ImportOptions) -> list[ImportedSession]:
     t = read_table(path)
-    t.require(CORE_GAZE, "pupil-core-gaze")
+    t.require(CORE_GAZE if t.has("gaze_timestamp") or not t.has("timestamp") else CORE_GAZE_OLD, "pupil-core-gaze")
     low = ~(t.floats("confidence") >= options.confidence)
-    pts = Points(t.floats("norm_pos_x"), t.floats("norm_pos_y"), skip=low, t=t.floats("gaze_timestamp"))
+    pts = Points(t.floats("norm_pos_x"), t.floats("norm_pos_y"), skip=low, t=t.floats("gaze_timestamp" if t.has("gaze_timestamp") else "timestamp"))
     return build(path, "pupil-core-gaze", pts, reference_size(path, options, CORE_WORLD, ""), options, normalized=True, flip_y=True, space="world camera")
 
 
@@ -187,6 +189,7 @@ FORMATS = [
     Format("neon-fixations", "Neon / Pupil Cloud fixations.csv: " + ", ".join(NEON_FIX), _not(_has(*NEON_FIX), "fixation detected in reference image", "fixation detected on surface"), _neon_fixations),
     Format("pupil-core-surface-gaze", "Pupil Player surfaces/gaze_positions_on_surface_<name>.csv: " + ",".join(CORE_SURF_GAZE), _has(*CORE_SURF_GAZE), _core_surface_gaze),
     Format("pupil-core-surface-fixations", "Pupil Player surfaces/fixations_on_surface_<name>.csv: " + ",".join(CORE_SURF_FIX), _has(*CORE_SURF_FIX), _core_surface_fixations),
-    Format("pupil-core-gaze", "Pupil Player gaze_positions.csv: " + ",".join(CORE_GAZE), _not(_has(*CORE_GAZE), "on_surf"), _core_gaze),
+    Format("pupil-core-gaze", "Pupil Player gaze_positions.csv: " + ",".join(CORE_GAZE) + " (before v1.4: " + ",".join(CORE_GAZE_OLD) + ")",
+           lambda h, p: _not(_has(*CORE_GAZE), "on_surf")(h, p) or _not(_has(*CORE_GAZE_OLD), "on_surf", "diameter", "gaze_timestamp")(h, p), _core_gaze),
     Format("pupil-core-fixations", "Pupil Player fixations.csv: " + ",".join(CORE_FIX), _not(_has(*CORE_FIX), "on_surf"), _core_fixations),
 ]

@@ -82,7 +82,7 @@ class Table:
         a, pad, starts, ends, inner = self._fast
         s = starts if i == 0 else inner[:, i - 1] + 1
         e = ends if i == len(self.header) - 1 else inner[:, i]
-        return s, e
+        return np.minimum(s, e), e  # a ragged row's missing last cell: empty, at its line end
 
     def _cut(self, i: int) -> np.ndarray:
         return self._cut_rows(*self._bounds(i))
@@ -93,6 +93,10 @@ class Table:
         lengths = e - s
         n = len(s)
         w = max(int(lengths.max()) if n else 1, 1)
+        if n * w > max(MAX_CUT_BYTES, 4 * len(a)) and w > MAX_CELL:
+            # One huge cell would make the fixed-width column n times its size: refuse it instead.
+            k = int(np.argmax(lengths))
+            raise BadInput(self.path, f"a cell of {int(lengths[k]):,} bytes (more than {MAX_CELL:,}): not an export's value", self.line_of(k))
         inside = len(a) - w  # a w-byte window starting at or before this ends inside the data
         k = int(np.searchsorted(s, inside, side="right")) if n else 0  # rows are in file order
         windows = as_strided(a, shape=(max(inside + 1, 0), w), strides=(1, 1))
@@ -293,6 +297,8 @@ def _split_header(line: str, delimiter: str) -> list[str]:
     return next(csv.reader([line], delimiter=delimiter))
 
 
+MAX_CELL = 4096  # bytes: no export writes a longer value; a longer one in a big column is refused, not cut
+MAX_CUT_BYTES = 1 << 28  # a column cut up to this size is always allowed
 GROUP_BLOCK = 1 << 13  # rows per block (small enough for malloc to reuse one block's memory for the next) when checking that an id column holds one value
 
 
@@ -329,8 +335,19 @@ def _low_bytes(a: np.ndarray) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, kind)
 
 
-def read_table(path: Path, delimiter: str = ",") -> Table:
-    """Read a delimited export: header from the first non-empty line, then the rows."""
+def sniff_delimiter(header: str) -> str:
+    """Tab, semicolon or comma: what a header line is split by (Tobii Pro Lab writes TSV or CSV)."""
+    if "\t" in header:
+        return "\t"
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def read_table(path: Path, delimiter: str = ",", ragged: bool = False) -> Table:
+    """Read a delimited export: header from the first non-empty line, then the rows.
+
+    `ragged`: a row one cell short of the header (Tobii Pro Lab leaves an
+    empty last cell out) is read with that cell empty.
+    """
     buf = _load(path)
     skip = 3 if bytes(buf[:3]) == b"\xef\xbb\xbf" else 0
     a = buf[skip:]
@@ -367,13 +384,18 @@ def read_table(path: Path, delimiter: str = ",") -> Table:
         delims = delims[delims >= starts[0]]
         # Every row must hold exactly ncols - 1 delimiters.
         per_row = np.searchsorted(delims, ends) - np.searchsorted(delims, starts)
+        short = per_row == ncols - 2
+        if ragged and ncols > 1 and short.any() and bool(np.all((per_row == ncols - 1) | short)):
+            # A virtual delimiter at the end of each short row: its missing cell is empty.
+            delims = np.sort(np.concatenate((delims, ends[short].astype(delims.dtype))), kind="stable")
+            per_row = per_row + short
         fast = bool(np.all(per_row == ncols - 1))
     if fast:
         inner = delims.reshape(len(starts), ncols - 1) if len(starts) else np.zeros((0, ncols - 1), np.int64)
         t = Table(path, header, None, data, starts, delimiter)
         t._fast = (a, None, starts, ends, inner)
         return t
-    return _read_slow(path, bytes(data), header, delimiter)
+    return _read_slow(path, bytes(data), header, delimiter, ragged)
 
 
 def _read_regular(path: Path, a: np.ndarray, low: np.ndarray, kinds: np.ndarray, delimiter: str) -> Table | None:
@@ -413,7 +435,7 @@ def _read_regular(path: Path, a: np.ndarray, low: np.ndarray, kinds: np.ndarray,
     return t
 
 
-def _read_slow(path: Path, data: bytes, header: list[str], delimiter: str) -> Table:
+def _read_slow(path: Path, data: bytes, header: list[str], delimiter: str, ragged: bool = False) -> Table:
     """The csv module path: quotes, ragged rows; names the first bad line."""
     try:
         text = data.decode("utf-8")
@@ -436,6 +458,8 @@ def _read_slow(path: Path, data: bytes, header: list[str], delimiter: str) -> Ta
             if not seen_header:
                 seen_header = True
                 continue
+            if ragged and len(row) == ncols - 1:
+                row.append("")
             if len(row) != ncols:
                 raise BadInput(path, f"expected {ncols} columns ({delimiter.join(h.strip() for h in header)[:120]}), found {len(row)}", reader.line_num)
             rows.append(row)
