@@ -298,3 +298,139 @@ def test_old_pupil_core_header_reads_like_the_new_one(tmp_path):
     pupil.write_text("timestamp,index,id,confidence,norm_pos_x,norm_pos_y,diameter\n1,1,0,1,0.5,0.5,30\n")
     with pytest.raises(BadInput, match="unknown format"):
         importers.detect(pupil, ImportOptions())
+
+
+# -- `trackheat gaze` over every real file: peaks, folders, normalization, JSON, messages ---------
+GAZE_ROOT = SHARED / "gaze"
+
+
+def ref_image(tmp_path: Path, w: int, h: int) -> Path:
+    import cv2
+
+    p = tmp_path / f"ref{w}x{h}.png"
+    cv2.imwrite(str(p), np.full((h, w, 3), 200, np.uint8))
+    return p
+
+
+def peak(result) -> np.ndarray:
+    return np.array(result.peak, float)
+
+
+@pytest.mark.parametrize("samples, fixations, size, tolerance", [
+    # The same recording drawn from its samples and from the tracker's own fixations: the peaks agree
+    # within 1.5 % of the reference's width (the blur is 1 % of it).
+    ("eyelink/eyelink_binocular_example.asc", "eyelink/eyelink_binocular_example.asc", (1920, 1080), 0.015),
+    ("eyelink/eyelink_monocular_no_dummy_example.asc", "eyelink/eyelink_monocular_no_dummy_example.asc", (1920, 1080), 0.015),
+    ("eyelink/eyelink_monocular_example.asc", "eyelink/eyelink_monocular_example.asc", (1280, 1024), 0.015),
+    ("pupil-core-tutorial/gaze_positions.csv", "pupil-core-tutorial/fixations.csv", (1280, 720), 0.015),
+])
+def test_real_samples_peak_where_the_files_own_fixations_do(tmp_path, samples, fixations, size, tolerance):
+    from trackheat.outputs import gaze
+
+    ref = ref_image(tmp_path, *size)
+    a = gaze.heatmap([need(GAZE_ROOT / samples)], ref, tmp_path / "s", options=opts(fixations="none"))
+    b = gaze.heatmap([need(GAZE_ROOT / fixations)], ref, tmp_path / "f", options=opts(fixations="file"))
+    assert np.hypot(*(peak(a) - peak(b))) <= tolerance * size[0], (a.peak, b.peak)
+
+
+def test_every_real_gaze_file_draws(tmp_path):
+    """Acceptance: each file in ../shared/data/gaze reads and draws (folders as given), peak inside the reference."""
+    from trackheat.outputs import gaze
+
+    need(GAZE_ROOT)
+    ref = ref_image(tmp_path, 1280, 1024)
+    drawn = 0
+    for f in sorted(GAZE_ROOT.rglob("*")):
+        if f.suffix not in (".csv", ".tsv", ".asc") or f.name == "blinks.csv" or f.name == "P61-Event-Data.tsv":
+            continue
+        r = gaze.heatmap([f], ref, tmp_path / f.stem)
+        assert 0 <= r.peak[0] < 1280 and 0 <= r.peak[1] < 1024 and r.density.max() > 0
+        drawn += 1
+    assert drawn == 11  # 4 EyeLink, 4 + 2 Pupil Core, 1 Tobii Studio fixation export (its event export is mouse clicks: tested above)
+
+
+def test_cli_folder_json_and_left_out_members(tmp_path):
+    ref = ref_image(tmp_path, 1280, 720)
+    proc = trackheat_cli("gaze", need(GAZE_ROOT / "pupil-core-tutorial"), "--reference", ref, "-o", tmp_path / "o", "--fixations", "idt", "--json")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(x) for x in proc.stdout.splitlines()]
+    [rec], img = lines[:-1], lines[-1]
+    assert rec["file"].endswith("gaze_positions.csv") and rec["points"] == "fixations (I-DT)"
+    assert rec["samples"] == 1611 and rec["fixations"] > 10 and rec["skipped"] == 441
+    assert set(rec) >= {"samples", "fixations", "skipped", "off_reference", "weight"}
+    assert rec["weight"] == pytest.approx(rec["seconds"], abs=1e-3)
+    assert img["weight"] == "duration" and (tmp_path / "o" / "overlay.png").exists()
+    err = proc.stderr.splitlines()
+    assert any(e.endswith("fixations.csv: left out: holds fixations, not gaze samples (use its own: file)") for e in err)
+    assert any("blinks.csv: left out" in e for e in err)
+
+
+def test_cli_normalize_recording_gives_each_recording_weight_one_and_top_fixes_the_scale(tmp_path):
+    ref = ref_image(tmp_path, 1920, 1080)
+    files = [need(EYELINK / "eyelink_binocular_example.asc"), need(EYELINK / "eyelink_monocular_no_dummy_example.asc")]
+    proc = trackheat_cli("gaze", *files, "--reference", ref, "-o", tmp_path / "o", "--normalize", "recording", "--json")
+    recs = [json.loads(x) for x in proc.stdout.splitlines()[:-1]]
+    assert proc.returncode == 0 and [r["weight"] for r in recs] == [1.0, 1.0]
+    dur = trackheat_cli("gaze", *files, "--reference", ref, "-o", tmp_path / "d", "--normalize", "duration", "--json")
+    recs_d = [json.loads(x) for x in dur.stdout.splitlines()[:-1]]
+    assert all(0 < r["weight"] < 1 for r in recs_d)  # fixation time over recording time
+    # --top: the same map under a higher fixed top is fainter, pixel for pixel.
+    import cv2
+
+    own = trackheat_cli("gaze", files[0], "--reference", ref, "-o", tmp_path / "t1")
+    fixed = trackheat_cli("gaze", files[0], "--reference", ref, "-o", tmp_path / "t2", "--top", "10")
+    assert own.returncode == fixed.returncode == 0
+    a = cv2.imread(str(tmp_path / "t1" / "heatmap.png"), cv2.IMREAD_UNCHANGED)
+    b = cv2.imread(str(tmp_path / "t2" / "heatmap.png"), cv2.IMREAD_UNCHANGED)
+    assert a[..., 3].astype(int).sum() > b[..., 3].astype(int).sum()
+
+
+def test_cli_says_when_it_assumes_the_display(tmp_path):
+    ref = ref_image(tmp_path, 800, 600)
+    p = tmp_path / "export.tsv"
+    p.write_text("Recording timestamp [ms]\tGaze point X\tGaze point Y\n0\t100\t100\n10\t110\t100\n")
+    proc = trackheat_cli("gaze", p, "--reference", ref, "-o", tmp_path / "o")
+    assert proc.returncode == 0
+    assert proc.stderr.strip() == f"{p}: assuming a 1920x1080 display; give --reference-size WxH"
+    quiet = trackheat_cli("gaze", p, "--reference", ref, "-o", tmp_path / "o", "--reference-size", "1920x1080")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["eyelink_monocular_example.asc", "--fixations", "file", "--eye", "right"], "right eye was not recorded"),
+    (["bad.asc"], "bad.asc:5: sample x is not a number"),
+    (["gaze_positions.csv", "--fixations", "file"], "--fixations: "),
+    (["eyelink_monocular_example.asc", "--top", "-1"], "--top: expected a positive number"),
+])
+def test_cli_bad_input_is_one_line_exit_2(tmp_path, args, needle):
+    (tmp_path / "bad.asc").write_text("** CONVERTED FROM x.edf\n**\nSTART\t1 \tLEFT\tSAMPLES\n1\t 1.0\t 2.0\t 3.0\t...\n2\tnope\t 2.0\t 3.0\t...\n")
+    files = {"eyelink_monocular_example.asc": need(EYELINK / "eyelink_monocular_example.asc"), "bad.asc": tmp_path / "bad.asc",
+             "gaze_positions.csv": need(GAZE_ROOT / "pupil-core-tutorial" / "gaze_positions.csv")}
+    argv = [files.get(a, a) for a in args]
+    proc = trackheat_cli("gaze", *argv, "--reference", ref_image(tmp_path, 1280, 1024), "-o", tmp_path / "o", "--db", tmp_path / "s.db")
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and needle in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_import_eyelink_and_studio_into_a_store(tmp_path):
+    db = tmp_path / "s.db"
+    proc = trackheat_cli("import", "--db", db, "--json", need(EYELINK / "eyelink_binocular_example.asc"), need(STUDIO / "P61-Event-Data.tsv"))
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert [r["format"] for r in rows] == ["eyelink", "tobii-studio"]
+    assert rows[0]["moves"] == 4 and rows[1]["clicks"] == 1236
+    from trackheat.store import Store
+
+    with Store(db) as st:
+        kinds = sorted(st.session(r["session"]).kind for r in rows)
+    assert kinds == ["gaze", "mouse"]
+
+
+def trackheat_cli(*args):
+    from conftest import trackheat
+
+    return trackheat(*args)
+
+
+import json  # noqa: E402

@@ -7,4 +7,5 @@
     density.py   the density of positions by the cheapest exact-enough path
     reduced.py   that density blurred at reduced resolution with exact centres of mass
     binned.py    Pupil Cloud's binned density for gaze
+    fixations.py fixations from gaze samples (I-VT, I-DT)
 """

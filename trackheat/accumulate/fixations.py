@@ -38,6 +38,7 @@ IDT_DISPERSION = 1.0  # deg (Salvucci & Goldberg 2000; D sums the x and y extent
 IDT_MIN_DURATION = 0.100  # s
 MAX_GAP = 0.075  # s: a longer gap between samples ends any fixation
 METHODS = ("ivt", "idt")
+MODES = ("file", "none", "ivt", "idt")  # what a gaze map is drawn from: the file's fixations, its samples, or fixations found here
 
 
 @dataclass
@@ -246,3 +247,64 @@ def detect(method: str, t, x, y, *, px_per_degree: float | None = None, **overri
         kw.update(overrides)
         return idt(t, x, y, **kw)
     raise ValueError(f"unknown fixation detection method {method!r} (expected one of {', '.join(METHODS)})")
+
+
+def detect_sessions(sessions, method: str, *, px_per_degree: float | None = None, weight: str | None = None) -> list:
+    """Gaze-sample sessions -> fixation sessions (others pass through unchanged).
+
+    Each fixation becomes one point at its centroid, weighed by its duration,
+    exactly as a file's own fixations are; the session's meta says how it was
+    found (`points`: "fixations (I-VT)", `px_per_degree_used`, `samples`);
+    they weigh by duration unless `weight` says otherwise.
+    Pixels per degree: the argument, else the session's own (EyeLink's RES,
+    the Pupil Core world camera), else DEFAULT_PX_PER_DEGREE.
+    """
+    import dataclasses
+
+    if method not in METHODS:
+        raise ValueError(f"unknown fixation detection method {method!r} (expected one of {', '.join(METHODS)})")
+    out = []
+    for s in sessions:
+        if s.kind != "gaze" or s.meta.get("points") != "gaze samples":
+            out.append(s)
+            continue
+        if s.ts is None:
+            raise ValueError(f"{s.source}: samples without times: fixations cannot be detected")
+        ppd = float(px_per_degree or s.meta.get("px_per_degree") or DEFAULT_PX_PER_DEGREE)
+        t = np.asarray(s.ts, np.float64)
+        order = np.argsort(t, kind="stable")
+        x = np.asarray(s.xs, np.float64)[order] + 0.5  # a stored pixel is the square [i, i+1): its centre
+        y = np.asarray(s.ys, np.float64)[order] + 0.5
+        t = t[order]
+        f = detect(method, t - t[0] if len(t) else t, x, y, px_per_degree=ppd)
+        b = s.canvas.bounds
+        fx = np.clip(np.floor(f.x), b.left, b.left + b.width - 1).astype(np.int64)
+        fy = np.clip(np.floor(f.y), b.top, b.top + b.height - 1).astype(np.int64)
+        meta = {**s.meta, "points": f"fixations ({'I-VT' if method == 'ivt' else 'I-DT'})", "weight": weight or "duration",
+                "default_weight": "duration", "samples": int(len(t)), "px_per_degree_used": round(ppd, 3)}
+        out.append(dataclasses.replace(s, xs=fx, ys=fy, counts=np.ones(len(f), np.int64), dwell=f.duration.copy(),
+                                       ts=(t[0] + f.t) if len(t) else None, active_seconds=float(f.duration.sum()), meta=meta))
+    return out
+
+
+def apply_mode(path, sessions: list, mode: str | None, weight: str | None = None) -> list:
+    """What `mode` asks of one file's gaze sessions: its own fixations ("file"), its samples ("none"),
+    or fixations detected in its samples ("ivt", "idt"); None takes the file as it was read.
+
+    A file that cannot give what is asked is a UserError about `fixations`.
+    """
+    from trackheat.errors import UserError
+
+    if mode is None:
+        return sessions
+    if mode not in MODES:
+        raise UserError(f"expected one of {', '.join(MODES)}, got {mode!r}", param="fixations")
+    gaze = [s for s in sessions if s.kind == "gaze"]
+    has_samples = all(s.meta.get("points") == "gaze samples" for s in gaze)
+    if mode == "file" and gaze and has_samples:
+        raise UserError(f"{path}: gaze samples only, no fixations of its own (detect them: ivt or idt)", param="fixations")
+    if mode in ("none", "ivt", "idt") and gaze and not has_samples:
+        raise UserError(f"{path}: holds fixations, not gaze samples (use its own: file)", param="fixations")
+    if mode in METHODS:
+        return detect_sessions(sessions, mode, weight=weight)
+    return sessions

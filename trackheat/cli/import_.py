@@ -24,6 +24,11 @@ def add_gaze_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight", choices=["count", "duration"], help="gaze: weigh samples by count or fixations by duration (default: per format)")
     p.add_argument("--reference-size", metavar="WxH", help="gaze: size of the reference image or scene camera")
     p.add_argument("--confidence", type=float, default=CONFIDENCE, help="Pupil Core: skip samples under this confidence (default %(default)s)")
+    p.add_argument("--fixations", choices=["file", "none", "ivt", "idt"],
+                   help="gaze: draw the file's own fixations (file), its samples (none), or fixations found in its samples: ivt (velocity under 30 deg/s) "
+                   "or idt (dispersion under 1 deg for 100 ms); degrees are converted with the file's pixels per degree, else 35 px/deg "
+                   "(default: the file's fixations when it has them, else its samples)")
+    p.add_argument("--eye", choices=["left", "right", "mean"], help="EyeLink: which eye (default: the recorded one, or the mean of both)")
 
 
 def options_from(args: argparse.Namespace):
@@ -31,7 +36,21 @@ def options_from(args: argparse.Namespace):
     from trackheat.importers import ImportOptions
 
     size = parse_size(args.reference_size, param="reference_size") if getattr(args, "reference_size", None) else None
-    return ImportOptions(format=args.format, normalized=args.normalized, weight=args.weight, reference_size=size, confidence=args.confidence)
+    return ImportOptions(format=args.format, normalized=args.normalized, weight=args.weight, reference_size=size, confidence=args.confidence,
+                         fixations=args.fixations, eye=args.eye)
+
+
+def warn_assumed(sessions_by_file) -> None:
+    """One line per file whose display size was assumed (never a silent guess)."""
+    import sys
+
+    seen = set()
+    for f, sessions in sessions_by_file:
+        for s in sessions:
+            size = s.meta.get("assumed_size")
+            if size and str(f) not in seen:
+                seen.add(str(f))
+                print(f"{f}: assuming a {size[0]}x{size[1]} display; give --reference-size WxH", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
 
     options = options_from(args)
     # Read every file before writing any: a bad file anywhere stops the run with nothing written.
-    parsed = [(f, importers.read(f, options)) for f in args.files]
+    from trackheat.accumulate.fixations import apply_mode
+
+    parsed = [(f, apply_mode(f, importers.read(f, options), options.fixations, options.weight)) for f in args.files]
+    warn_assumed(parsed)
     with open_store(args, create=True) as store:
         for f, sessions in parsed:
             ids = store.save_imported(sessions)

@@ -24,6 +24,8 @@ class ImportOptions:
     reference_size: tuple[int, int] | None = None  # (width, height) of the reference image / scene camera
     confidence: float = CONFIDENCE  # Pupil Core: rows under this are skipped
     idle_after: float = IDLE_AFTER  # gaps longer than this are idle, not dwell
+    fixations: str | None = None  # gaze: file|none|ivt|idt (None: the file's own fixations when it has them, else its samples)
+    eye: str | None = None  # EyeLink: left|right|mean (None: the recorded eye, or the mean of both)
 
 
 @dataclass

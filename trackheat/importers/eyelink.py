@@ -35,7 +35,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from trackheat.errors import BadInput, UserError
-from trackheat.importers import Format, ImportedSession, ImportOptions
+from trackheat.importers.base import Format, ImportedSession, ImportOptions
 from trackheat.importers.gaze_build import Points, build
 from trackheat.importers.gaze_table import _load, _plain_floats
 
@@ -288,10 +288,10 @@ def _field(path: Path, a_cols: dict, a: np.ndarray, nt: int, j: int, what: str) 
 
 
 def _read(path: Path, options: ImportOptions) -> list[ImportedSession]:
-    eye = getattr(options, "eye", None)
+    eye = options.eye
     if eye is not None and eye not in EYES:
         raise UserError(f"eye: expected left, right or mean, got {eye!r}")
-    mode = getattr(options, "fixations", None)
+    mode = options.fixations
     blocks, cols = parse(path)
     a = _load(path)
     if bytes(a[:3]) == b"\xef\xbb\xbf":

@@ -20,6 +20,12 @@ from trackheat.importers.base import ImportedSession, ImportOptions
 
 NEON_SCENE = (1600, 1200)  # Neon scene camera, px
 CORE_WORLD = (1280, 720)  # Pupil Core world camera default, px
+# Pixels per degree of those cameras, for fixation detection in degrees: Neon's scene camera is
+# 1600 px over 103 deg; Pupil Core's world camera at 1280x720, measured on the Pupil tutorial
+# recording's 3-D gaze (angle between gaze_point_3d vectors vs. norm_pos distance): 14.1
+# (its nominal 99 x 53 deg field gives 12.9 and 13.6).
+NEON_PX_PER_DEGREE = 15.5
+CORE_PX_PER_DEGREE = 14.1
 GAP_LIMIT = 0.1  # s; a longer gap between gaze samples is lost tracking, not dwell
 REFERENCE_NAMES = ("reference_image.jpeg", "reference_image.jpg", "reference_image.png")
 

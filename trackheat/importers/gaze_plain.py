@@ -18,7 +18,7 @@ import numpy as np
 
 from trackheat.errors import UserError
 from trackheat.importers.base import Format, ImportedSession, ImportOptions
-from trackheat.importers import gaze_pupil, gaze_tobii
+from trackheat.importers import eyelink, gaze_pupil, gaze_tobii, tobii_studio
 from trackheat.importers.gaze_build import Points, build
 from trackheat.importers.gaze_table import read_table
 
@@ -61,9 +61,11 @@ def _csv_read(path: Path, options: ImportOptions) -> list[ImportedSession]:
 FORMATS: list[Format] = [
     *gaze_pupil.FORMATS,
     *gaze_tobii.FORMATS,
+    *tobii_studio.FORMATS,
+    *eyelink.FORMATS,
     Format("gaze-csv", "x,y,duration (plain gaze CSV, px or --normalized; duration in ms; x,y alone with --format gaze-csv)", _csv_detect, _csv_read),
 ]
 
 # Formats whose files say which pixel space they are in (a device's camera);
 # the others need the reference image's size (see trackheat.outputs.gaze).
-NATIVE_SIZE = {"neon-gaze", "neon-fixations", "pupil-core-gaze", "pupil-core-fixations", "tobii-tsv"}
+NATIVE_SIZE = {"neon-gaze", "neon-fixations", "pupil-core-gaze", "pupil-core-fixations", "tobii-tsv", "tobii-studio", "eyelink"}

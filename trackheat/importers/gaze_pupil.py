@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from trackheat.importers.base import Format, ImportedSession, ImportOptions
-from trackheat.importers.gaze_build import CORE_WORLD, NEON_SCENE, Points, build, reference_size
+from trackheat.importers.gaze_build import CORE_PX_PER_DEGREE, CORE_WORLD, NEON_PX_PER_DEGREE, NEON_SCENE, Points, build, reference_size
 from trackheat.importers.gaze_table import Table, read_table
 
 
@@ -67,7 +67,8 @@ def _neon_gaze(path: Path, options: ImportOptions) -> list[ImportedSession]:
     skip = ~t.bools("worn") if t.has("worn") else None
     group, labels = _groups(t)
     pts = Points(t.floats("gaze x [px]"), t.floats("gaze y [px]"), skip=skip, **_time(t, "timestamp [ns]"), group=group, labels=labels)
-    return build(path, "neon-gaze", pts, reference_size(path, options, NEON_SCENE, ""), options)
+    size = reference_size(path, options, NEON_SCENE, "")
+    return _with_ppd(build(path, "neon-gaze", pts, size, options), NEON_PX_PER_DEGREE * size[0] / NEON_SCENE[0])
 
 
 def _neon_fixations(path: Path, options: ImportOptions) -> list[ImportedSession]:
@@ -141,7 +142,15 @@ def _core_gaze(path: Path, options: ImportOptions) -> list[ImportedSession]:
     t.require(CORE_GAZE if t.has("gaze_timestamp") or not t.has("timestamp") else CORE_GAZE_OLD, "pupil-core-gaze")
     low = ~(t.floats("confidence") >= options.confidence)
     pts = Points(t.floats("norm_pos_x"), t.floats("norm_pos_y"), skip=low, t=t.floats("gaze_timestamp" if t.has("gaze_timestamp") else "timestamp"))
-    return build(path, "pupil-core-gaze", pts, reference_size(path, options, CORE_WORLD, ""), options, normalized=True, flip_y=True, space="world camera")
+    size = reference_size(path, options, CORE_WORLD, "")
+    return _with_ppd(build(path, "pupil-core-gaze", pts, size, options, normalized=True, flip_y=True, space="world camera"), CORE_PX_PER_DEGREE * size[0] / CORE_WORLD[0])
+
+
+def _with_ppd(sessions: list[ImportedSession], ppd: float) -> list[ImportedSession]:
+    """Pixels per degree of the camera, for fixation detection in degrees."""
+    for s in sessions:
+        s.meta["px_per_degree"] = round(ppd, 3)
+    return sessions
 
 
 def _core_surface_gaze(path: Path, options: ImportOptions) -> list[ImportedSession]:

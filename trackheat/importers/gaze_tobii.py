@@ -100,7 +100,7 @@ def _read(path: Path, options: ImportOptions) -> list[ImportedSession]:
         raise BadInput(path, "missing column 'Recording timestamp'", 1)
     # A Pro Lab export carries both: fixations (weighed by duration) unless samples are
     # asked for (fixations "none", detection, or weight count), which come from 'Gaze point'.
-    mode = getattr(options, "fixations", None)
+    mode = options.fixations
     if mode == "file" and not (fx and fy):
         raise BadInput(path, "no 'Fixation point X'/'Fixation point Y' columns: this export has no fixations of its own", 1)
     if mode in ("none", "ivt", "idt") and not (gx and gy):

@@ -33,9 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
+from trackheat.activity import timeline_stats
 from trackheat.canvas import Canvas, Rect
 from trackheat.errors import BadInput
-from trackheat.importers import Format, ImportedSession, ImportOptions
+from trackheat.importers.base import Format, ImportedSession, ImportOptions
 from trackheat.importers.gaze_build import Points, build
 
 DEFAULT_SCREEN = (1920, 1080)
@@ -132,8 +133,6 @@ class _Cols:
 def mouse_session(path: Path, fmt: str, size: tuple[int, int], t: np.ndarray, x: np.ndarray, y: np.ndarray,
                   clicks: list[tuple[float, float, float, str]], shift: float, meta: dict) -> ImportedSession:
     """A mouse session on the recording's display: positions (if any) and clicks, times shifted like the gaze's."""
-    from trackheat.importers import timeline_stats
-
     ok = np.isfinite(t) & np.isfinite(x) & np.isfinite(y)
     t, x, y = t[ok], x[ok], y[ok]
     order = np.argsort(t, kind="stable")
@@ -166,7 +165,7 @@ def _read(path: Path, options: ImportOptions) -> list[ImportedSession]:
                 break
     if size is None:
         size, assumed = DEFAULT_SCREEN, list(DEFAULT_SCREEN)
-    mode = getattr(options, "fixations", None)
+    mode = options.fixations
     tcol = c.find("recordingtimestamp", "timestamp")
     if tcol is None:
         raise BadInput(path, "missing column 'Timestamp' (or 'RecordingTimestamp')", 1)

@@ -11,8 +11,19 @@ the images.
 
 Each session keeps its own pixel space (a Neon scene camera, a Core world
 camera, a reference image, a surface); positions are scaled from it to the
-reference image here. Recordings are summed with no normalization for
-recording time, as Pupil Cloud does: a longer recording weighs more.
+reference image here. By default recordings are summed with no
+normalization for recording time, as Pupil Cloud does (a longer recording
+weighs more); `normalize="recording"` gives each recording the same total
+weight, `normalize="duration"` divides each by its length (Tobii's relative
+duration), and `top` fixes the value at 100 % so maps drawn apart share one
+scale (as OGAMA does).
+
+Files that carry only samples can be drawn from fixations found here
+(`options.fixations` "ivt" or "idt", accumulate.fixations). A folder stands
+for the exports in it; members that are not eye-tracker exports, or do not
+hold what `options.fixations` asks for, are left out and listed.
+Mouse sessions some exports carry (Tobii mouse rows and clicks) are read,
+saved with a store, and reported, but not drawn on the gaze map.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from trackheat import render
+from trackheat.accumulate.fixations import MODES, apply_mode
 from trackheat.accumulate.binned import DEFAULT_BINS, DEFAULT_SIGMA_BINS, bin_shape, binned_density
 from trackheat.errors import UserError
 from trackheat.importers import ImportedSession, ImportOptions
@@ -35,6 +47,9 @@ if TYPE_CHECKING:
 
 MOUSE_FORMATS = {"mouse-dynamics", "positions-json"}
 UNITS = {"count": "gaze samples", "duration": "seconds"}
+NORMALIZE = ("none", "recording", "duration")
+NORMALIZED_UNITS = {"recording": "share of a recording", "duration": {"count": "samples per s of recording", "duration": "s per s of recording"}}
+EXPORT_SUFFIXES = {".csv", ".tsv", ".txt", ".asc"}
 
 
 @dataclass
@@ -47,6 +62,38 @@ class GazeResult:
     peak: tuple[int, int] = (0, 0)  # reference-image pixel of the maximum
     bins: tuple[int, int] = (0, 0)  # histogram bins (x, y)
     sigma: float = 0.0
+    weights: list[float] = field(default_factory=list)  # per entry of `sessions`: its total weight in the map (0 if not drawn)
+    assumed: list[tuple[str, tuple[int, int]]] = field(default_factory=list)  # (file, display size) assumed for lack of one
+    left_out: list[tuple[str, str]] = field(default_factory=list)  # (folder member, why) not drawn
+    normalize: str = "none"
+    top: float | None = None  # the value at 100 %, in the colour bar's unit
+
+
+def expand(files: Sequence[str | Path], options: ImportOptions) -> tuple[list[tuple[Path, bool]], list[tuple[str, str]]]:
+    """Files as given, and each folder's exports (sorted): [(path, from a folder)], [(left out, why)]."""
+    from trackheat import importers
+
+    out: list[tuple[Path, bool]] = []
+    left: list[tuple[str, str]] = []
+    for f in files:
+        path = Path(f)
+        if not path.is_dir():
+            out.append((path, False))
+            continue
+        members = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in EXPORT_SUFFIXES)
+        for p in members:
+            try:
+                name = importers.detect(p, options).name
+            except UserError as e:
+                left.append((str(p), str(e).split(": ", 1)[-1][:80]))
+                continue
+            if name in MOUSE_FORMATS or name == "csv":
+                left.append((str(p), f"{name}: not an eye-tracker export"))
+                continue
+            out.append((p, True))
+        if not members:
+            raise UserError(f"{path}: no .csv, .tsv, .txt or .asc files in this folder")
+    return out, left
 
 
 def load_reference(path: str | Path) -> np.ndarray:
@@ -64,18 +111,26 @@ def load_reference(path: str | Path) -> np.ndarray:
     return img
 
 
-def read_files(files: Sequence[str | Path], options: ImportOptions, image_size: tuple[int, int]) -> list[tuple[Path, list[ImportedSession]]]:
-    """Read every file before anything is written: one bad file, nothing imported.
+def read_files(files: Sequence[str | Path], options: ImportOptions, image_size: tuple[int, int],
+               left_out: list[tuple[str, str]] | None = None) -> list[tuple[Path, list[ImportedSession]]]:
+    """Read every file (folders: the exports in them) before anything is written: one bad file, nothing imported.
 
     Files whose pixel space is not fixed by the device (reference image,
-    surface, plain CSV) are read in the reference image's pixels.
+    surface, plain CSV) are read in the reference image's pixels. With
+    `options.fixations` set, sample files become fixation sessions
+    (detected) and files that cannot give what it asks for are refused, or,
+    inside a folder, left out (appended to `left_out`).
     """
     from trackheat import importers
     from trackheat.importers.gaze_plain import NATIVE_SIZE
 
+    if options.fixations is not None and options.fixations not in MODES:
+        raise UserError(f"expected one of {', '.join(MODES)}, got {options.fixations!r}", param="fixations")
+    paths, left = expand(files, options)
+    if left_out is not None:
+        left_out += left
     out = []
-    for f in files:
-        path = Path(f)
+    for path, in_folder in paths:
         fmt = importers.detect(path, options)
         name = fmt.name
         if name == "csv":  # "x,y" alone: the mouse CSV's header, here a gaze one
@@ -83,7 +138,18 @@ def read_files(files: Sequence[str | Path], options: ImportOptions, image_size: 
         elif name in MOUSE_FORMATS:
             raise UserError(f"{path}: a {name} file is mouse data; `trackheat gaze` reads eye-tracker exports (use `trackheat import` and `trackheat export`)")
         size = options.reference_size or (None if name in NATIVE_SIZE else image_size)
-        out.append((path, importers.read(path, dataclasses.replace(options, format=name, reference_size=size))))
+        try:
+            sessions = importers.read(path, dataclasses.replace(options, format=name, reference_size=size))
+            sessions = apply_mode(path, sessions, options.fixations, options.weight)
+        except UserError as e:
+            if in_folder and getattr(e, "param", None) == "fixations":
+                if left_out is not None:
+                    left_out.append((str(path), str(e).split(": ", 1)[-1]))
+                continue
+            raise
+        out.append((path, sessions))
+    if not out:
+        raise UserError(f"no eye-tracker exports to draw in {', '.join(str(f) for f in files)}")
     return out
 
 
@@ -123,7 +189,21 @@ def points(store: Store, session_ids: Sequence[int], weight: str, width: int, he
     return _join(parts)
 
 
-def session_points(sessions: Sequence[ImportedSession], weight: str, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def session_weights(s: ImportedSession, weight: str, normalize: str = "none") -> np.ndarray:
+    """Each point's weight in the map: its count or duration, normalized per recording if asked."""
+    w = np.asarray(s.dwell, np.float64) if weight == "duration" else (np.ones(len(s.xs)) if s.counts is None else np.asarray(s.counts, np.float64))
+    if normalize == "recording":
+        total = float(w.sum())
+        return w / total if total > 0 else w
+    if normalize == "duration":
+        length = (s.ended - s.started) if s.started is not None and s.ended is not None else 0.0
+        if not length > 0:
+            raise UserError(f"{s.meta.get('file', s.source)}: no recording time to divide by (the file carries no timestamps)", param="normalize")
+        return w / length
+    return w
+
+
+def session_points(sessions: Sequence[ImportedSession], weight: str, width: int, height: int, normalize: str = "none") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The same as `points` for the sessions just saved, from memory.
 
     Exactly what the store now holds for them (save only sums samples per
@@ -134,8 +214,7 @@ def session_points(sessions: Sequence[ImportedSession], weight: str, width: int,
     for s in sessions:
         if len(s.xs):
             x, y = _to_reference(s.xs, s.ys, s.canvas, width, height)
-            w = np.asarray(s.dwell, np.float64) if weight == "duration" else (np.ones(len(s.xs)) if s.counts is None else np.asarray(s.counts, np.float64))
-            parts.append((x, y, w))
+            parts.append((x, y, session_weights(s, weight, normalize)))
     return _join(parts)
 
 
@@ -158,10 +237,10 @@ def _sigma(sigma: float | None) -> float:
 
 
 def _draw(sessions: Sequence[ImportedSession], files, image: np.ndarray, out_dir, *, weight: str, bins: int, sigma: float | None,
-          colormap: str, scale: str, alpha: float | None, density_path) -> tuple[np.ndarray, Path, Path]:
+          colormap: str, scale: str, alpha: float | None, density_path, normalize: str = "none", top: float | None = None) -> tuple[np.ndarray, Path, Path]:
     """Pupil Cloud's heatmap of the sessions over `image`, written as export writes it: (grid, heatmap, overlay)."""
     height, width = image.shape[:2]
-    xs, ys, ws = session_points(sessions, weight, width, height)
+    xs, ys, ws = session_points(sessions, weight, width, height, normalize)
     sig = _sigma(sigma)
     if not len(xs) or not np.any(ws > 0):
         what = "fixation time" if weight == "duration" else "gaze samples"
@@ -170,14 +249,18 @@ def _draw(sessions: Sequence[ImportedSession], files, image: np.ndarray, out_dir
     # A lone point reads 1 at its peak, so the bar counts samples or seconds per blob.
     lone = binned_density([width / 2], [height / 2], [1.0], width=width, height=height, bins=bins, sigma=sig)
     unit_scale = 1.0 / float(lone.max()) if lone.max() > 0 else 1.0
-    total = float(ws.sum())
+    raw = np.concatenate([session_weights(s, weight) for s in sessions]) if sessions else np.zeros(0)
+    total = float(raw.sum())
     amount = f"{total:,.1f} s of fixation" if weight == "duration" else f"{int(round(total)):,} samples"
     n_rec = len(sessions)
     bx, by = bin_shape(width, height, bins)
-    title = f"{n_rec} recording{'s' if n_rec != 1 else ''} | {amount} | {bx}x{by} bins, sigma {sig:g} bins | weight: {weight}"
-    heat, over = write_images(grid, out_dir, background_bgr=image, colormap=colormap, scale=scale, unit=UNITS[weight],
-                                     title=title, unit_scale=unit_scale, density_path=density_path,
-                                alpha=DEFAULT_ALPHA if alpha is None else alpha)
+    norm = "" if normalize == "none" else f", per {'recording' if normalize == 'recording' else 'recording time'}"
+    title = f"{n_rec} recording{'s' if n_rec != 1 else ''} | {amount} | {bx}x{by} bins, sigma {sig:g} bins | weight: {weight}{norm}"
+    unit = UNITS[weight] if normalize == "none" else NORMALIZED_UNITS["recording"] if normalize == "recording" else NORMALIZED_UNITS["duration"][weight]
+    heat, over = write_images(grid, out_dir, background_bgr=image, colormap=colormap, scale=scale, unit=unit,
+                              title=title, unit_scale=unit_scale, density_path=density_path,
+                              alpha=DEFAULT_ALPHA if alpha is None else alpha,
+                              top=None if top is None else top / unit_scale)  # the bar's unit -> density
     return grid, heat, over
 
 
@@ -194,6 +277,8 @@ def heatmap(
     alpha: float | None = None,
     db: str | Path | None = None,
     density_path: str | Path | None = None,
+    normalize: str = "none",
+    top: float | None = None,
 ) -> GazeResult:
     """Read `files` (saving them into the store `db` if given) and draw them over `reference`."""
 
@@ -204,16 +289,23 @@ def heatmap(
         raise UserError(f"expected a positive number, got {bins}", param="bins")
     if sigma is not None and not sigma >= 0:
         raise UserError(f"expected a number >= 0 (in bins), got {sigma}", param="sigma")
+    if normalize not in NORMALIZE:
+        raise UserError(f"expected one of {', '.join(NORMALIZE)}, got {normalize!r}", param="normalize")
+    if top is not None and not (np.isfinite(top) and top > 0):
+        raise UserError(f"expected a positive number, got {top}", param="top")
     render.colormap_id(colormap)  # a bad name fails before any work
     image = load_reference(reference)
     height, width = image.shape[:2]
-    parsed = read_files(files, options, (width, height))
+    left_out: list[tuple[str, str]] = []
+    parsed = read_files(files, options, (width, height), left_out)
     all_sessions = [s for _, ss in parsed for s in ss]
-    weight = pick_weight(all_sessions, options.weight)
+    drawn = [s for s in all_sessions if s.kind == "gaze"]
+    weight = pick_weight(drawn, options.weight)
+    weights = {id(s): float(session_weights(s, weight, normalize).sum()) for s in drawn}  # also checks every recording can be normalized
 
     def draw() -> tuple[np.ndarray, Path, Path]:
-        return _draw(all_sessions, files, image, out_dir, weight=weight, bins=bins, sigma=sigma, colormap=colormap, scale=scale,
-                     alpha=alpha, density_path=density_path)
+        return _draw(drawn, [p for p, _ in parsed], image, out_dir, weight=weight, bins=bins, sigma=sigma, colormap=colormap, scale=scale,
+                     alpha=alpha, density_path=density_path, normalize=normalize, top=top)
 
     result_sessions: list[tuple[int | None, str, ImportedSession]]
     if db is not None:
@@ -227,4 +319,7 @@ def heatmap(
     bx, by = bin_shape(width, height, bins)
     sig = _sigma(sigma)
     py, px = np.unravel_index(int(np.argmax(grid)), grid.shape)
-    return GazeResult(heat, over, grid, weight, result_sessions, (int(px), int(py)), (bx, by), sig)
+    assumed = sorted({(str(path), tuple(s.meta["assumed_size"])) for path, ss in parsed for s in ss if "assumed_size" in s.meta})
+    return GazeResult(heat, over, grid, weight, result_sessions, (int(px), int(py)), (bx, by), sig,
+                      weights=[weights.get(id(s), 0.0) for _, _, s in result_sessions], assumed=assumed, left_out=left_out,
+                      normalize=normalize, top=top)

@@ -47,6 +47,7 @@ def write_images(
     outlines: Sequence[Rect] = (),
     background_outlines: bool = True,
     density_path: str | Path | None = None,
+    top: float | None = None,
 ) -> tuple[Path, Path]:
     """Write OUT/heatmap.png (RGBA: transparent where nothing happened) and
     OUT/overlay.png (over the background, with title and colour bar).
@@ -59,6 +60,8 @@ def write_images(
     The colour bar reads 0-100 % and, at each tick, the absolute amount:
     density times `unit_scale` (export passes the factor that makes a lone
     point read 1, so the bar counts moves, clicks or seconds per blob).
+    `top` fixes the density at 100 % (maps drawn apart then share one scale);
+    None: the scale's own top (the maximum or the percentile).
     """
     d = np.asarray(density, np.float32)
     if d.ndim != 2 or d.size == 0:
@@ -70,7 +73,7 @@ def write_images(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     h, w = d.shape
-    rgba = render.colorize(d, colormap, scale)
+    rgba = render.colorize(d, colormap, scale, top=top)
     if outlines:
         on_screen = np.zeros((h, w), np.uint8)
         for m in outlines:
@@ -81,8 +84,8 @@ def write_images(
     write_png(heat_path, cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
     bg = neutral_background(w, h, outlines if background_outlines else ()) if background_bgr is None else background_bgr
     mixed = render.overlay(bg, rgba, alpha=alpha)
-    top = render.scale_top(d, scale) * float(unit_scale)
-    framed = render.draw_colorbar(mixed, colormap, label if label is not None else unit, unit="per blob" if unit_scale != 1.0 else "", top=top, scale=scale, title=title)
+    bar_top = (render.scale_top(d, scale) if top is None else float(top)) * float(unit_scale)
+    framed = render.draw_colorbar(mixed, colormap, label if label is not None else unit, unit="per blob" if unit_scale != 1.0 else "", top=bar_top, scale=scale, title=title)
     over_path = out / "overlay.png"
     write_png(over_path, framed)
     if density_path is not None:
