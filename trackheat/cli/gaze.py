@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
             samples = s.meta.get("samples", None if is_fix else s.moves) if s.kind == "gaze" else None
             print_json({"session": sid, "file": f, "format": s.meta.get("format"), "kind": s.kind, "recording": rec, "points": what,
                         "samples": samples, "fixations": s.moves if is_fix else None, "clicks": len(s.clicks) if s.kind == "mouse" else None,
-                        "seconds": round(float(s.dwell.sum()) if s.dwell is not None else 0.0, 3), "skipped": s.skipped,
-                        "off_reference": s.dropped, "weight": round(weight, 6)})
+                        "count": s.moves, "seconds": round(float(s.dwell.sum()) if s.dwell is not None else 0.0, 3), "skipped": s.skipped,
+                        "off_reference": s.dropped, "dropped": s.dropped, "weight": round(weight, 6)})
         else:
             # Pupil Cloud ids are UUIDs: their first 8 characters tell recordings apart; Tobii names stay whole.
             where = f" (recording {rec[:8] if len(rec) == 36 and rec.count('-') == 4 else rec})" if rec else ""
