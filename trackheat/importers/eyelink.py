@@ -67,7 +67,7 @@ class _Block:
     blinks: int = 0
 
 
-def _size(kind: bytes, l: float, t: float, r: float, b: float) -> tuple[int, int]:
+def _size(kind: bytes, left: float, top: float, right: float, bottom: float) -> tuple[int, int]:
     """DISPLAY_COORDS / GAZE_COORDS bounds -> (width, height).
 
     EyeLink writes inclusive bounds (0 0 1279 1023: 1280x1024); some experiment
@@ -78,7 +78,7 @@ def _size(kind: bytes, l: float, t: float, r: float, b: float) -> tuple[int, int
         n = int(round(hi - lo)) + 1
         return n - 1 if n % 2 else n
 
-    return span(l, r), span(t, b)
+    return span(left, right), span(top, bottom)
 
 
 def _lines(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -344,10 +344,9 @@ def _read(path: Path, options: ImportOptions) -> list[ImportedSession]:
     out: list[ImportedSession] = []
     for k, bl in enumerate(blocks):
         which = pick(bl)
-        size = options.reference_size or bl.size
-        assumed = size is None
-        if assumed:
-            size = DEFAULT_DISPLAY
+        given = options.reference_size or bl.size
+        assumed = given is None
+        size: tuple[int, int] = DEFAULT_DISPLAY if given is None else given
         label = f"block {k + 1}" if len(blocks) > 1 else None
         if use_fix:
             fx = [f for f in bl.fix if which == "mean" or f[0] == which]

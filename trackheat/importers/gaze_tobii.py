@@ -186,7 +186,7 @@ def _mouse(path: Path, t: Table, is_mouse: np.ndarray, ts: np.ndarray, group, la
             shift = time.time() - float(np.nanmax(ts[rows]))
         clicks = []
         if ev_text is not None:
-            for k in rows[np.char.find(ev_text[rows], b"mouse") >= 0].tolist():
+            for k in rows[np.char.find(ev_text[rows], b"mouse") >= 0].tolist():  # type: ignore[arg-type]  # bytes cells, typed as str
                 v = (val_text[k] if val_text is not None else b"") + b" " + ev_text[k]
                 if b"down" in v or b"click" in v or b"press" in v:
                     button = "right" if b"right" in v else "middle" if b"middle" in v else "left"

@@ -185,6 +185,7 @@ def _read(path: Path, options: ImportOptions) -> list[ImportedSession]:
     use_fix = has_fix and (mode in (None, "file")) and not (options.weight == "count" and has_gaze)
     pts = None
     if use_fix:
+        assert fix_x is not None and fix_y is not None and dur_col is not None  # has_fix
         x, y, d = c.floats(fix_x, header[fix_x]), c.floats(fix_y, header[fix_y]), c.floats(dur_col, header[dur_col]) / 1000.0
         keep = np.isfinite(x) & np.isfinite(y)
         ev = c.find("gazeeventtype")
@@ -203,6 +204,7 @@ def _read(path: Path, options: ImportOptions) -> list[ImportedSession]:
         unmapped = (x[keep_rows] == -1) | (y[keep_rows] == -1)  # Studio's "not mapped to the media"
         pts = Points(x[keep_rows], y[keep_rows], skip=unmapped, t=t[keep_rows], duration=d[keep_rows])
     elif has_gaze:
+        assert gaze_x is not None and gaze_y is not None
         x, y = c.floats(gaze_x, header[gaze_x]), c.floats(gaze_y, header[gaze_y])
         pts = Points(x, y, skip=(x == -1) | (y == -1), t=t)
     now = time.time()
@@ -230,10 +232,10 @@ def _read(path: Path, options: ImportOptions) -> list[ImportedSession]:
             if v in ("Left", "Right", "Middle") and np.isfinite(xs_m[k]) and np.isfinite(ys_m[k]):
                 clicks.append((float(t[k]), float(xs_m[k]), float(ys_m[k]), BUTTONS[v]))
     if clicks:
-        m = mouse_session(path, "tobii-studio", size, np.zeros(0), np.zeros(0), np.zeros(0), clicks, shift, {"clicks_only": True})
+        mouse = mouse_session(path, "tobii-studio", size, np.zeros(0), np.zeros(0), np.zeros(0), clicks, shift, {"clicks_only": True})
         if assumed:
-            m.meta["assumed_size"] = assumed
-        out.append(m)
+            mouse.meta["assumed_size"] = assumed
+        out.append(mouse)
     if not out:
         raise BadInput(path, "neither fixations, gaze samples nor mouse clicks in this Tobii Studio export")
     return out

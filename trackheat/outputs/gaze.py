@@ -48,7 +48,8 @@ if TYPE_CHECKING:
 MOUSE_FORMATS = {"mouse-dynamics", "positions-json"}
 UNITS = {"count": "gaze samples", "duration": "seconds"}
 NORMALIZE = ("none", "recording", "duration")
-NORMALIZED_UNITS = {"recording": "share of a recording", "duration": {"count": "samples per s of recording", "duration": "s per s of recording"}}
+PER_RECORDING_UNIT = "share of a recording"
+PER_SECOND_UNITS = {"count": "samples per s of recording", "duration": "s per s of recording"}
 EXPORT_SUFFIXES = {".csv", ".tsv", ".txt", ".asc"}
 
 
@@ -256,7 +257,7 @@ def _draw(sessions: Sequence[ImportedSession], files, image: np.ndarray, out_dir
     bx, by = bin_shape(width, height, bins)
     norm = "" if normalize == "none" else f", per {'recording' if normalize == 'recording' else 'recording time'}"
     title = f"{n_rec} recording{'s' if n_rec != 1 else ''} | {amount} | {bx}x{by} bins, sigma {sig:g} bins | weight: {weight}{norm}"
-    unit = UNITS[weight] if normalize == "none" else NORMALIZED_UNITS["recording"] if normalize == "recording" else NORMALIZED_UNITS["duration"][weight]
+    unit = UNITS[weight] if normalize == "none" else PER_RECORDING_UNIT if normalize == "recording" else PER_SECOND_UNITS[weight]
     heat, over = write_images(grid, out_dir, background_bgr=image, colormap=colormap, scale=scale, unit=unit,
                               title=title, unit_scale=unit_scale, density_path=density_path,
                               alpha=DEFAULT_ALPHA if alpha is None else alpha,
