@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py trackheat/render/_shade.c | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py trackheat/render/_shade.c trackheat/accumulate/_splat.c | cksum | cut -d' ' -f1)
 OUT    := out
 APT    := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
@@ -16,11 +16,13 @@ $(BIN)/python:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && $(APT) python3-venv && rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); \
 	  else echo "python venv is missing: sudo apt-get install python3-venv"; exit 1; fi; }
 
-$(STAMP): pyproject.toml setup.py trackheat/render/_shade.c | $(BIN)/python
+$(STAMP): pyproject.toml setup.py trackheat/render/_shade.c trackheat/accumulate/_splat.c | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@# The live overlay's C loop (setup.py) is optional: without a compiler OpenCV does its work, slower.
 	@$(BIN)/python -c 'import trackheat.render._shade' 2>/dev/null || \
 	  echo "note: trackheat.render._shade was not built (no C compiler or Python headers?); trackheat live uses the slower OpenCV path"
+	@$(BIN)/python -c 'import trackheat.accumulate._splat' 2>/dev/null || \
+	  echo "note: trackheat.accumulate._splat was not built (no C compiler or Python headers?); density() uses the slower numpy path"
 	@# opencv-python links libGL and glib: present on desktops, not always on a bare server.
 	@$(BIN)/python -c 'import cv2' 2>/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && $(APT) libgl1 libglib2.0-0 >/dev/null; \

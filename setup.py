@@ -1,8 +1,10 @@
-"""The one native part of trackheat: the live overlay's inner loop (trackheat/render/_shade.c).
+"""trackheat's two native parts: the live overlay's inner loop (trackheat/render/_shade.c) and
+the density's pass over the points (trackheat/accumulate/_splat.c).
 
-Everything else is in pyproject.toml. The extension is optional: where no C
-compiler is at hand the install still succeeds, and render.py does the same
-work with OpenCV calls (slower; `trackheat live --help` and the benchmark say which is used).
+Everything else is in pyproject.toml. Both extensions are optional: where no C
+compiler is at hand the install still succeeds, render/shader.py does the same
+work with OpenCV calls and accumulate/density.py with numpy (slower; the
+benchmarks say which is used).
 """
 
 from setuptools import Extension, setup
@@ -14,6 +16,12 @@ setup(
             ["trackheat/render/_shade.c"],
             optional=True,
             extra_compile_args=["-O3"],
-        )
+        ),
+        Extension(
+            "trackheat.accumulate._splat",
+            ["trackheat/accumulate/_splat.c"],
+            optional=True,
+            extra_compile_args=["-O3"],
+        ),
     ]
 )

@@ -14,10 +14,11 @@ from trackheat.accumulate import binned
 from trackheat.accumulate import density as dens
 from trackheat.accumulate import kernel as kern
 from trackheat.accumulate import reduced
+from trackheat.accumulate import splat
 from trackheat.render import shader as render_shader
 from trackheat.errors import UserError
 
-from conftest import ROOT, headless_env
+from conftest import IN_CI, ROOT, headless_env
 
 METHODS = ["stamp", "blur", "reduced"]
 
@@ -29,7 +30,7 @@ def peak(d: np.ndarray) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_single_point_peaks_at_exactly_its_pixel(method):
+def test_single_point_peaks_at_exactly_its_pixel(build, method):
     # A wide, short canvas: swapped x and y would land out of range or elsewhere.
     w, h, sigma = 300, 90, 14.0  # sigma 14 lets `reduced` really shrink (factor 2)
     for x, y in [(200, 30), (13, 77), (299, 0), (0, 89)]:
@@ -45,7 +46,7 @@ def test_float_coordinates_round_to_the_nearest_pixel():
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_blob_is_symmetric(method):
+def test_blob_is_symmetric(build, method):
     x, y = 120, 80
     d = dens.density([x], [y], width=240, height=160, sigma=13.0, method=method)
     tol = 1e-5 if method != "reduced" else 2e-3 * float(d.max())
@@ -58,7 +59,7 @@ def test_blob_is_symmetric(method):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_sum_equals_weighted_count_away_from_edges(method):
+def test_sum_equals_weighted_count_away_from_edges(build, method):
     xs, ys, ws = [100, 200, 150, 150], [80, 90, 60, 60], [2.0, 5.0, 1.0, 0.5]
     d = dens.density(xs, ys, ws, width=300, height=160, sigma=12.0, method=method)
     assert float(d.sum(dtype=np.float64)) == pytest.approx(8.5, rel=2e-3)
@@ -74,7 +75,7 @@ def test_edge_blob_is_cut_not_folded_back():
 
 
 @pytest.mark.parametrize("w,h,sigma", [(640, 360, 20.0), (500, 700, 17.0), (900, 500, 50.0), (1920, 1080, 22.03)])
-def test_three_paths_agree_within_one_percent_of_peak(w, h, sigma):
+def test_three_paths_agree_within_one_percent_of_peak(build, w, h, sigma):
     rng = np.random.default_rng(int(sigma * 100))
     for n in (1, 7, 300, 5000):
         xs = rng.integers(0, w, n)
@@ -100,7 +101,7 @@ def test_reduced_path_is_chosen_for_many_points_and_large_sigma():
     assert dens.choose_method(200_000, 640, 480, 3.0) == "blur"
 
 
-def test_negative_origin_places_points():
+def test_negative_origin_places_points(build):
     # A monitor left of and above the primary: desktop (-1920, -200) is array [0, 0].
     d = dens.density([-1900, 10], [-150, 300], width=3840, height=1280, sigma=3.0, origin=(-1920, -200))
     assert d[50, 20] == pytest.approx(d.max(), rel=1e-6)
@@ -108,7 +109,7 @@ def test_negative_origin_places_points():
     assert d.sum() == pytest.approx(2.0, rel=1e-3)
 
 
-def test_points_outside_are_ignored():
+def test_points_outside_are_ignored(build):
     d = dens.density([-1, 5, 100, 5, 10, np.nan], [5, -1, 5, 100, 10, 3], width=100, height=100, sigma=2.0)
     assert d.sum() == pytest.approx(1.0, rel=1e-4)
     assert peak(d) == (10, 10)
@@ -436,3 +437,138 @@ def test_level_shader_on_the_pool_thread_does_not_wait_on_itself():
     shader = render.LevelShader((320, 200), (160, 100))
     out = render_shader._pool().submit(shader.shade, frame, lv, np.empty_like(frame), "jet", 0.4).result(timeout=10)
     assert out.shape == frame.shape and int(np.abs(out.astype(int) - frame).max()) > 0
+
+
+# -- the C pass over the points (accumulate/_splat.c) and the factor-2 path (issue 16) ---------
+BUILDS = ["native", "numpy"]
+
+
+@pytest.fixture(params=BUILDS)
+def build(request, monkeypatch):
+    """Every density path with the C pass and without it (numpy, as where no compiler was at hand)."""
+    if request.param == "native":
+        need_splat()
+    else:
+        monkeypatch.setattr(splat, "_splat", None)
+    return request.param
+
+
+def need_splat() -> None:
+    """The C pass: fail in CI (make test builds it), skip elsewhere when it was not built."""
+    if not splat.available():
+        if IN_CI:
+            pytest.fail("trackheat.accumulate._splat was not built")
+        pytest.skip("trackheat.accumulate._splat was not built")
+
+
+def _edge_points(rng, w, h, n):
+    xs = np.concatenate([rng.integers(0, w, n), [0, w - 1, 0, w - 1, 0, w // 2, w - 2, w - 1]])
+    ys = np.concatenate([rng.integers(0, h, n), [0, 0, h - 1, h - 1, h // 3, h - 1, 1, h // 2]])
+    return xs, ys
+
+
+@pytest.mark.parametrize("w,h,sigma", [(640, 360, 2.0), (300, 200, 4.5), (640, 360, 6.0), (333, 517, 9.5), (1280, 720, 12.0), (700, 400, 30.0)])
+def test_every_path_equals_the_exact_sum(build, w, h, sigma):
+    """Stamp, blur and reduced (factor 2 from sigma 6) against the exact sum of the truncated
+    Gaussians (the per-point stamp in numpy), edges and corners included, weighted or not."""
+    rng = np.random.default_rng(int(sigma * 10) + w)
+    for n in (1, 7, 300, 5000):
+        xs, ys = _edge_points(rng, w, h, n)
+        for ws in (None, rng.uniform(0.5, 3.0, len(xs))):
+            ref = np.zeros((h, w), np.float32)
+            kern._stamp(ref, xs, ys, ws, kern.gaussian_patch(sigma))
+            top = float(ref.max())
+            for m in ("auto", "stamp", "blur", "reduced"):
+                g = dens.density(xs, ys, ws, width=w, height=h, sigma=sigma, method=m)
+                assert g.shape == (h, w) and g.dtype == np.float32
+                err = float(np.abs(g - ref).max()) / top
+                assert err < 0.01, (build, m, n, ws is None, err)
+    if sigma >= 6:
+        assert kern.reduction_factor(sigma) >= 2
+
+
+def test_factor_two_from_sigma_six():
+    assert [kern.reduction_factor(s) for s in (2, 5.9, 6, 8, 13.9, 14, 20.9, 21, 44)] == [1, 1, 2, 2, 2, 2, 2, 3, 6]
+    assert dens.choose_method(1_000_000, 3840, 2160, 8.0, native=True) == "reduced"
+    assert dens.choose_method(1_000_000, 3840, 2160, 8.0, native=False) == "reduced"
+    assert dens.choose_method(10_000, 3840, 2160, 2.0, native=True) == "stamp"
+    assert dens.choose_method(10_000_000, 1920, 1080, 2.0, native=True) == "blur"
+
+
+def test_points_off_the_canvas_add_nothing(build):
+    """A point one pixel outside must not lend its tail to the edge (C skips it, numpy drops it)."""
+    w, h = 120, 80
+    for m in ("stamp", "blur", "reduced"):
+        d = dens.density([-1, w, 5, 5, np.nan], [5, 5, -1, h, 5], width=w, height=h, sigma=7.0, method=m)
+        assert not d.any(), m
+        d = dens.density([-1, 60, 10**12], [5, 40, 3], [3.0, 1.0, 9.0], width=w, height=h, sigma=7.0, method=m)
+        ref = dens.density([60], [40], width=w, height=h, sigma=7.0, method="stamp")
+        assert float(np.abs(d - ref).max()) <= 0.01 * float(ref.max()), m
+
+
+def test_float_and_origin_inputs_take_the_same_path(build):
+    rng = np.random.default_rng(11)
+    xs, ys = rng.uniform(-50, 900, 4000), rng.uniform(-50, 500, 4000)
+    for sigma in (3.0, 8.0, 25.0):
+        a = dens.density(xs, ys, width=800, height=450, sigma=sigma, origin=(-20.0, 10.0))
+        b = dens.density(xs + 20.0, ys - 10.0, width=800, height=450, sigma=sigma)
+        assert float(np.abs(a - b).max()) <= 1e-6 * float(b.max())
+
+
+def test_crowded_cell_beyond_float32_is_still_exact():
+    """2^24 is where float32 stops counting whole numbers: a resting cursor with 2M samples on
+    one spot at factor 2 (9 of each one's 16 sixteenths on its nearest centre) goes past it, and
+    the grid must be redone in float64."""
+    need_splat()
+    n = 2_000_000
+    assert n * 9 > 2**24
+    xs = np.concatenate([np.full(n, 201), np.arange(0, 400, 3)])
+    ys = np.concatenate([np.full(n, 99), np.arange(0, 400, 3) % 300])
+    d = dens.density(xs, ys, width=400, height=300, sigma=9.0, method="reduced")
+    # The exact sum, from one stamp per distinct spot times its count (2M float32 adds would not be exact).
+    exact = dens.density(xs[n - 1:], ys[n - 1:], np.r_[float(n), np.ones(len(xs) - n)], width=400, height=300, sigma=9.0, method="stamp")
+    assert float(np.abs(d - exact).max()) <= 0.01 * float(exact.max())
+    assert float(d.sum(dtype=np.float64)) == pytest.approx(float(exact.sum(dtype=np.float64)), rel=2e-3)
+
+
+def test_native_split_counts_and_shares_exactly():
+    """The C pass gives the same grid as numpy's bincounts (count, or the reduced path's shares), cell for cell."""
+    need_splat()
+    rng = np.random.default_rng(12)
+    w, h = 301, 203
+    xs, ys = _edge_points(rng, w, h, 20_000)
+    for f in (1, 2, 3, 5):
+        for ws in (None, rng.uniform(0.5, 3.0, len(xs))):
+            if f == 1:
+                grid, scale = splat.split(xs, ys, ws, splat.identity(w), splat.identity(h), 1, w, h)
+                ref = np.bincount(ys * w + xs, weights=ws, minlength=w * h).reshape(h, w)
+            else:
+                m = 2
+                wl, hl = -(-w // f) + 2 * m, -(-h // f) + 2 * m
+                xt, yt = splat.table(*reduced._split_table(w, f, m)), splat.table(*reduced._split_table(h, f, m))
+                grid, scale = splat.split(xs, ys, ws, xt, yt, 2 * f, wl, hl)
+                ref = reduced._split_numpy(xs, ys, ws, w, h, f, m, wl, hl)
+            np.testing.assert_allclose(grid * np.float64(scale), ref, rtol=1e-6, atol=1e-9)
+
+
+def test_native_split_refuses_what_would_write_out_of_bounds():
+    need_splat()
+    from trackheat.accumulate import _splat
+
+    xs, ys = np.array([1, 2]), np.array([1, 2])
+    grid = np.zeros((10, 10), np.float32)
+    table = splat.identity(10)
+    _splat.split(xs, ys, None, table, table, 1, grid, 10, 10, False)
+    assert grid.sum() == 2
+    bad = table.copy()
+    bad[3, 0] = 10  # a cell past the grid
+    with pytest.raises(ValueError):
+        _splat.split(xs, ys, None, bad, table, 1, grid, 10, 10, False)
+    with pytest.raises(ValueError):  # shares need their right and lower neighbours inside
+        _splat.split(xs, ys, None, splat.identity(10), table, 4, grid, 10, 10, False)
+    with pytest.raises(ValueError):
+        _splat.split(xs, ys, None, table, table, 1, np.zeros((9, 10), np.float32), 10, 10, False)
+    with pytest.raises(ValueError):
+        _splat.split(xs, ys[:1], None, table, table, 1, grid, 10, 10, False)
+    with pytest.raises(ValueError):
+        _splat.stamp(xs, ys, None, np.ones((3, 3), np.float32), 2, grid, 10, 10)

@@ -2,8 +2,9 @@
 
 `density()` picks, by a cost model measured on a 2-core machine, between
 stamping a patch per point (few points), a histogram and a separable blur,
-and the reduced-resolution path (large sigma). All three agree within 1 % of
-the peak of the exact sum; tests/test_render.py pins that.
+and the reduced-resolution path (sigma >= 6 px). All three agree within 1 % of
+the peak of the exact sum; tests/test_render.py pins that, with the C pass
+over the points (splat.py) and without it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 
 import numpy as np
 
+from trackheat.accumulate import splat
 from trackheat.accumulate.kernel import (
     _blur,
     _histogram,
@@ -32,17 +34,37 @@ _UPSIZE_COST = 1.5  # ns per full-resolution pixel for the linear upsize
 _TAP_COST = 0.25  # ns per grid pixel per kernel tap (sepFilter2D, float32)
 
 
-def choose_method(n: int, width: int, height: int, sigma: float) -> str:
-    """'stamp', 'blur' or 'reduced': the cheapest by a cost model measured on a 2-core x86-64 machine."""
+# With the C pass (splat.py) a point costs a few ns and a stamp about 0.5 ns per patch pixel,
+# so the blur's size decides; measured on the same machine.
+_NATIVE_STAMP_CALL = 20.0  # ns per stamped point
+_NATIVE_STAMP_PX = 0.5  # ns per patch pixel added
+_NATIVE_POINT_COST = 4.0  # ns per point counted or split (a random add into the grid)
+_ZERO_COST = 0.15  # ns per pixel of a zeroed grid
+_SEP_TAP_COST = 0.06  # ns per pixel per tap of cv2.sepFilter2D on float32 (two taps per kernel element)
+_NATIVE_UPSIZE_COST = 0.5  # ns per full-resolution pixel for the linear upsize
+
+
+def choose_method(n: int, width: int, height: int, sigma: float, native: bool | None = None) -> str:
+    """'stamp', 'blur' or 'reduced': the cheapest by a cost model measured on a 2-core x86-64 machine,
+    for the C pass (`native`, the default where it was built) or numpy."""
+    if native is None:
+        native = splat.available()
     r = kernel_radius(sigma)
-    stamp = n * (_STAMP_COST_CALL + (2 * r + 1) ** 2 * _STAMP_COST_PX)
     px = width * height
-    blur = n * _HIST_COST + px * (_GRID_COST + 2 * (2 * r + 1) * _TAP_COST)
     f = reduction_factor(sigma)
+    if native:
+        stamp = n * (_NATIVE_STAMP_CALL + (2 * r + 1) ** 2 * _NATIVE_STAMP_PX) + px * _ZERO_COST
+        blur = n * _NATIVE_POINT_COST + px * (_ZERO_COST + 2 * (2 * r + 1) * _SEP_TAP_COST)
+    else:
+        stamp = n * (_STAMP_COST_CALL + (2 * r + 1) ** 2 * _STAMP_COST_PX)
+        blur = n * _HIST_COST + px * (_GRID_COST + 2 * (2 * r + 1) * _TAP_COST)
     best, cost = ("stamp", stamp) if stamp <= blur else ("blur", blur)
     if f > 1:
         rl = kernel_radius(sigma / f)
-        reduced = n * _SPLIT_COST + px * _UPSIZE_COST + px / (f * f) * 2 * (2 * rl + 1) * _TAP_COST
+        if native:
+            reduced = n * _NATIVE_POINT_COST + px * _NATIVE_UPSIZE_COST + px / (f * f) * (_ZERO_COST + 2 * (2 * rl + 1) * _SEP_TAP_COST)
+        else:
+            reduced = n * _SPLIT_COST + px * _UPSIZE_COST + px / (f * f) * 2 * (2 * rl + 1) * _TAP_COST
         if reduced < cost:
             best = "reduced"
     return best
@@ -74,23 +96,26 @@ def density(
         raise ValueError(f"canvas must be at least 1x1, got {width}x{height}")
     if not sigma > 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
-    ix, iy, w = _pixels(xs, ys, weights, width, height, origin)
+    if method not in ("auto", "stamp", "blur", "reduced"):
+        raise ValueError(f"unknown density method {method!r} (auto, stamp, blur, reduced)")
+    native = splat.available()
+    ix, iy, w = _pixels(xs, ys, weights, width, height, origin, check=not native)  # (the C pass skips what is outside)
     if method == "auto":
         method = choose_method(len(ix), width, height, sigma)
     if len(ix) == 0:
         return np.zeros((height, width), np.float32)
+    if method == "reduced" and reduction_factor(sigma) < 2:
+        method = "blur"
     if method == "stamp":
         grid = np.zeros((height, width), np.float32)
-        _stamp(grid, ix, iy, w, gaussian_patch(sigma))
+        (splat.stamp if native else _stamp)(grid, ix, iy, w, gaussian_patch(sigma))
         return grid
     if method == "blur":
+        if native:
+            grid, scale = splat.split(ix, iy, w, splat.identity(width), splat.identity(height), 1, width, height)
+            return _blur(grid, sigma, scale=scale)
         return _blur(_histogram(ix, iy, w, width, height), sigma)
-    if method == "reduced":
-        f = reduction_factor(sigma)
-        if f < 2:
-            return _blur(_histogram(ix, iy, w, width, height), sigma)
-        return _reduced(ix, iy, w, width, height, sigma, f, upsize)
-    raise ValueError(f"unknown density method {method!r} (auto, stamp, blur, reduced)")
+    return _reduced(ix, iy, w, width, height, sigma, reduction_factor(sigma), upsize)
 
 
 def default_sigma(width: int, height: int, percent: float = 1.0) -> float:

@@ -5,7 +5,8 @@ split bilinearly over the four nearest coarse pixels (which keeps its centre
 of mass exactly), the coarse grid is blurred and resized up. The four
 shares per coarse pixel travel as exact base-2^13 digits in one float64
 bincount where the counts allow it: the expensive pass over a million points
-happens once.
+happens once. Where the C pass was built (splat.py) it adds the same shares
+straight into a float32 grid instead, and this packing is the fallback.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 import cv2
 import numpy as np
 
+from trackheat.accumulate import splat
 from trackheat.accumulate.kernel import _ADDED_VARIANCE, _UPSIZE_REACH, TRUNCATE, UPSIZE, _blur
 from trackheat.arrays import fresh_array
 
@@ -123,8 +125,9 @@ def _reduced(ix, iy, w, width: int, height: int, sigma: float, f: int, upsize: s
 
     Each point is split bilinearly over the four nearest coarse pixel centres,
     which keeps its centre of mass exactly (a plain 1/f histogram moves it by
-    up to f/2 pixels: several % of a blob's peak). The four shares come from
-    the count and the sums of tx, ty and tx*ty per key (the lower-left cell):
+    up to f/2 pixels: several % of a blob's peak). The C pass (splat.split)
+    adds the four shares straight into the coarse grid; without it they come
+    from the count and the sums of tx, ty and tx*ty per key (the lower-left cell):
     for unweighted points one bincount carrying all four as exact base-2^13
     digits (_one_pass_sums), else two (count, then three packed) or four; the
     coarse target is small enough to stay in cache.
@@ -135,6 +138,23 @@ def _reduced(ix, iy, w, width: int, height: int, sigma: float, f: int, upsize: s
     m = _UPSIZE_REACH[upsize] + 1
     wl = -(-width // f) + 2 * m
     hl = -(-height // f) + 2 * m
+    if splat.available():  # the same shares in one C pass over the points
+        q = 2 * f
+        coarse, scale = splat.split(ix, iy, w, splat.table(*_split_table(width, f, m)), splat.table(*_split_table(height, f, m)), q, wl, hl)
+    else:
+        coarse, scale = _split_numpy(ix, iy, w, width, height, f, m, wl, hl), 1.0
+    scale /= f * f  # a coarse pixel spreads its mass over f*f full pixels
+    sl = math.sqrt(max((sigma / f) ** 2 - _ADDED_VARIANCE[upsize], 0.25))
+    blurred = _blur(coarse, sl, TRUNCATE * sigma / f, scale)  # cut where the full-resolution kernel is
+    k = m - 1  # the interpolation needs only `reach` coarse pixels of margin: resize no more
+    part = blurred[k:hl - k, k:wl - k]
+    up = cv2.resize(part, (part.shape[1] * f, part.shape[0] * f), dst=fresh_array((part.shape[0] * f, part.shape[1] * f), np.float32), interpolation=interp)
+    return up[f:f + height, f:f + width]
+
+
+def _split_numpy(ix, iy, w, width: int, height: int, f: int, m: int, wl: int, hl: int) -> np.ndarray:
+    """The coarse grid of _reduced (float32, (hl, wl), mass times f*f) from numpy bincounts,
+    where the C pass was not built; the packing described in the module docstring."""
     x0_of, ax_of = _split_table(width, f, m)
     y0_of, ay_of = _split_table(height, f, m)
     n = hl * wl
@@ -214,11 +234,4 @@ def _reduced(ix, iy, w, width: int, height: int, sigma: float, f: int, upsize: s
     coarse[wl:] += sy[:-wl]
     coarse[wl:] -= sxy[:-wl]
     coarse[wl + 1:] += sxy[:-wl - 1]
-    coarse = coarse.astype(np.float32).reshape(hl, wl)
-    coarse *= np.float32(1.0 / (f * f))  # a coarse pixel spreads its mass over f*f full pixels
-    sl = math.sqrt(max((sigma / f) ** 2 - _ADDED_VARIANCE[upsize], 0.25))
-    blurred = _blur(coarse, sl, TRUNCATE * sigma / f)  # cut where the full-resolution kernel is
-    k = m - 1  # the interpolation needs only `reach` coarse pixels of margin: resize no more
-    part = blurred[k:hl - k, k:wl - k]
-    up = cv2.resize(part, (part.shape[1] * f, part.shape[0] * f), dst=fresh_array((part.shape[0] * f, part.shape[1] * f), np.float32), interpolation=interp)
-    return up[f:f + height, f:f + width]
+    return coarse.astype(np.float32).reshape(hl, wl)

@@ -1,0 +1,95 @@
+"""The pass over the points in C (_splat.c): counts, bilinear shares or patches added into a grid.
+
+density() spends most of its time here when there are many points: numpy's
+bincount writes a float64 grid (66 MB at 4K) and the reduced path's exact
+share packing costs a dozen passes over the coarse grid. The C pass reads
+each point once and adds into a float32 grid. It is optional (setup.py builds
+it where a compiler is at hand); without it density.py and reduced.py do the
+same work with numpy, slower. `available()` says which.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+
+try:  # built by setup.py where a C compiler is at hand
+    from trackheat.accumulate import _splat
+except ImportError:  # no compiler at install time: numpy does the same, slower
+    _splat = None  # type: ignore[assignment]
+
+EXACT32 = float(1 << 24)  # float32 holds every whole number up to this exactly
+_GRID_MAX = 1 << 23  # cells: keep a per-thread accumulation grid up to this size (32 MB, a 4K canvas)
+_local = threading.local()
+
+
+def available() -> bool:
+    """Whether the C pass was built (tests switch it off to check the numpy paths)."""
+    return _splat is not None
+
+
+def _grid(shape: tuple[int, int]) -> np.ndarray:
+    """A zeroed per-thread float32 grid for the C pass to add into.
+
+    Never handed to a caller (the blur reads it and writes elsewhere), so it is
+    reused: zeroing 33 MB in place costs ~1 ms at 4K; a fresh one is faulted in
+    page by page at random points.
+    """
+    buf = getattr(_local, "grid", None)
+    if buf is None or buf.shape != shape:
+        buf = np.empty(shape, np.float32)
+        if buf.size <= _GRID_MAX:
+            _local.grid = buf
+    buf.fill(0.0)
+    return buf
+
+
+def table(lower: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """(size, 2) int32 per full-resolution coordinate, as _splat.split reads it:
+    its (lower) grid cell and the upper cell's share in 1/q."""
+    return np.ascontiguousarray(np.stack([lower, share], axis=1).astype(np.int32))
+
+
+def identity(size: int) -> np.ndarray:
+    """The table of a full-resolution count: each coordinate its own cell, no share."""
+    return table(np.arange(size), np.zeros(size, np.int64))
+
+
+def split(ix, iy, w, xt: np.ndarray, yt: np.ndarray, q: int, wl: int, hl: int) -> tuple[np.ndarray, float]:
+    """(grid, scale): each point's shares (whole 1/q per axis; q = 1: a plain count) added
+    into a (hl, wl) float32 grid; grid * scale is the mass per cell. Points off the
+    tables (the canvas) are skipped.
+
+    Unweighted shares are whole numbers of 1/q^2: float32 holds their sums exactly
+    while they stay below 2^24, and sums only grow, so the final maximum proves
+    it for every cell. A resting cursor with millions of samples on one spot can
+    pass it: then the grid is summed in float64, as weighted points always are.
+    """
+    ix = np.ascontiguousarray(ix, np.int64)
+    iy = np.ascontiguousarray(iy, np.int64)
+    scale = 1.0 / (q * q)
+    if w is None:
+        grid = _grid((hl, wl))
+        _splat.split(ix, iy, None, xt, yt, q, grid, wl, hl, False)
+        if len(ix) * q * q <= EXACT32 or float(cv2.minMaxLoc(grid)[1]) < EXACT32:
+            return grid, scale
+    else:
+        w = np.ascontiguousarray(w, np.float64)
+    wide = np.zeros((hl, wl), np.float64)
+    _splat.split(ix, iy, w, xt, yt, q, wide, wl, hl, True)
+    grid = _grid((hl, wl))
+    np.multiply(wide, scale, out=grid, casting="unsafe")
+    return grid, 1.0
+
+
+def stamp(grid: np.ndarray, ix, iy, w, patch: np.ndarray) -> None:
+    """Add `patch` (float32, square, odd) centred on each point inside the grid, times its weight,
+    cut at the grid's edges (kernel._stamp's result; points off the grid add nothing)."""
+    h, wd = grid.shape
+    ix = np.ascontiguousarray(ix, np.int64)
+    iy = np.ascontiguousarray(iy, np.int64)
+    if w is not None:
+        w = np.ascontiguousarray(w, np.float64)
+    _splat.stamp(ix, iy, w, np.ascontiguousarray(patch, np.float32), patch.shape[0] // 2, grid, wd, h)
