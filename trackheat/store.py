@@ -8,15 +8,28 @@ weeks grows with the number of distinct pixels touched, not with time
 The file runs in WAL mode with a busy timeout, so export and stats read while
 a recorder writes, and two recorders on one file wait for each other instead
 of failing. Writes go in batched transactions; an import is one transaction.
+
+Schema 2 (issue 12) adds, next to the per-period rows:
+- an application per row (`apps` names them; 0 is "no application", e.g. imported logs);
+- per-session and per-(session, application) totals kept at write time, so
+  `sessions` and `stats` read a few rows instead of summing millions;
+- day roll-ups: once a day of a session is over, its positions summed over
+  the day's periods, one compressed blob per (session, day, application). A
+  month is then 30 blobs merged in numpy plus the rows of the current day.
+  A write into a day that is already rolled up rebuilds that day's blob in
+  the same transaction, so a roll-up never disagrees with its rows.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import math
 import os
 import sqlite3
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
@@ -30,7 +43,8 @@ from trackheat.errors import UserError
 if TYPE_CHECKING:  # the store takes what importers made; it needs no importer code to run
     from trackheat.importers.base import ImportedSession
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+DAY = 86400  # seconds: roll-ups cover whole UTC days
 Cells = Sequence[float] | np.ndarray  # a column of values: the recorder's tuples, an importer's arrays
 DEFAULT_PERIOD = PERIOD  # seconds; positions are bucketed by period so export can pick a time range
 BULK_ROWS = 100  # rows per INSERT statement in add_position_arrays (600 parameters, far under SQLite's limit)
@@ -97,13 +111,78 @@ CREATE TABLE screenshots (
 CREATE INDEX screenshots_session ON screenshots(session_id, t);
 """
 
+# Schema 1 -> 2: applications, kept totals, day roll-ups, names and content hashes.
+# positions gets its app column by a copy (it is part of the primary key).
+_SCHEMA_V2 = """
+CREATE TABLE apps (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+ALTER TABLE sessions ADD COLUMN name TEXT;
+ALTER TABLE sessions ADD COLUMN content_hash TEXT;
+ALTER TABLE sessions ADD COLUMN moves INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN clicks INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN scrolls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN rolled_until INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX sessions_hash ON sessions(content_hash);
+CREATE TABLE positions_v2 (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    period INTEGER NOT NULL,
+    app INTEGER NOT NULL DEFAULT 0,
+    x INTEGER NOT NULL,
+    y INTEGER NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0,
+    dwell REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (session_id, period, app, x, y)
+) WITHOUT ROWID;
+INSERT INTO positions_v2(session_id, period, app, x, y, count, dwell) SELECT session_id, period, 0, x, y, count, dwell FROM positions;
+DROP TABLE positions;
+ALTER TABLE positions_v2 RENAME TO positions;
+ALTER TABLE clicks ADD COLUMN app INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE scrolls ADD COLUMN app INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE session_apps (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    app INTEGER NOT NULL,
+    moves INTEGER NOT NULL DEFAULT 0,
+    clicks INTEGER NOT NULL DEFAULT 0,
+    scrolls INTEGER NOT NULL DEFAULT 0,
+    dwell REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (session_id, app)
+) WITHOUT ROWID;
+CREATE TABLE rollups (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    day INTEGER NOT NULL,
+    app INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    moves INTEGER NOT NULL,
+    dwell REAL NOT NULL,
+    xmin INTEGER NOT NULL, xmax INTEGER NOT NULL, ymin INTEGER NOT NULL, ymax INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (session_id, day, app)
+);
+UPDATE sessions SET
+    moves = COALESCE((SELECT SUM(count) FROM positions p WHERE p.session_id = sessions.id), 0),
+    clicks = (SELECT COUNT(*) FROM clicks c WHERE c.session_id = sessions.id),
+    scrolls = (SELECT COUNT(*) FROM scrolls r WHERE r.session_id = sessions.id);
+INSERT INTO session_apps(session_id, app, moves, clicks, scrolls, dwell)
+    SELECT id, 0, moves, clicks, scrolls, COALESCE((SELECT SUM(dwell) FROM positions p WHERE p.session_id = sessions.id), 0)
+    FROM sessions;
+"""
+
 # Each entry upgrades a file from version i to i + 1; append, never edit.
-_MIGRATIONS: list[str] = [_SCHEMA_V1]
+_MIGRATIONS: list[str] = [_SCHEMA_V1, _SCHEMA_V2]
+NO_APP = 0  # the app id of rows with no application (imported logs, v1 recordings)
+ROLLUP_LEVEL = 1  # zlib level of roll-up blobs: level 6 saved 4 % more and took 3x longer
+DENSE_MAX = 40_000_000  # bins: past this a merge sorts instead of using a dense grid
 
 
 @dataclass(frozen=True)
 class SessionInfo:
-    """One session's row plus its totals, as `sessions` and `stats` show them."""
+    """One session's row plus its totals, as `sessions` and `stats` show them.
+
+    `positions` (distinct pixels) is counted by `Store.session`, not by the
+    `Store.sessions` listing, where it is -1: it means reading the session's data.
+    """
 
     id: int
     source: str
@@ -120,10 +199,17 @@ class SessionInfo:
     positions: int
     clicks: int
     scrolls: int
+    name: str | None = None
+    content_hash: str | None = None
 
     @property
     def duration(self) -> float | None:
         return None if self.ended is None else self.ended - self.started
+
+    @property
+    def label(self) -> str:
+        """How a session is called everywhere: `session 3` or `session 3 "editor"`."""
+        return f"session {self.id}" + (f" {json.dumps(self.name, ensure_ascii=False)}" if self.name else "")
 
 
 @dataclass(frozen=True)
@@ -137,6 +223,123 @@ class Positions:
 
     def __len__(self) -> int:
         return len(self.x)
+
+
+@dataclass(frozen=True)
+class AppTotals:
+    """One application's share of a selection (`app` None: events with no application)."""
+
+    app: str | None
+    moves: int
+    clicks: int
+    scrolls: int
+    active_seconds: float
+
+    def as_dict(self) -> dict:
+        return {"app": self.app, "moves": self.moves, "clicks": self.clicks, "scrolls": self.scrolls,
+                "active_seconds": round(self.active_seconds, 3)}
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """The time range a query really covers.
+
+    Positions are stored per period, so a range asked for is widened to whole
+    periods (`since`/`until` here); clicks and scrolls keep their exact times.
+    `exact` says whether the positions' range is the one asked for.
+    """
+
+    asked_since: float | None
+    asked_until: float | None
+    since: float | None
+    until: float | None
+    resolution: int  # seconds: the coarsest period length among the sessions
+
+    @property
+    def exact(self) -> bool:
+        return self.since == self.asked_since and self.until == self.asked_until
+
+
+def _empty_positions() -> Positions:
+    return Positions(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
+
+
+def _encode(x: np.ndarray, y: np.ndarray, c: np.ndarray, d: np.ndarray) -> bytes:
+    raw = b"".join([np.asarray(x, "<i4").tobytes(), np.asarray(y, "<i4").tobytes(), np.asarray(c, "<i8").tobytes(), np.asarray(d, "<f8").tobytes()])
+    return zlib.compress(raw, ROLLUP_LEVEL)
+
+
+def _decode(blob: bytes, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    raw = zlib.decompress(blob)
+    x = np.frombuffer(raw, "<i4", n, 0)
+    y = np.frombuffer(raw, "<i4", n, 4 * n)
+    c = np.frombuffer(raw, "<i8", n, 8 * n)
+    d = np.frombuffer(raw, "<f8", n, 16 * n)
+    return x, y, c, d
+
+
+def _group_xy(x: np.ndarray, y: np.ndarray, c: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Sum count and dwell per distinct (x, y) (sorted by x, then y)."""
+    if not len(x):
+        return x.astype(np.int64), y.astype(np.int64), c.astype(np.int64), d.astype(np.float64)
+    x = np.asarray(x, np.int64)
+    y = np.asarray(y, np.int64)
+    x0, y0 = int(x.min()), int(y.min())
+    span_y = int(y.max()) - y0 + 1
+    key = (x - x0) * span_y + (y - y0)
+    uniq, inv = np.unique(key, return_inverse=True)
+    cs = np.bincount(inv, weights=c, minlength=len(uniq)).astype(np.int64)
+    ds = np.bincount(inv, weights=d, minlength=len(uniq))
+    return uniq // span_y + x0, uniq % span_y + y0, cs, ds
+
+
+class _Merge:
+    """Sums (x, y, count, dwell) parts into one Positions.
+
+    Parts whose bounds are known up front (roll-ups carry theirs) go into a
+    dense grid one at a time, so a month costs one grid, not every part at once.
+    """
+
+    def __init__(self, bounds: list[tuple[int, int, int, int]]) -> None:
+        self.parts: list[tuple] = []
+        self.dense = None
+        if bounds:
+            self.x0 = min(b[0] for b in bounds)
+            self.x1 = max(b[1] for b in bounds)
+            self.y0 = min(b[2] for b in bounds)
+            self.y1 = max(b[3] for b in bounds)
+            self.w = self.x1 - self.x0 + 1
+            size = self.w * (self.y1 - self.y0 + 1)
+            if size <= DENSE_MAX:
+                self.dense = (np.zeros(size, np.float64), np.zeros(size, np.float64))
+
+    def add(self, x, y, c, d) -> None:
+        if not len(x):
+            return
+        if self.dense is not None and int(x.min()) >= self.x0 and int(x.max()) <= self.x1 and int(y.min()) >= self.y0 and int(y.max()) <= self.y1:
+            key = (np.asarray(y, np.int64) - self.y0) * self.w + (np.asarray(x, np.int64) - self.x0)
+            lo = int(key.min())
+            key -= lo
+            cs = np.bincount(key, weights=c)
+            self.dense[0][lo:lo + len(cs)] += cs
+            self.dense[1][lo:lo + len(cs)] += np.bincount(key, weights=d)
+        else:
+            self.parts.append((np.asarray(x, np.int64), np.asarray(y, np.int64), np.asarray(c, np.int64), np.asarray(d, np.float64)))
+
+    def result(self) -> Positions:
+        parts = list(self.parts)
+        if self.dense is not None:
+            cnt, dw = self.dense
+            nz = np.flatnonzero((cnt != 0) | (dw != 0))
+            parts.append((nz % self.w + self.x0, nz // self.w + self.y0, np.rint(cnt[nz]).astype(np.int64), dw[nz]))
+            self.dense = None
+        if not parts:
+            return _empty_positions()
+        if len(parts) == 1 and self.parts == []:
+            x, y, c, d = parts[0]
+            return Positions(x.astype(np.int64), y.astype(np.int64), c, d)
+        x, y, c, d = (np.concatenate([p[i] for p in parts]) for i in range(4))
+        return Positions(*_group_xy(x, y, c, d))
 
 
 def _create_private(path: Path) -> None:
@@ -154,6 +357,9 @@ class Store:
 
     def __init__(self, path: str | os.PathLike, *, create: bool = True) -> None:
         self.path = Path(path)
+        self._depth = 0
+        self._app_ids: dict[str, int] = {}
+        self._app_names: dict[int, str] = {}
         if not self.path.exists():
             if not create:
                 raise UserError(f"{self.path}: no such store (nothing recorded or imported yet?)")
@@ -169,7 +375,6 @@ class Store:
             self._migrate()
         except sqlite3.DatabaseError as e:
             raise UserError(f"{self.path}: not a trackheat store ({e})") from None
-        self._depth = 0
 
     # -- lifecycle -------------------------------------------------------
     def close(self) -> None:
@@ -187,7 +392,11 @@ class Store:
             raise UserError(f"{self.path}: made by a newer trackheat (schema {version} > {SCHEMA_VERSION}); upgrade trackheat")
         if version == SCHEMA_VERSION:
             return
+        # DROP TABLE inside the v2 step must not cascade into anything: foreign keys off for the
+        # migration (a PRAGMA that is a no-op inside a transaction, so set it before BEGIN).
+        self._db.execute("PRAGMA foreign_keys=OFF")
         self._db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
         try:
             # Re-read under the write lock: another process may have migrated meanwhile.
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -195,11 +404,21 @@ class Store:
                 for stmt in _MIGRATIONS[step].split(";"):
                     if stmt.strip():
                         self._db.execute(stmt)
+            if version < 2:  # sessions that ended get their roll-ups now; running ones as they go
+                now_day = int(time.time()) // DAY * DAY
+                for (sid,) in self._db.execute("SELECT id FROM sessions").fetchall():
+                    self.roll_up(sid, now_day)
+            bad = self._db.execute("PRAGMA foreign_key_check").fetchall()
+            if bad:
+                raise sqlite3.DatabaseError(f"foreign key check failed after migration: {bad[:3]}")
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        finally:
+            self._depth = 0
+            self._db.execute("PRAGMA foreign_keys=ON")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator["Store"]:
@@ -218,6 +437,8 @@ class Store:
         except BaseException:
             self._depth = 0
             self._db.execute("ROLLBACK")
+            self._app_ids.clear()  # ids made in the rolled-back transaction are gone
+            self._app_names.clear()
             raise
         self._depth = 0
         try:
@@ -227,10 +448,55 @@ class Store:
             # end it, or every later BEGIN on this connection fails too.
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
+            self._app_ids.clear()
+            self._app_names.clear()
             raise
 
     def integrity_check(self) -> str:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0]
+
+    # -- applications ------------------------------------------------------
+    def app_id(self, name: str | None) -> int:
+        """The id of an application name, created on first use (None: no application)."""
+        if name is None:
+            return NO_APP
+        i = self._app_ids.get(name)
+        if i is not None:
+            return i
+        with self.transaction():
+            row = self._db.execute("SELECT id FROM apps WHERE name=?", (name,)).fetchone()
+            i = int(row[0]) if row else int(self._db.execute("INSERT INTO apps(name) VALUES (?)", (name,)).lastrowid or 0)
+        self._app_ids[name] = i
+        self._app_names[i] = name
+        return i
+
+    def app_name(self, app_id: int) -> str | None:
+        if app_id == NO_APP:
+            return None
+        name = self._app_names.get(app_id)
+        if name is None:
+            row = self._db.execute("SELECT name FROM apps WHERE id=?", (app_id,)).fetchone()
+            name = row[0] if row else f"app {app_id}"
+            self._app_names[app_id] = name
+        return name
+
+    def apps(self, session_ids: Sequence[int]) -> list[str | None]:
+        """The applications a selection has events in (None first when some have none)."""
+        marks = ",".join("?" * len(session_ids))
+        ids = sorted({r[0] for r in self._db.execute(f"SELECT app FROM session_apps WHERE session_id IN ({marks})", [int(i) for i in session_ids])})
+        names = [self.app_name(i) for i in ids]
+        return sorted(names, key=lambda n: (n is not None, n or ""))
+
+    def app_filter(self, session_ids: Sequence[int], apps: Sequence[str | None] | None) -> list[int] | None:
+        """App ids for a list of names; a name the selection does not have is a UserError listing those it has."""
+        if apps is None:
+            return None
+        have = self.apps(session_ids)
+        missing = [a for a in apps if a not in have]
+        if missing:
+            shown = ", ".join("(none)" if a is None else a for a in have) or "none at all"
+            raise UserError(f"no application {missing[0]!r} in this selection; it has: {shown}", param="app")
+        return [self.app_id(a) for a in apps]
 
     # -- writing ---------------------------------------------------------
     def create_session(
@@ -242,11 +508,14 @@ class Store:
         kind: str = "mouse",
         period_seconds: int = DEFAULT_PERIOD,
         meta: Mapping | None = None,
+        name: str | None = None,
+        content_hash: str | None = None,
     ) -> int:
         with self.transaction():
             cur = self._db.execute(
-                "INSERT INTO sessions(source, kind, started, period_seconds, canvas, meta) VALUES (?,?,?,?,?,?)",
-                (source, kind, time.time() if started is None else float(started), int(period_seconds), canvas.to_json(), json.dumps(dict(meta or {}))),
+                "INSERT INTO sessions(source, kind, started, period_seconds, canvas, meta, name, content_hash) VALUES (?,?,?,?,?,?,?,?)",
+                (source, kind, time.time() if started is None else float(started), int(period_seconds), canvas.to_json(),
+                 json.dumps(dict(meta or {})), name, content_hash),
             )
             assert cur.lastrowid is not None  # an INSERT just ran
             sid = int(cur.lastrowid)
@@ -273,13 +542,17 @@ class Store:
             if meta is not None:
                 self._db.execute("UPDATE sessions SET meta=? WHERE id=?", (json.dumps(dict(meta)), session_id))
 
-    def save_imported(self, sessions: Sequence[ImportedSession]) -> list[int]:
+    def find_hash(self, content_hash: str) -> list[int]:
+        """Sessions imported from a file with this content hash (oldest first)."""
+        return [int(r[0]) for r in self._db.execute("SELECT id FROM sessions WHERE content_hash=? ORDER BY id", (content_hash,))]
+
+    def save_imported(self, sessions: Sequence[ImportedSession], content_hash: str | None = None) -> list[int]:
         """Write imported sessions in one transaction (all or nothing); returns their ids."""
         ids = []
         with self.transaction():
             for s in sessions:
                 started = time.time() if s.started is None else s.started
-                sid = self.create_session(s.source, s.canvas, started=started, kind=s.kind, meta=s.meta)
+                sid = self.create_session(s.source, s.canvas, started=started, kind=s.kind, meta=s.meta, content_hash=content_hash)
                 ids.append(sid)
                 period_len = DEFAULT_PERIOD
                 xs, ys = _pixels(s.xs), _pixels(s.ys)
@@ -295,6 +568,8 @@ class Store:
                 self.add_scrolls(sid, s.scrolls)
                 ended = s.ended if s.ended is not None else (float(np.max(s.ts)) if s.ts is not None and len(s.ts) else started)
                 self.update_session(sid, ended=ended, add_active=s.active_seconds, add_idle=s.idle_seconds, add_distance=s.distance)
+                last = int(periods.max()) if len(xs) else int(started)
+                self.roll_up(sid, (last // DAY + 1) * DAY)  # an import is complete: roll every day up
         return ids
 
     def add_layout(self, session_id: int, canvas: Canvas, t: float | None = None) -> None:
@@ -305,17 +580,32 @@ class Store:
             monitors = list(old.monitors) + [m for m in canvas.monitors if m not in old.monitors]
             self._db.execute("UPDATE sessions SET canvas=? WHERE id=?", (Canvas(tuple(monitors), kind=old.kind, extra=old.extra).to_json(), session_id))
 
-    def add_positions(self, session_id: int, rows: Iterable[Sequence], period: int = 0) -> None:
-        """Add (x, y, count[, dwell]) rows to a period's counts (upsert: counts add up)."""
-        with self.transaction():
-            self._db.executemany(
-                "INSERT INTO positions(session_id, period, x, y, count, dwell) VALUES (?,?,?,?,?,?)"
-                " ON CONFLICT(session_id, period, x, y) DO UPDATE SET count=count+excluded.count, dwell=dwell+excluded.dwell",
-                ((session_id, int(period), int(r[0]), int(r[1]), int(r[2]), float(r[3]) if len(r) > 3 else 0.0) for r in rows),
-            )
+    def _add_totals(self, session_id: int, app: int, moves: int = 0, clicks: int = 0, scrolls: int = 0, dwell: float = 0.0) -> None:
+        """Keep the session's and the (session, app) totals in step with what was just written."""
+        self._db.execute("UPDATE sessions SET moves=moves+?, clicks=clicks+?, scrolls=scrolls+? WHERE id=?", (moves, clicks, scrolls, session_id))
+        self._db.execute(
+            "INSERT INTO session_apps(session_id, app, moves, clicks, scrolls, dwell) VALUES (?,?,?,?,?,?)"
+            " ON CONFLICT(session_id, app) DO UPDATE SET moves=moves+excluded.moves, clicks=clicks+excluded.clicks,"
+            " scrolls=scrolls+excluded.scrolls, dwell=dwell+excluded.dwell",
+            (session_id, app, moves, clicks, scrolls, float(dwell)),
+        )
 
-    def add_position_arrays(self, session_id: int, period: int, x: Cells, y: Cells, count: Cells, dwell: Cells) -> None:
-        """The bulk path for importers: parallel arrays, converted once, not per row.
+    def _after_write(self, session_id: int, period: int) -> None:
+        """A write into a day already rolled up rebuilds that day (late writes are rare: a clock step back)."""
+        row = self._db.execute("SELECT rolled_until FROM sessions WHERE id=?", (session_id,)).fetchone()
+        if row is not None and period < row[0]:
+            self._roll_day(session_id, period // DAY * DAY)
+
+    def add_positions(self, session_id: int, rows: Iterable[Sequence], period: int = 0, app: str | None = None) -> None:
+        """Add (x, y, count[, dwell]) rows to a period's counts (upsert: counts add up)."""
+        rows = [(int(r[0]), int(r[1]), int(r[2]), float(r[3]) if len(r) > 3 else 0.0) for r in rows]
+        if not rows:
+            return
+        xs, ys, cs, ds = zip(*rows)
+        self.add_position_arrays(session_id, period, np.array(xs), np.array(ys), np.array(cs), np.array(ds), app=app)
+
+    def add_position_arrays(self, session_id: int, period: int, x: Cells, y: Cells, count: Cells, dwell: Cells, app: str | None = None) -> None:
+        """The bulk path for the recorder and importers: parallel arrays, converted once, not per row.
 
         Rows go in BULK_ROWS at a time as one multi-row VALUES statement: the
         per-row cost of executemany (binding and stepping one statement per
@@ -324,55 +614,187 @@ class Store:
         n = len(x)
         if not n:
             return
+        count = np.asarray(count, np.int64)
+        dwell = np.asarray(dwell, np.float64)
         flat = np.empty(4 * n, object)
         flat[0::4] = np.asarray(x, np.int64).tolist()
         flat[1::4] = np.asarray(y, np.int64).tolist()
-        flat[2::4] = np.asarray(count, np.int64).tolist()
-        flat[3::4] = np.asarray(dwell, np.float64).tolist()
+        flat[2::4] = count.tolist()
+        flat[3::4] = dwell.tolist()
         values = flat.tolist()
-        head = "INSERT INTO positions(session_id, period, x, y, count, dwell) VALUES "
-        row = f"({int(session_id)},{int(period)},?,?,?,?)"
-        tail = " ON CONFLICT(session_id, period, x, y) DO UPDATE SET count=count+excluded.count, dwell=dwell+excluded.dwell"
-        full = n - n % BULK_ROWS
         with self.transaction():
+            aid = self.app_id(app)
+            head = "INSERT INTO positions(session_id, period, app, x, y, count, dwell) VALUES "
+            row = f"({int(session_id)},{int(period)},{aid},?,?,?,?)"
+            tail = " ON CONFLICT(session_id, period, app, x, y) DO UPDATE SET count=count+excluded.count, dwell=dwell+excluded.dwell"
+            full = n - n % BULK_ROWS
             if full:
                 chunks = iter(values[: 4 * full])
                 self._db.executemany(head + ",".join([row] * BULK_ROWS) + tail, zip(*[chunks] * (4 * BULK_ROWS)))
             if full < n:
                 self._db.execute(head + ",".join([row] * (n - full)) + tail, values[4 * full :])
+            self._add_totals(session_id, aid, moves=int(count.sum()), dwell=float(dwell.sum()))
+            self._after_write(session_id, int(period))
 
-    def add_counts(self, session_id: int, counts: Mapping[tuple[int, int], int], dwell: Mapping[tuple[int, int], float] | None = None, period: int = 0) -> None:
+    def add_counts(self, session_id: int, counts: Mapping[tuple[int, int], int], dwell: Mapping[tuple[int, int], float] | None = None,
+                   period: int = 0, app: str | None = None) -> None:
         """The recorder's buffers as they are: {(x, y): count} and {(x, y): seconds}."""
         dwell = dwell or {}
         keys = set(counts) | set(dwell)
-        self.add_positions(session_id, ((k[0], k[1], counts.get(k, 0), dwell.get(k, 0.0)) for k in keys), period)
+        self.add_positions(session_id, ((k[0], k[1], counts.get(k, 0), dwell.get(k, 0.0)) for k in keys), period, app=app)
 
-    def add_clicks(self, session_id: int, rows: Iterable[tuple[float, int, int, str]]) -> None:
-        """(t, x, y, button) rows; button is a name such as left, right, middle."""
+    def add_clicks(self, session_id: int, rows: Iterable[Sequence]) -> None:
+        """(t, x, y, button[, app]) rows; button is a name such as left, right, middle."""
+        by_app: dict[int, int] = {}
+        out = []
         with self.transaction():
-            self._db.executemany("INSERT INTO clicks(session_id, t, x, y, button) VALUES (?,?,?,?,?)", ((session_id, float(t), int(x), int(y), str(b)) for t, x, y, b in rows))
+            for r in rows:
+                aid = self.app_id(r[4] if len(r) > 4 else None)
+                by_app[aid] = by_app.get(aid, 0) + 1
+                out.append((session_id, float(r[0]), int(r[1]), int(r[2]), str(r[3]), aid))
+            self._db.executemany("INSERT INTO clicks(session_id, t, x, y, button, app) VALUES (?,?,?,?,?,?)", out)
+            for aid, n in by_app.items():
+                self._add_totals(session_id, aid, clicks=n)
 
-    def add_scrolls(self, session_id: int, rows: Iterable[tuple[float, int, int, int, int]]) -> None:
-        """(t, x, y, dx, dy) rows; dy > 0 is up, as pynput reports it."""
+    def add_scrolls(self, session_id: int, rows: Iterable[Sequence]) -> None:
+        """(t, x, y, dx, dy[, app]) rows; dy > 0 is up, as pynput reports it."""
+        by_app: dict[int, int] = {}
+        out = []
         with self.transaction():
-            self._db.executemany("INSERT INTO scrolls(session_id, t, x, y, dx, dy) VALUES (?,?,?,?,?,?)", ((session_id, float(t), int(x), int(y), int(dx), int(dy)) for t, x, y, dx, dy in rows))
+            for r in rows:
+                aid = self.app_id(r[5] if len(r) > 5 else None)
+                by_app[aid] = by_app.get(aid, 0) + 1
+                out.append((session_id, float(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), aid))
+            self._db.executemany("INSERT INTO scrolls(session_id, t, x, y, dx, dy, app) VALUES (?,?,?,?,?,?,?)", out)
+            for aid, n in by_app.items():
+                self._add_totals(session_id, aid, scrolls=n)
 
     def add_screenshot(self, session_id: int, monitor: int, png: bytes, t: float | None = None) -> None:
         with self.transaction():
             self._db.execute("INSERT INTO screenshots(session_id, monitor, t, png) VALUES (?,?,?,?)", (session_id, int(monitor), time.time() if t is None else t, sqlite3.Binary(png)))
 
-    def delete_session(self, session_id: int) -> None:
+    # -- roll-ups ----------------------------------------------------------
+    def roll_up(self, session_id: int, before: float) -> int:
+        """Roll up every day of a session that ends by `before` and is not rolled up yet; returns how many.
+
+        The recorder calls it at each flush with the current day's start (a
+        comparison when nothing is due), importers with the day after their last.
+        """
+        before = int(before) // DAY * DAY
+        row = self._db.execute("SELECT rolled_until FROM sessions WHERE id=?", (session_id,)).fetchone()
+        if row is None or row[0] >= before:
+            return 0
+        start = row[0]
+        done = 0
         with self.transaction():
-            self._db.execute("DELETE FROM sessions WHERE id=?", (session_id,))
+            if start == 0:
+                first = self._db.execute("SELECT MIN(period) FROM positions WHERE session_id=?", (session_id,)).fetchone()[0]
+                start = before if first is None else int(first) // DAY * DAY
+            for day in range(start, before, DAY):
+                done += self._roll_day(session_id, day)
+            self._db.execute("UPDATE sessions SET rolled_until=? WHERE id=?", (before, session_id))
+        return done
+
+    def _roll_day(self, session_id: int, day: int) -> int:
+        """(Re)build one day's roll-ups from its rows (inside a transaction)."""
+        self._db.execute("DELETE FROM rollups WHERE session_id=? AND day=?", (session_id, day))
+        rows = self._db.execute("SELECT app, x, y, count, dwell FROM positions WHERE session_id=? AND period>=? AND period<?",
+                                (session_id, day, day + DAY)).fetchall()
+        if not rows:
+            return 0
+        a = np.array(rows, np.float64)
+        apps = a[:, 0].astype(np.int64)
+        for aid in np.unique(apps).tolist():
+            m = apps == aid
+            x, y, c, d = _group_xy(a[m, 1].astype(np.int64), a[m, 2].astype(np.int64), a[m, 3].astype(np.int64), a[m, 4])
+            self._db.execute(
+                "INSERT INTO rollups(session_id, day, app, n, moves, dwell, xmin, xmax, ymin, ymax, data) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (session_id, day, aid, len(x), int(c.sum()), float(d.sum()), int(x.min()), int(x.max()), int(y.min()), int(y.max()), _encode(x, y, c, d)),
+            )
+        return 1
+
+    # -- managing sessions -------------------------------------------------
+    def delete_sessions(self, session_ids: Sequence[int]) -> None:
+        """Delete sessions and everything they hold, in one transaction (all or none)."""
+        with self.transaction():
+            for sid in session_ids:
+                self.session_row(sid)
+                self._db.execute("DELETE FROM sessions WHERE id=?", (int(sid),))
+
+    def delete_session(self, session_id: int) -> None:
+        self.delete_sessions([session_id])
+
+    def rename_session(self, session_id: int, name: str | None) -> None:
+        """Give a session a name (shown wherever the session is); None or empty removes it."""
+        name = (name or "").strip() or None
+        if name is not None and (len(name) > 200 or any(ord(ch) < 32 for ch in name)):
+            raise UserError("a session name is one line of at most 200 characters", param="name")
+        with self.transaction():
+            self.session_row(session_id)
+            self._db.execute("UPDATE sessions SET name=? WHERE id=?", (name, int(session_id)))
+
+    def merge_sessions(self, into: int, others: Sequence[int], name: str | None = None) -> None:
+        """Move everything of `others` into session `into` and delete them (one transaction).
+
+        Counts, dwell, clicks, scrolls, applications and layouts add up; the
+        canvas becomes the union; started/ended span both; the period length
+        becomes the coarsest of them (time ranges are only as exact as that).
+        """
+        others = [int(o) for o in others if int(o) != int(into)]
+        if not others:
+            raise UserError("give at least two different sessions to merge")
+        with self.transaction():
+            keep = self.session_row(into)
+            rows = [self.session_row(o) for o in others]
+            canvas = Canvas.from_json(keep[9])
+            monitors = list(canvas.monitors)
+            extra = dict(canvas.extra)
+            for r in rows:
+                c = Canvas.from_json(r[9])
+                monitors += [m for m in c.monitors if m not in monitors]
+                if not c.extra.get("inferred"):
+                    extra.pop("inferred", None)
+            kind = canvas.kind if all(Canvas.from_json(r[9]).kind == canvas.kind for r in rows) else "desktop"
+            marks = ",".join("?" * len(others))
+            self._db.execute(
+                f"INSERT INTO positions(session_id, period, app, x, y, count, dwell) SELECT ?, period, app, x, y, count, dwell FROM positions"
+                f" WHERE session_id IN ({marks}) ON CONFLICT(session_id, period, app, x, y) DO UPDATE SET count=count+excluded.count, dwell=dwell+excluded.dwell",
+                [into, *others])
+            self._db.execute(
+                f"INSERT INTO session_apps(session_id, app, moves, clicks, scrolls, dwell) SELECT ?, app, SUM(moves), SUM(clicks), SUM(scrolls), SUM(dwell)"
+                f" FROM session_apps WHERE session_id IN ({marks}) GROUP BY app ON CONFLICT(session_id, app) DO UPDATE SET moves=moves+excluded.moves,"
+                f" clicks=clicks+excluded.clicks, scrolls=scrolls+excluded.scrolls, dwell=dwell+excluded.dwell", [into, *others])
+            for table in ("clicks", "scrolls", "layouts", "screenshots"):
+                self._db.execute(f"UPDATE {table} SET session_id=? WHERE session_id IN ({marks})", [into, *others])
+            ended = [r[4] for r in (keep, *rows) if r[4] is not None]
+            dist = [r[7] for r in (keep, *rows)]
+            meta = json.loads(keep[10] or "{}")
+            meta["merged"] = meta.get("merged", []) + [{"id": r[0], "source": r[1], "name": r[16]} for r in rows]
+            self._db.execute(
+                "UPDATE sessions SET started=?, ended=?, active_seconds=?, idle_seconds=?, distance=?, period_seconds=?, canvas=?, meta=?,"
+                " moves=?, clicks=?, scrolls=?, name=COALESCE(?, name), content_hash=NULL, rolled_until=0 WHERE id=?",
+                (min(r[3] for r in (keep, *rows)), max(ended) if ended else None, sum(r[5] for r in (keep, *rows)),
+                 sum(r[6] for r in (keep, *rows)), None if any(d is None for d in dist) else sum(dist),
+                 max(r[8] for r in (keep, *rows)), Canvas(tuple(monitors), kind=kind, extra=extra).to_json(), json.dumps(meta),
+                 sum(r[11] for r in (keep, *rows)), sum(r[12] for r in (keep, *rows)), sum(r[13] for r in (keep, *rows)),
+                 (name or "").strip() or None, into))
+            self._db.execute(f"DELETE FROM sessions WHERE id IN ({marks})", others)
+            self._db.execute("DELETE FROM rollups WHERE session_id=?", (into,))
+            newest = max([r[14] for r in (keep, *rows)] + [0])
+            self.roll_up(into, newest)
+
+    def session_row(self, session_id: int) -> tuple:
+        row = self._db.execute(
+            "SELECT id, source, kind, started, ended, active_seconds, idle_seconds, distance, period_seconds, canvas, meta,"
+            " moves, clicks, scrolls, rolled_until, content_hash, name FROM sessions WHERE id=?", (int(session_id),)).fetchone()
+        if row is None:
+            raise UserError(f"{self.path}: no session {session_id} (see `trackheat sessions`)")
+        return row
 
     # -- reading ---------------------------------------------------------
     _INFO_SQL = """
         SELECT s.id, s.source, s.kind, s.started, s.ended, s.active_seconds, s.idle_seconds, s.distance,
-               s.period_seconds, s.canvas, s.meta,
-               COALESCE((SELECT SUM(count) FROM positions p WHERE p.session_id=s.id), 0),
-               (SELECT COUNT(*) FROM (SELECT 1 FROM positions p WHERE p.session_id=s.id GROUP BY x, y HAVING SUM(count) > 0)),
-               (SELECT COUNT(*) FROM clicks c WHERE c.session_id=s.id),
-               (SELECT COUNT(*) FROM scrolls r WHERE r.session_id=s.id)
+               s.period_seconds, s.canvas, s.meta, s.moves, -1, s.clicks, s.scrolls, s.name, s.content_hash
         FROM sessions s
     """
 
@@ -381,72 +803,215 @@ class Store:
         return SessionInfo(
             id=row[0], source=row[1], kind=row[2], started=row[3], ended=row[4], active_seconds=row[5], idle_seconds=row[6],
             distance=row[7], period_seconds=row[8], canvas=Canvas.from_json(row[9]), meta=json.loads(row[10] or "{}"),
-            moves=int(row[11]), positions=int(row[12]), clicks=int(row[13]), scrolls=int(row[14]),
+            moves=int(row[11]), positions=int(row[12]), clicks=int(row[13]), scrolls=int(row[14]), name=row[15], content_hash=row[16],
         )
 
     def sessions(self) -> list[SessionInfo]:
+        """Every session with its kept totals (`positions` is -1 here: see SessionInfo)."""
         return [self._info(r) for r in self._db.execute(self._INFO_SQL + " ORDER BY s.id")]
+
+    def infos(self, session_ids: Sequence[int]) -> list[SessionInfo]:
+        """Sessions in the order given, with kept totals only (`positions` -1): cheap for any selection."""
+        by_id = {i.id: i for i in self.sessions()}
+        for sid in session_ids:
+            if sid not in by_id:
+                raise UserError(f"{self.path}: no session {sid} (see `trackheat sessions`)")
+        return [by_id[int(sid)] for sid in session_ids]
 
     def session(self, session_id: int) -> SessionInfo:
         row = self._db.execute(self._INFO_SQL + " WHERE s.id=?", (session_id,)).fetchone()
         if row is None:
             raise UserError(f"{self.path}: no session {session_id} (see `trackheat sessions`)")
-        return self._info(row)
+        info = self._info(row)
+        return dataclasses.replace(info, positions=self.distinct_positions([session_id]))
 
-    def resolve(self, spec: str | int | None = "last") -> list[int]:
+    def resolve(self, spec: str | int | Sequence[int] | None = "last") -> list[int]:
         """Session ids for --session N|all|last|N,M,... ; an unknown id is a UserError."""
-        spec = "last" if spec is None else str(spec).strip()
         ids = [r[0] for r in self._db.execute("SELECT id FROM sessions ORDER BY id")]
         if not ids:
             raise UserError(f"{self.path}: the store holds no sessions yet")
+        if isinstance(spec, (list, tuple)):
+            spec = ",".join(str(int(i)) for i in spec)
+        spec = "last" if spec is None else str(spec).strip()
         if spec == "all":
             return ids
         if spec == "last":
             return [ids[-1]]
         wanted = []
+        known = set(ids)
         for part in spec.split(","):
             try:
                 n = int(part)
             except ValueError:
                 raise UserError(f"expected a number, 'all' or 'last', got {part!r}", param="session") from None
-            if n not in ids:
+            if n not in known:
                 raise UserError(f"{self.path}: no session {n} (sessions are {ids[0]}..{ids[-1]}; see `trackheat sessions`)")
-            wanted.append(n)
+            if n not in wanted:
+                wanted.append(n)
         return wanted
 
-    def _where(self, session_ids: Sequence[int], since: float | None, until: float | None, tcol: str) -> tuple[str, list]:
+    def time_range(self, session_ids: Sequence[int], since: float | None = None, until: float | None = None) -> TimeRange:
+        """The range positions can really be drawn for: `since`/`until` widened to whole periods."""
+        marks = ",".join("?" * len(session_ids))
+        res = self._db.execute(f"SELECT MAX(period_seconds) FROM sessions WHERE id IN ({marks})", [int(i) for i in session_ids]).fetchone()[0] or DEFAULT_PERIOD
+        lo = None if since is None else math.floor(since / res) * res
+        hi = None if until is None else math.ceil(until / res) * res
+        return TimeRange(since, until, lo, hi, int(res))
+
+    def _plan(self, session_ids: Sequence[int], since: float | None, until: float | None, app_ids: list[int] | None):
+        """How to read a selection: roll-up rows to decode, and (session, lo, hi) period ranges to read as rows.
+
+        A period [p, p + len) is in the range when it overlaps [since, until).
+        Whole days inside the range whose roll-ups exist come from the roll-ups.
+        """
+        infos = self._db.execute(
+            f"SELECT id, period_seconds, started, ended, rolled_until FROM sessions WHERE id IN ({','.join('?' * len(session_ids))})",
+            [int(i) for i in session_ids]).fetchall()
+        blobs: list[tuple] = []
+        ranges: list[tuple[int, int, int]] = []
+        big = 1 << 62
+        for sid, plen, started, ended, rolled in infos:
+            if until is not None and started is not None and started >= until + plen:
+                continue  # the session began after the range: nothing of it is drawn
+            if since is not None and ended is not None and ended + plen <= since:
+                continue
+            lo = -big if since is None else int(math.floor(since)) - plen + 1  # periods p > since - len
+            hi = big if until is None else int(math.ceil(until))  # periods p < until
+            # Whole rolled-up days inside [lo, hi).
+            d0 = max(0, -(-lo // DAY) * DAY) if since is not None else 0
+            d1 = min(rolled, hi // DAY * DAY)
+            covered: list[int] = []
+            if rolled and d1 > d0:
+                q = "SELECT day, app, n, moves, dwell, xmin, xmax, ymin, ymax, data FROM rollups WHERE session_id=? AND day>=? AND day<?"
+                args: list = [sid, d0, d1]
+                if app_ids is not None:
+                    q += f" AND app IN ({','.join('?' * len(app_ids))})"
+                    args += app_ids
+                for r in self._db.execute(q, args):
+                    blobs.append((sid,) + tuple(r))
+                # Every day below rolled_until is rolled (or empty): rows are needed only outside [d0, d1).
+                covered = [d0, d1]
+            if covered:
+                if lo < covered[0]:
+                    ranges.append((sid, lo, covered[0]))
+                if covered[1] < hi:
+                    ranges.append((sid, covered[1], hi))
+            else:
+                ranges.append((sid, lo, hi))
+        return blobs, ranges
+
+    def positions(self, session_ids: Sequence[int], since: float | None = None, until: float | None = None,
+                  apps: Sequence[str | None] | None = None) -> Positions:
+        """Counts and dwell per distinct (x, y), summed over the sessions, periods and applications asked for."""
+        app_ids = self.app_filter(session_ids, apps)
+        blobs, ranges = self._plan(session_ids, since, until, app_ids)
+        row_parts = []
+        for sid, lo, hi in ranges:
+            q = "SELECT x, y, SUM(count), SUM(dwell) FROM positions WHERE session_id=? AND period>=? AND period<?"
+            args: list = [sid, lo, hi]
+            if app_ids is not None:
+                q += f" AND app IN ({','.join('?' * len(app_ids))})"
+                args += app_ids
+            rows = self._db.execute(q + " GROUP BY x, y", args).fetchall()
+            if rows:
+                a = np.array(rows, np.float64)
+                row_parts.append((a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2].astype(np.int64), a[:, 3]))
+        bounds = [(b[6], b[7], b[8], b[9]) for b in blobs] + [(int(p[0].min()), int(p[0].max()), int(p[1].min()), int(p[1].max())) for p in row_parts]
+        if not blobs and len(row_parts) == 1:
+            return Positions(*row_parts[0])
+        merge = _Merge(bounds)
+        for p in row_parts:
+            merge.add(*p)
+        for b in blobs:
+            merge.add(*_decode(b[10], b[3]))
+        return merge.result()
+
+    def app_totals(self, session_ids: Sequence[int], since: float | None = None, until: float | None = None,
+                   apps: Sequence[str | None] | None = None) -> list[AppTotals]:
+        """Moves, clicks, scrolls and active seconds (dwell) per application, most moves first."""
+        app_ids = self.app_filter(session_ids, apps)
+        marks = ",".join("?" * len(session_ids))
+        ids = [int(i) for i in session_ids]
+        tot: dict[int, list] = {}
+        if since is None and until is None:
+            for a, m, c, s, d in self._db.execute(f"SELECT app, SUM(moves), SUM(clicks), SUM(scrolls), SUM(dwell) FROM session_apps WHERE session_id IN ({marks}) GROUP BY app", ids):
+                tot[a] = [int(m), int(c), int(s), float(d)]
+        else:
+            blobs, ranges = self._plan(session_ids, since, until, None)
+            for b in blobs:
+                t = tot.setdefault(b[2], [0, 0, 0, 0.0])
+                t[0] += int(b[4])
+                t[3] += float(b[5])
+            for sid, lo, hi in ranges:
+                for a, m, d in self._db.execute("SELECT app, SUM(count), SUM(dwell) FROM positions WHERE session_id=? AND period>=? AND period<? GROUP BY app", (sid, lo, hi)):
+                    t = tot.setdefault(a, [0, 0, 0, 0.0])
+                    t[0] += int(m)
+                    t[3] += float(d)
+            for col, table in ((1, "clicks"), (2, "scrolls")):
+                where, args = self._where(session_ids, since, until, "t")
+                for a, n in self._db.execute(f"SELECT app, COUNT(*) FROM {table} WHERE {where} GROUP BY app", args):
+                    tot.setdefault(a, [0, 0, 0, 0.0])[col] += int(n)
+        out = [AppTotals(self.app_name(a), *v) for a, v in tot.items() if (app_ids is None or a in app_ids) and (v[0] or v[1] or v[2] or v[3])]
+        return sorted(out, key=lambda t: (-t.moves, -t.clicks, t.app or ""))
+
+    def _where(self, session_ids: Sequence[int], since: float | None, until: float | None, tcol: str, app_ids: list[int] | None = None) -> tuple[str, list]:
+        """WHERE for the exact-time tables (clicks, scrolls)."""
         marks = ",".join("?" * len(session_ids))
         sql = f"session_id IN ({marks})"
         args: list = [int(i) for i in session_ids]
-        if tcol == "period":
-            # A period [p, p + len) overlaps [since, until) if p + len > since and p < until.
-            if since is not None:
-                sql += " AND period + (SELECT period_seconds FROM sessions WHERE id=session_id) > ?"
-                args.append(since)
-        elif since is not None:
+        if since is not None:
             sql += f" AND {tcol} >= ?"
             args.append(since)
         if until is not None:
             sql += f" AND {tcol} < ?"
             args.append(until)
+        if app_ids is not None:
+            sql += f" AND app IN ({','.join('?' * len(app_ids))})"
+            args += app_ids
         return sql, args
 
-    def positions(self, session_ids: Sequence[int], since: float | None = None, until: float | None = None) -> Positions:
-        """Counts and dwell per distinct (x, y), summed over the sessions and periods asked for."""
-        where, args = self._where(session_ids, since, until, "period")
-        rows = self._db.execute(f"SELECT x, y, SUM(count), SUM(dwell) FROM positions WHERE {where} GROUP BY x, y", args).fetchall()
-        if not rows:
-            return Positions(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
-        a = np.array(rows, dtype=np.float64)
-        return Positions(a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2].astype(np.int64), a[:, 3])
-
-    def clicks(self, session_ids: Sequence[int], since: float | None = None, until: float | None = None) -> list[tuple[float, int, int, str]]:
-        where, args = self._where(session_ids, since, until, "t")
+    def clicks(self, session_ids: Sequence[int], since: float | None = None, until: float | None = None,
+               apps: Sequence[str | None] | None = None) -> list[tuple[float, int, int, str]]:
+        where, args = self._where(session_ids, since, until, "t", self.app_filter(session_ids, apps))
         return self._db.execute(f"SELECT t, x, y, button FROM clicks WHERE {where} ORDER BY t", args).fetchall()
 
-    def scrolls(self, session_ids: Sequence[int], since: float | None = None, until: float | None = None) -> list[tuple[float, int, int, int, int]]:
-        where, args = self._where(session_ids, since, until, "t")
+    def scrolls(self, session_ids: Sequence[int], since: float | None = None, until: float | None = None,
+                apps: Sequence[str | None] | None = None) -> list[tuple[float, int, int, int, int]]:
+        where, args = self._where(session_ids, since, until, "t", self.app_filter(session_ids, apps))
         return self._db.execute(f"SELECT t, x, y, dx, dy FROM scrolls WHERE {where} ORDER BY t", args).fetchall()
+
+    def iter_position_rows(self, session_ids: Sequence[int], since: float | None = None, until: float | None = None,
+                           apps: Sequence[str | None] | None = None, chunk: int = 100_000) -> Iterator[list[tuple]]:
+        """The stored rows themselves, (session, period_start, app, x, y, count, dwell), in chunks (for dump)."""
+        app_ids = self.app_filter(session_ids, apps)
+        for sid in session_ids:
+            plen = self.session_row(sid)[8]
+            q = "SELECT session_id, period, app, x, y, count, dwell FROM positions WHERE session_id=?"
+            args: list = [int(sid)]
+            if since is not None:
+                q += " AND period > ?"
+                args.append(since - plen)
+            if until is not None:
+                q += " AND period < ?"
+                args.append(until)
+            if app_ids is not None:
+                q += f" AND app IN ({','.join('?' * len(app_ids))})"
+                args += app_ids
+            cur = self._db.execute(q + " ORDER BY period, app, x, y", args)
+            while True:
+                rows = cur.fetchmany(chunk)
+                if not rows:
+                    break
+                yield [(s, p, self.app_name(a), x, y, c, d) for s, p, a, x, y, c, d in rows]
+
+    def event_rows(self, table: str, session_ids: Sequence[int], since: float | None = None, until: float | None = None,
+                   apps: Sequence[str | None] | None = None) -> list[tuple]:
+        """clicks as (session, t, app, x, y, button) or scrolls as (session, t, app, x, y, dx, dy), by time."""
+        if table not in ("clicks", "scrolls"):
+            raise ValueError(table)
+        cols = "x, y, button" if table == "clicks" else "x, y, dx, dy"
+        where, args = self._where(session_ids, since, until, "t", self.app_filter(session_ids, apps))
+        return [(r[0], r[1], self.app_name(r[2]), *r[3:]) for r in self._db.execute(f"SELECT session_id, t, app, {cols} FROM {table} WHERE {where} ORDER BY t", args)]
 
     def layouts(self, session_id: int) -> list[tuple[float, Canvas]]:
         return [(t, Canvas.from_json(c)) for t, c in self._db.execute("SELECT t, canvas FROM layouts WHERE session_id=? ORDER BY t", (session_id,))]
@@ -455,18 +1020,20 @@ class Store:
         """(monitor, t, png) rows, oldest first."""
         return [(m, t, bytes(p)) for m, t, p in self._db.execute("SELECT monitor, t, png FROM screenshots WHERE session_id=? ORDER BY t, monitor", (session_id,))]
 
-    def hotspots(self, session_ids: Sequence[int], n: int = 5) -> list[list[int]]:
-        where, args = self._where(session_ids, None, None, "period")
-        rows = self._db.execute(f"SELECT x, y, SUM(count) AS c FROM positions WHERE {where} GROUP BY x, y ORDER BY c DESC, x, y LIMIT ?", args + [n])
-        return [[int(x), int(y), int(c)] for x, y, c in rows]
+    def hotspots(self, session_ids: Sequence[int], n: int = 5, positions: Positions | None = None) -> list[list[int]]:
+        p = self.positions(session_ids) if positions is None else positions
+        if not len(p):
+            return []
+        order = np.lexsort((p.y, p.x, -p.count))[:n]
+        return [[int(p.x[i]), int(p.y[i]), int(p.count[i])] for i in order if p.count[i] > 0]
 
-    def clicks_by_button(self, session_ids: Sequence[int]) -> dict[str, int]:
-        where, args = self._where(session_ids, None, None, "t")
+    def clicks_by_button(self, session_ids: Sequence[int], since: float | None = None, until: float | None = None) -> dict[str, int]:
+        where, args = self._where(session_ids, since, until, "t")
         return {b: int(c) for b, c in self._db.execute(f"SELECT button, COUNT(*) FROM clicks WHERE {where} GROUP BY button ORDER BY button", args)}
 
-    def distinct_positions(self, session_ids: Sequence[int]) -> int:
-        where, args = self._where(session_ids, None, None, "period")
-        return int(self._db.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM positions WHERE {where} GROUP BY x, y HAVING SUM(count) > 0)", args).fetchone()[0])
+    def distinct_positions(self, session_ids: Sequence[int], positions: Positions | None = None) -> int:
+        p = self.positions(session_ids) if positions is None else positions
+        return int(np.count_nonzero(p.count > 0))
 
 
 def _pixels(values) -> np.ndarray:

@@ -238,6 +238,7 @@ def write_batch(store: Store, session_id: int, b: Batch, *, ended: float, layout
         for t, monitor, png in screenshots:
             store.add_screenshot(session_id, monitor, png, t)
         store.update_session(session_id, ended=ended, add_active=b.active, add_idle=b.idle, add_distance=b.distance, meta=meta)
+        store.roll_up(session_id, ended)  # days that are over get their roll-ups (a comparison when none is due)
 
 
 @dataclass

@@ -20,18 +20,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def summarize(store: Store, ids: list[int]) -> dict:
-    infos = [store.session(i) for i in ids]
+    infos = store.infos(ids)
     distances = [s.distance for s in infos]
+    positions = store.positions(ids)
     out = {
         "sessions": ids,
         "moves": sum(s.moves for s in infos),
-        "positions": store.distinct_positions(ids),
+        "positions": store.distinct_positions(ids, positions),
         "clicks": sum(s.clicks for s in infos),
         "clicks_by_button": store.clicks_by_button(ids),
         "scrolls": sum(s.scrolls for s in infos),
         "active_seconds": round(sum(s.active_seconds for s in infos), 3),
         "idle_seconds": round(sum(s.idle_seconds for s in infos), 3),
-        "hotspots": store.hotspots(ids, 5),
+        "hotspots": store.hotspots(ids, 5, positions),
     }
     if all(d is not None for d in distances):
         out["distance_px"] = round(sum(d for d in distances if d is not None), 1)

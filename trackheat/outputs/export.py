@@ -241,7 +241,7 @@ def export_session(
     if since is not None and until is not None and until <= since:
         raise UserError("`until` must be later than `since`", param="until")
     ids = store.resolve(session)
-    infos = [store.session(i) for i in ids]
+    infos = store.infos(ids)
     canvas = _union_canvas(infos)
     bg_img = background_file(background) if background else None
     if bg_img is not None:

@@ -1,0 +1,206 @@
+"""Schema 2: migration of a real v1 file, roll-ups that agree with their rows, applications,
+time ranges, and session management (delete, rename, merge)."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import sqlite3
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from trackheat.canvas import Canvas, Rect
+from trackheat.errors import UserError
+from trackheat.store import DAY, SCHEMA_VERSION, Store
+
+DESK = Canvas.desktop([Rect(0, 0, 1920, 1080)])
+T0 = 1_700_000_000 // DAY * DAY  # a UTC midnight
+
+
+def v1_module():
+    """trackheat/store.py as of the commit before schema 2 (tests/fixtures/store_v1.py, verbatim)."""
+    spec = importlib.util.spec_from_file_location("store_v1", ROOT / "tests" / "fixtures" / "store_v1.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["store_v1"] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def as_dict(p) -> dict:
+    return {(int(x), int(y)): (int(c), round(float(d), 6)) for x, y, c, d in zip(p.x, p.y, p.count, p.dwell)}
+
+
+def brute(db, ids, since=None, until=None, apps=None) -> dict:
+    """Positions straight from the rows with plain SQL: what every read must agree with."""
+    with sqlite3.connect(db) as c:
+        out: dict = {}
+        for sid in ids:
+            plen = c.execute("SELECT period_seconds FROM sessions WHERE id=?", (sid,)).fetchone()[0]
+            q = "SELECT x, y, count, dwell, app, period FROM positions WHERE session_id=?"
+            for x, y, n, d, a, p in c.execute(q, (sid,)):
+                if since is not None and p + plen <= since or until is not None and p >= until:
+                    continue
+                if apps is not None:
+                    name = c.execute("SELECT name FROM apps WHERE id=?", (a,)).fetchone() if a else None
+                    if (name[0] if name else None) not in apps:
+                        continue
+                o = out.setdefault((x, y), [0, 0.0])
+                o[0] += n
+                o[1] += d
+    return {k: (c, round(d, 6)) for k, (c, d) in out.items() if c or d}
+
+
+def fill_v1(db):
+    """A v1 store written by the v1 code: two sessions over three days, clicks, scrolls, a layout, a screenshot."""
+    v1 = v1_module()
+    rng = random.Random(1)
+    with v1.Store(db) as s:
+        a = s.create_session("record", DESK, started=T0 + 3600, period_seconds=3600)
+        for h in range(1, 60, 7):  # 1 h .. 2.5 days
+            s.add_counts(a, {(rng.randrange(1920), rng.randrange(1080)): rng.randrange(1, 9) for _ in range(50)},
+                         {(rng.randrange(1920), rng.randrange(1080)): rng.random() for _ in range(20)}, period=T0 + h * 3600)
+        s.add_clicks(a, [(T0 + 3600 + i * 977.0, i, i, "left" if i % 3 else "right") for i in range(40)])
+        s.add_scrolls(a, [(T0 + 4000 + i * 1000.0, i, 2 * i, 0, -1) for i in range(7)])
+        s.update_session(a, ended=T0 + 60 * 3600, add_active=1000.0, add_idle=50.0, add_distance=12345.0)
+        s.add_layout(a, Canvas.desktop([Rect(0, 0, 1920, 1080), Rect(1920, 0, 1280, 1024)]), T0 + 7200)
+        s.add_screenshot(a, 1, b"\x89PNG v1", T0 + 3601)
+        b = s.create_session("mouse-dynamics:x.csv", Canvas.image(800, 600), started=T0 + 5 * DAY, period_seconds=3600)
+        s.add_counts(b, {(5, 5): 3, (6, 5): 1}, {(5, 5): 1.5}, period=T0 + 5 * DAY)
+        s.update_session(b, ended=T0 + 5 * DAY + 100)
+        before = {i.id: i for i in s.sessions()}
+        pos = {sid: as_dict(s.positions([sid])) for sid in before}
+        ranged = as_dict(s.positions([a], since=T0 + DAY, until=T0 + DAY + 5 * 3600))
+        clicks = s.clicks([a])
+    return v1, before, pos, ranged, clicks
+
+
+def test_v1_file_migrates_in_place_with_every_count_kept(db):
+    v1, before, pos, ranged, clicks = fill_v1(db)
+    with sqlite3.connect(db) as c:
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 1
+    with Store(db) as s:
+        after = {i.id: i for i in s.sessions()}
+        assert after.keys() == before.keys()
+        for sid, old in before.items():
+            new = s.session(sid)
+            for f in ("source", "kind", "started", "ended", "active_seconds", "idle_seconds", "distance", "period_seconds", "canvas", "meta",
+                      "moves", "positions", "clicks", "scrolls"):
+                assert getattr(new, f) == getattr(old, f), (sid, f)
+            assert after[sid].moves == old.moves and after[sid].clicks == old.clicks
+            assert as_dict(s.positions([sid])) == pos[sid]
+        a = min(before)
+        assert as_dict(s.positions([a], since=T0 + DAY, until=T0 + DAY + 5 * 3600)) == ranged
+        assert s.clicks([a]) == clicks
+        assert s.screenshots(a) == [(1, T0 + 3601, b"\x89PNG v1")]
+        assert len(s.layouts(a)) == 2
+        assert [t.as_dict() for t in s.app_totals([a])] == [{"app": None, "moves": before[a].moves, "clicks": 40, "scrolls": 7,
+                                                              "active_seconds": round(sum(d for _, d in pos[a].values()), 3)}]
+        assert s.integrity_check() == "ok"
+    with sqlite3.connect(db) as c:
+        assert c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        # The finished days were rolled up during the migration.
+        assert c.execute("SELECT COUNT(DISTINCT day) FROM rollups WHERE session_id=?", (min(before),)).fetchone()[0] == 3
+    # An older trackheat refuses the newer file instead of writing into it.
+    with pytest.raises(UserError, match="newer trackheat"):
+        v1.Store(db)
+
+
+def test_rollups_agree_with_rows_for_any_range_and_app(db):
+    rng = random.Random(7)
+    with Store(db) as s:
+        sid = s.create_session("record", DESK, started=T0, period_seconds=600)
+        for k in range(0, 4 * DAY, 1800):  # four days, a period every half hour
+            for app in ("Firefox", "Code", None):
+                pts = {(rng.randrange(0, 200), rng.randrange(0, 100)): rng.randrange(1, 5) for _ in range(30)}
+                xs, ys = zip(*pts)
+                s.add_position_arrays(sid, T0 + k, xs, ys, list(pts.values()), [rng.random() for _ in pts], app=app)
+            s.roll_up(sid, T0 + k)  # what the recorder does at every flush
+        assert as_dict(s.positions([sid])) == brute(db, [sid])
+        for _ in range(25):
+            a = T0 + rng.uniform(-DAY, 5 * DAY)
+            b = a + rng.uniform(60, 3 * DAY)
+            apps = rng.choice([None, ["Code"], ["Firefox", None]])
+            assert as_dict(s.positions([sid], since=a, until=b, apps=apps)) == brute(db, [sid], a, b, apps), (a, b, apps)
+        # A late write into a rolled-up day (a clock stepped back) rebuilds that day.
+        s.add_position_arrays(sid, T0 + 600, [1], [1], [1000], [0.0], app="Code")
+        assert as_dict(s.positions([sid], apps=["Code"])) == brute(db, [sid], apps=["Code"])
+        assert as_dict(s.positions([sid], until=T0 + DAY)) == brute(db, [sid], until=T0 + DAY)
+
+
+def test_time_range_says_what_is_drawn(db):
+    with Store(db) as s:
+        sid = s.create_session("record", DESK, started=T0, period_seconds=600)
+        r = s.time_range([sid], T0 + 125, T0 + 1300)
+        assert (r.since, r.until, r.resolution, r.exact) == (T0, T0 + 1800, 600, False)
+        assert s.time_range([sid], T0 + 600, T0 + 1200).exact
+
+
+def test_app_totals_and_unknown_app(db):
+    with Store(db) as s:
+        sid = s.create_session("record", DESK, started=T0, period_seconds=600)
+        s.add_position_arrays(sid, T0, [1, 2], [1, 2], [3, 4], [0.5, 0.25], app="Code")
+        s.add_position_arrays(sid, T0 + 600, [1], [1], [10], [2.0], app="Firefox")
+        s.add_clicks(sid, [(T0 + 1.0, 1, 1, "left", "Code"), (T0 + 700.0, 1, 1, "left", "Firefox"), (T0 + 701.0, 1, 1, "right", "Firefox")])
+        s.add_scrolls(sid, [(T0 + 2.0, 1, 1, 0, 1, "Code")])
+        assert [t.as_dict() for t in s.app_totals([sid])] == [
+            {"app": "Firefox", "moves": 10, "clicks": 2, "scrolls": 0, "active_seconds": 2.0},
+            {"app": "Code", "moves": 7, "clicks": 1, "scrolls": 1, "active_seconds": 0.75}]
+        assert [t.as_dict() for t in s.app_totals([sid], since=T0 + 600)] == [{"app": "Firefox", "moves": 10, "clicks": 2, "scrolls": 0, "active_seconds": 2.0}]
+        assert as_dict(s.positions([sid], apps=["Code"])) == {(1, 1): (3, 0.5), (2, 2): (4, 0.25)}
+        assert len(s.clicks([sid], apps=["Firefox"])) == 2
+        with pytest.raises(UserError, match="no application 'vim'.*it has: Code, Firefox"):
+            s.positions([sid], apps=["vim"])
+        assert s.session(sid).moves == 17 and s.session(sid).clicks == 3
+
+
+def test_delete_rename_merge(db):
+    with Store(db) as s:
+        a = s.create_session("record", DESK, started=T0, period_seconds=600)
+        b = s.create_session("record", Canvas.desktop([Rect(1920, 0, 1280, 1024)]), started=T0 + DAY, period_seconds=3600)
+        c = s.create_session("record", DESK, started=T0 + 2 * DAY)
+        s.add_position_arrays(a, T0, [1, 2], [1, 2], [3, 4], [0.5, 0.25], app="Code")
+        s.add_position_arrays(b, T0 + DAY, [1, 2000], [1, 5], [5, 1], [1.0, 0.0], app="Firefox")
+        s.add_clicks(b, [(T0 + DAY + 5.0, 2000, 5, "left", "Firefox")])
+        s.update_session(a, ended=T0 + 100, add_active=10.0)
+        s.update_session(b, ended=T0 + DAY + 50, add_active=5.0)
+        s.roll_up(a, T0 + 3 * DAY)
+        both = as_dict(s.positions([a, b]))
+        s.rename_session(b, "browser")
+        assert s.session(b).name == "browser" and s.session(b).label == 'session 2 "browser"'
+        with pytest.raises(UserError):
+            s.rename_session(b, "two\nlines")
+        s.merge_sessions(a, [b], name="week")
+        m = s.session(a)
+        assert as_dict(s.positions([a])) == both == brute(db, [a])
+        assert (m.moves, m.clicks, m.name, m.period_seconds, m.started, m.ended, m.active_seconds) == (13, 1, "week", 3600, T0, T0 + DAY + 50, 15.0)
+        assert Rect(1920, 0, 1280, 1024) in m.canvas.monitors
+        assert {t.app: t.moves for t in s.app_totals([a])} == {"Code": 7, "Firefox": 6}
+        assert [i.id for i in s.sessions()] == [a, c]
+        with pytest.raises(UserError, match="no session 99"):
+            s.delete_sessions([c, 99])
+        assert [i.id for i in s.sessions()] == [a, c]  # one transaction: nothing deleted
+        s.delete_sessions([a, c])
+        assert s.sessions() == []
+    with sqlite3.connect(db) as con:
+        for table in ("positions", "clicks", "session_apps", "rollups", "layouts"):
+            assert con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0, table
+
+
+def test_month_positions_equal_rows_and_are_dense_merged(db):
+    """Many roll-ups (30 days x 3 apps) merge into the same totals as the rows."""
+    rng = np.random.default_rng(3)
+    with Store(db) as s:
+        sid = s.create_session("record", DESK, started=T0, period_seconds=600)
+        for day in range(30):
+            for app in ("a", "b", "c"):
+                x = rng.integers(0, 1920, 500)
+                y = rng.integers(0, 1080, 500)
+                key = np.unique(x * 2000 + y)
+                s.add_position_arrays(sid, T0 + day * DAY + 3600, key // 2000, key % 2000, np.ones(len(key), np.int64), np.full(len(key), 0.5), app=app)
+            s.roll_up(sid, T0 + (day + 1) * DAY)
+        p = s.positions([sid])
+        assert as_dict(p) == brute(db, [sid])
+        assert int(p.count.sum()) == s.session(sid).moves
