@@ -31,12 +31,13 @@ $(STAMP): pyproject.toml setup.py trackheat/render/_shade.c trackheat/accumulate
 
 venv: $(STAMP)
 
-# Xvfb and xdotool drive the real pointer and screen in the tests.
+# Xvfb and xdotool drive the real pointer and screen in the tests; openbox is the real EWMH
+# window manager the per-application tests focus windows under.
 sysdeps:
-	@if command -v Xvfb >/dev/null 2>&1 && command -v xdotool >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ]; then echo "installing xvfb and xdotool with apt-get"; \
-	  apt-get update -qq && $(APT) xvfb xdotool xauth >/dev/null; \
-	else echo "the tests need Xvfb and xdotool; install them with: sudo apt-get install xvfb xdotool"; exit 1; fi
+	@if command -v Xvfb >/dev/null 2>&1 && command -v xdotool >/dev/null 2>&1 && command -v openbox >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then echo "installing xvfb, xdotool and openbox with apt-get"; \
+	  apt-get update -qq && $(APT) xvfb xdotool xauth openbox >/dev/null; \
+	else echo "the tests need Xvfb, xdotool and openbox; install them with: sudo apt-get install xvfb xdotool openbox"; exit 1; fi
 
 # Lint and type check: settings in pyproject.toml ([tool.ruff], [tool.mypy]).
 lint: $(STAMP)

@@ -308,7 +308,7 @@ def test_tally_dwell_idle_periods_and_restore_without_a_display():
     b = t.take()
     assert [(p.period, p.counts, p.dwell) for p in b.periods] == [(3600, {(3, 4): 1}, {(0, 0): 2.0}), (7200, {(3, 4): 1}, {(3, 4): 3.0})]
     assert (b.moves, b.active, b.idle, b.distance) == (2, 5.0, 9.0, 5.0)
-    assert b.clicks == [(7203.5, 3, 4, "left")] and b.scrolls == [(7204.0, 3, 4, 0, -1)]
+    assert b.clicks == [(7203.5, 3, 4, "left", None)] and b.scrolls == [(7204.0, 3, 4, 0, -1, None)]
     t.restore(b)  # a write failed: the next take() has it all again, plus what came meanwhile
     now[0] = 7205.0
     t.on_move(5, 5)

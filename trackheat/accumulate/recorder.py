@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from trackheat.accumulate import pidfile
 from trackheat.canvas import Canvas
@@ -44,11 +44,15 @@ MACOS_HINT_AFTER = 10.0  # seconds without any event before the permission hint
 
 @dataclass
 class PeriodBuffer:
-    """Counts and dwell of one period (epoch start `period`)."""
+    """Counts and dwell of one period (epoch start `period`) in one application."""
 
     period: int
+    app: str | None = None
+    ignored: bool = False  # the application is one the user asked not to record: dropped at take()
     counts: dict = field(default_factory=dict)  # (x, y) -> moves
     dwell: dict = field(default_factory=dict)  # (x, y) -> seconds
+    active: float = 0.0  # seconds of activity (the dwell rule's active time)
+    distance: float = 0.0  # pixels travelled
 
 
 @dataclass
@@ -56,12 +60,13 @@ class Batch:
     """Everything that happened since the previous flush."""
 
     periods: list[PeriodBuffer]
-    clicks: list  # (t, x, y, button)
-    scrolls: list  # (t, x, y, dx, dy)
+    clicks: list  # (t, x, y, button, app)
+    scrolls: list  # (t, x, y, dx, dy, app)
     moves: int = 0
     active: float = 0.0
     idle: float = 0.0
     distance: float = 0.0
+    ignored: int = 0  # events that happened while an ignored application had the focus
 
     @property
     def empty(self) -> bool:
@@ -74,47 +79,73 @@ class Tally:
     Dwell: the time from one event to the next belongs to the earlier event's
     position; a gap longer than `idle_after` is idle time instead (the user was
     away, not hovering). Every event (move, click, scroll) ends a gap.
+
+    Applications: the focus watcher calls `set_app` when the focus moves, which
+    points the current buffer at that (period, application): the move callback
+    itself does not look at the application at all, so it costs what it cost
+    before. Events while an application in `ignore` has the focus go to a
+    buffer that is only counted (`ignored`), never written.
     """
 
     def __init__(self, *, idle_after: float = IDLE_AFTER, period: int = PERIOD, start: float | None = None,
-                 position: tuple[int, int] | None = None, clock=time.time) -> None:
+                 position: tuple[int, int] | None = None, clock=time.time, ignore: Iterable[str] = (), app: str | None = None) -> None:
         self.idle_after = float(idle_after)
         self.period_seconds = max(1, int(period))
         self.clock = clock
         self.lock = threading.Lock()
+        self.ignore = frozenset(ignore)
+        self._app = app
+        self.ignored = 0  # events ignored so far (read by the summary)
         t = clock() if start is None else start
         self._last_t = t
         self._last_key = position  # where the pointer rests before the first event (it dwells there too)
         self._new(t)
 
+    def _buffer(self, period: int) -> PeriodBuffer:
+        """The buffer of (period, current application), made on first use (lock held)."""
+        app = self._app
+        for p in self._periods:
+            if p.period == period and p.app == app:
+                return p
+        p = PeriodBuffer(period, app, app in self.ignore)
+        self._periods.append(p)
+        return p
+
     def _new(self, t: float) -> None:
         p = int(t // self.period_seconds) * self.period_seconds
-        self._cur = PeriodBuffer(p)
+        self._periods: list[PeriodBuffer] = []
+        self._cur = self._buffer(p)
         self._period_end = p + self.period_seconds
-        self._periods = [self._cur]
         self._clicks: list = []
         self._scrolls: list = []
-        self._moves = 0
-        self._active = 0.0
         self._idle = 0.0
-        self._distance = 0.0
         self.events = 0  # read by the status line; racy reads are fine
 
     def _roll(self, t: float) -> None:
-        """A new period began: later events go to a new buffer (rare: once an hour)."""
+        """A new period began: later events go to a new buffer (rare: once a period)."""
         p = int(t // self.period_seconds) * self.period_seconds
-        self._cur = PeriodBuffer(p)
+        self._cur = self._buffer(p)
         self._period_end = p + self.period_seconds
-        self._periods.append(self._cur)
+
+    def set_app(self, app: str | None) -> None:
+        """The focused application changed (focus watcher thread)."""
+        with self.lock:
+            self._app = app
+            self._cur = self._buffer(self._cur.period)
+
+    @property
+    def app(self) -> str | None:
+        return self._app
 
     def _pause(self, dt: float, last: tuple[int, int] | None) -> None:
         """The dwell rule (trackheat.activity), for one pause of dt > 0 seconds (lock held):
         dwell at the position it was spent at, or idle time when longer than idle_after."""
         if dt <= self.idle_after:
+            cur = self._cur
             if last is not None:
-                d = self._cur.dwell
+                d = cur.dwell
                 d[last] = d.get(last, 0.0) + dt
-            self._active += dt
+            cur.active += dt
         else:
             self._idle += dt
 
@@ -125,15 +156,16 @@ class Tally:
         with self.lock:
             dt = t - self._last_t
             last = self._last_key
+            cur = self._cur
             if last is not None:
                 if dt > 0:
                     self._pause(dt, last)
-                self._distance += math.hypot(x - last[0], y - last[1])
+                cur.distance += math.hypot(x - last[0], y - last[1])
             if t >= self._period_end:
                 self._roll(t)
-            c = self._cur.counts
+                cur = self._cur
+            c = cur.counts
             c[key] = c.get(key, 0) + 1
-            self._moves += 1
             self._last_t = t
             self._last_key = key
             self.events += 1
@@ -156,47 +188,57 @@ class Tally:
         with self.lock:
             self._gap(t, (x, y))
             if pressed:  # a click is the press; the release only ends the gap
-                self._clicks.append((t, x, y, button))
+                if self._cur.ignored:
+                    self.ignored += 1
+                else:
+                    self._clicks.append((t, x, y, button, self._app))
 
     def on_scroll(self, x: int, y: int, dx: int, dy: int) -> None:
         t = self.clock()
         with self.lock:
             self._gap(t, (x, y))
-            self._scrolls.append((t, x, y, dx, dy))
+            if self._cur.ignored:
+                self.ignored += 1
+            else:
+                self._scrolls.append((t, x, y, dx, dy, self._app))
 
     # -- the flush side ----------------------------------------------------
     def take(self) -> Batch:
         """Swap the buffers out (the callbacks go on into fresh ones)."""
         with self.lock:
-            b = Batch([p for p in self._periods if p.counts or p.dwell], self._clicks, self._scrolls,
-                      self._moves, self._active, self._idle, self._distance)
-            cur_p = self._cur.period
-            self._cur = PeriodBuffer(cur_p)
-            self._periods = [self._cur]
-            self._clicks, self._scrolls = [], []
-            self._moves, self._active, self._idle, self._distance = 0, 0.0, 0.0, 0.0
-        return b
+            periods, self._periods = self._periods, []
+            self._cur = self._buffer(self._cur.period)
+            clicks, scrolls, idle = self._clicks, self._scrolls, self._idle
+            self._clicks, self._scrolls, self._idle = [], [], 0.0
+        # Outside the lock: the callbacks already write into the fresh buffers.
+        kept = [p for p in periods if not p.ignored and (p.counts or p.dwell or p.active or p.distance)]
+        ignored = sum(sum(p.counts.values()) for p in periods if p.ignored)
+        if ignored:
+            with self.lock:
+                self.ignored += ignored
+        return Batch([p for p in kept if p.counts or p.dwell], clicks, scrolls, sum(sum(p.counts.values()) for p in kept),
+                     sum(p.active for p in kept), idle, sum(p.distance for p in kept), ignored)
 
     def restore(self, b: Batch) -> None:
         """Put a batch back after a failed write, so the next flush retries it."""
         with self.lock:
-            by_period = {p.period: p for p in self._periods}
+            by_key = {(p.period, p.app): p for p in self._periods}
             for old in b.periods:
-                p = by_period.get(old.period)
+                p = by_key.get((old.period, old.app))
                 if p is None:
-                    p = PeriodBuffer(old.period)
+                    p = PeriodBuffer(old.period, old.app, old.ignored)
                     self._periods.insert(0, p)
-                    by_period[old.period] = p
+                    by_key[(old.period, old.app)] = p
                 for k, v in old.counts.items():
                     p.counts[k] = p.counts.get(k, 0) + v
                 for k, v in old.dwell.items():
                     p.dwell[k] = p.dwell.get(k, 0.0) + v
+            # Active time and distance of the batch ride on the current buffer (they are session totals).
+            self._cur.active += b.active
+            self._cur.distance += b.distance
             self._clicks[:0] = b.clicks
             self._scrolls[:0] = b.scrolls
-            self._moves += b.moves
-            self._active += b.active
             self._idle += b.idle
-            self._distance += b.distance
 
     def close(self, t: float | None = None) -> None:
         """The recording ends: the pause since the last event counts as dwell (or idle) up to now."""
@@ -228,7 +270,7 @@ def write_batch(store: Store, session_id: int, b: Batch, *, ended: float, layout
             rows = _rows(p)
             if rows:
                 xs, ys, cs, ds = zip(*rows)
-                store.add_position_arrays(session_id, p.period, xs, ys, cs, ds)
+                store.add_position_arrays(session_id, p.period, xs, ys, cs, ds, app=p.app)
         if b.clicks:
             store.add_clicks(session_id, b.clicks)
         if b.scrolls:
@@ -249,6 +291,7 @@ class RecordOptions:
     idle_after: float = IDLE_AFTER
     period: int = PERIOD
     screenshot: str = "none"  # none|start|end|both
+    ignore_apps: tuple[str, ...] = ()  # nothing is recorded while one of these has the focus
 
     def check(self) -> None:
         if self.duration is not None and self.duration <= 0:
@@ -317,6 +360,8 @@ class Flusher(threading.Thread):
         from trackheat.store import StoreError
 
         b = self.tally.take()
+        if final and self._meta is not None:
+            self._meta["ignored_events"] = self.tally.ignored
         with self._extra_lock:
             layouts, self._layouts = self._layouts, []
             shots, self._shots = self._shots, []
@@ -403,6 +448,7 @@ class Recorder:
     # -- the run -----------------------------------------------------------
     def run(self) -> int:
         from trackheat.sources.display import require_pointer
+        from trackheat.sources.focus import focus_watcher
         from trackheat.sources.pointer import PointerListener, pointer_position
         from trackheat.sources.screen import desktop_canvas, screenshot_pngs
         from trackheat.store import Store
@@ -419,12 +465,21 @@ class Recorder:
         except OSError as e:  # an unwritable directory, a full disk
             raise UserError(f"{self.db}: cannot write the store ({e.strerror or e})") from None
 
-        tally = Tally(idle_after=self.o.idle_after, period=self.o.period, start=started, position=pointer_position())
+        tally = Tally(idle_after=self.o.idle_after, period=self.o.period, start=started, position=pointer_position(),
+                      ignore=self.o.ignore_apps)
         flusher = Flusher(self.db, session_id, tally, self.o.flush_interval, self.report.message)
         listener = PointerListener(tally.on_move, tally.on_click, tally.on_scroll)
+        watcher = focus_watcher(tally.set_app)
         pid_path = None
         try:
             flusher.start()
+            try:
+                watcher.start()  # before the listener: the first event already knows its application
+            except UserError as e:
+                self.report.message(f"{e}; events are stored with no application")
+            meta["focus"] = watcher.method
+            if self.o.ignore_apps:
+                meta["ignored_apps"] = sorted(self.o.ignore_apps)
             listener.start()
             pid_path = pidfile.write(self.db, session_id, started)
             stop_file = pid_path.with_suffix(".stop")
@@ -436,6 +491,7 @@ class Recorder:
             self._loop(tally, flusher, listener, canvas, stop_file, started, desktop_canvas)
         finally:
             listener.stop()
+            watcher.stop()
             ended = time.time()
             tally.close(ended)
             try:

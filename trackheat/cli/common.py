@@ -64,6 +64,9 @@ def parse_time(text: str | None, flag: str) -> float | None:
 def summary_line(info) -> str:
     """One line for the end of a recording (and for `trackheat stop`)."""
     dist = f", {info.distance:.0f} px travelled" if info.distance else ""
-    return (f"session {info.id}: {info.moves} moves over {info.positions} distinct positions, {info.clicks} clicks, "
+    ignored = ""
+    if info.meta.get("ignored_apps"):
+        ignored = f"; {info.meta.get('ignored_events', 0)} events ignored in {', '.join(info.meta['ignored_apps'])}"
+    return (f"{info.label}: {info.moves} moves over {info.positions} distinct positions, {info.clicks} clicks, "
             f"{info.scrolls} scrolls in {fmt_duration(info.duration or 0.0)} "
-            f"(active {fmt_duration(info.active_seconds)}, idle {fmt_duration(info.idle_seconds)}{dist})")
+            f"(active {fmt_duration(info.active_seconds)}, idle {fmt_duration(info.idle_seconds)}{dist}){ignored}")

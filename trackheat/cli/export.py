@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_session(p)
     p.add_argument("--since", metavar="T", help="only activity from T on: 2026-11-21, 2026-11-21T14:00, or an age such as 2h, 7d (moves and dwell to whole --period buckets, clicks exactly)")
     p.add_argument("--until", metavar="T", help="only activity before T (same forms as --since)")
+    p.add_argument("--app", action="append", metavar="NAME", help="only what happened in application NAME (repeatable; `trackheat stats` lists them)")
     p.add_argument("--kind", choices=["moves", "clicks", "dwell"], default="moves", help="what to draw: pointer moves (default), clicks (sharper blobs), or dwell seconds")
     bg = p.add_mutually_exclusive_group()
     bg.add_argument("--background", metavar="FILE", help="image to draw over, scaled to the canvas (default: dark canvas with monitor outlines)")
@@ -45,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
             store, args.out, session=args.session, since=since, until=until, kind=args.kind,
             background=args.background, screenshot=args.screenshot, stored_screenshot_=args.stored_screenshot,
             monitor=args.monitor, sigma=args.sigma, colormap=args.colormap, scale=args.scale, alpha=args.alpha,
-            size=args.size, density_path=args.density,
+            size=args.size, density_path=args.density, apps=args.app,
         )
     extra = f" and {r.density}" if r.density else ""
+    if r.range_text:
+        print(f"range: {r.range_text}")
     print(f"wrote {r.heatmap} and {r.overlay}{extra}: {r.width}x{r.height}, {r.amount} at {r.points:,} positions, sigma {r.sigma:.1f} px")
     return 0

@@ -24,6 +24,8 @@ from trackheat.accumulate.kernel import gaussian_patch
 from trackheat.canvas import Canvas, Rect, parse_size, union
 from trackheat.errors import UserError
 from trackheat.outputs.images import DEFAULT_ALPHA, neutral_background, write_images
+from trackheat.outputs.summary import describe_range
+from trackheat.store import TimeRange
 
 if TYPE_CHECKING:
     from trackheat.store import SessionInfo, Store
@@ -151,6 +153,7 @@ class ExportResult:
     sigma: float
     sessions: list[int] = field(default_factory=list)
     amount: str = ""
+    range_text: str = ""  # the time range drawn, when one was asked for (positions: widened to whole periods)
 
 
 def _union_canvas(infos: Sequence[SessionInfo]) -> Canvas:
@@ -176,9 +179,9 @@ def _union_canvas(infos: Sequence[SessionInfo]) -> Canvas:
     return Canvas(tuple(mons), kind=kind)
 
 
-def _session_label(ids: Sequence[int]) -> str:
+def _session_label(ids: Sequence[int], infos: Sequence[SessionInfo] = ()) -> str:
     if len(ids) == 1:
-        return f"session {ids[0]}"
+        return infos[0].label if infos else f"session {ids[0]}"
     if list(ids) == list(range(ids[0], ids[-1] + 1)):
         return f"sessions {ids[0]}-{ids[-1]}"
     return "sessions " + ",".join(map(str, ids))
@@ -189,24 +192,27 @@ def _when(infos: Sequence[SessionInfo], since: float | None, until: float | None
     ends = [s.ended for s in infos if s.ended is not None]
     end = until if until is not None else (max(ends) if ends else None)
     a = _dt.datetime.fromtimestamp(start)
-    text = a.strftime("%Y-%m-%d %H:%M")
+    exact = (since is not None and since % 60) or (until is not None and until % 60)  # say the seconds when they matter
+    hm = "%H:%M:%S" if exact else "%H:%M"
+    text = a.strftime("%Y-%m-%d " + hm)
     if end is not None:
         b = _dt.datetime.fromtimestamp(end)
-        text += "-" + (b.strftime("%H:%M") if b.date() == a.date() else b.strftime("%Y-%m-%d %H:%M"))
+        text += "-" + (b.strftime(hm) if b.date() == a.date() else b.strftime("%Y-%m-%d " + hm))
     return text
 
 
-def load_points(store: Store, ids: Sequence[int], kind: str, since: float | None, until: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def load_points(store: Store, ids: Sequence[int], kind: str, since: float | None, until: float | None,
+                apps: Sequence[str | None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(xs, ys, weights) of what is drawn: moves weighted by count, dwell by seconds, one per click."""
     if kind not in KINDS:
         raise UserError(f"expected one of {', '.join(KINDS)}, got {kind!r}", param="kind")
     if kind == "clicks":
-        rows = store.clicks(ids, since, until)
+        rows = store.clicks(ids, since, until, apps)
         if not rows:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
         a = np.array([(r[1], r[2]) for r in rows], np.int64)
         return a[:, 0], a[:, 1], np.ones(len(a))
-    p = store.positions(ids, since, until)
+    p = store.positions(ids, since, until, apps)
     w = p.count.astype(np.float64) if kind == "moves" else p.dwell
     keep = w > 0
     return p.x[keep], p.y[keep], w[keep]
@@ -230,8 +236,14 @@ def export_session(
     alpha: float = DEFAULT_ALPHA,
     size: str | None = None,
     density_path: str | Path | None = None,
+    apps: Sequence[str | None] | None = None,
 ) -> ExportResult:
-    """Everything `trackheat export` does, callable from Python."""
+    """Everything `trackheat export` does, callable from Python.
+
+    `apps` draws only those applications (None in it: events with no
+    application); `since`/`until` are exact for clicks and widened to whole
+    stored periods for moves and dwell: the title and `range_text` say which.
+    """
     render.colormap_id(colormap)
     render.parse_scale(scale)
     if not 0.0 <= float(alpha) <= 1.0:
@@ -247,10 +259,19 @@ def export_session(
     if bg_img is not None:
         canvas = fit_inferred_canvas(canvas, bg_img.shape[1], bg_img.shape[0])
     region, monitors = pick_region(canvas, monitor)
-    xs, ys, ws = load_points(store, ids, kind, since, until)
+    xs, ys, ws = load_points(store, ids, kind, since, until, apps)
     where = "" if since is None and until is None else " in that time range"
+    if apps is not None:
+        where += " in " + ", ".join("(no application)" if a is None else a for a in apps)
     if len(xs) == 0:
-        raise UserError(f"{_session_label(ids)}: no {kind} recorded{where}, nothing to draw")
+        raise UserError(f"{_session_label(ids, infos)}: no {kind} recorded{where}, nothing to draw")
+    drawn_since, drawn_until, range_text = since, until, ""
+    if since is not None or until is not None:
+        if kind == "clicks":
+            range_text = describe_range(TimeRange(since, until, since, until, 0))
+        else:
+            r = store.time_range(ids, since, until)
+            drawn_since, drawn_until, range_text = r.since, r.until, describe_range(r)
     inside = (xs >= region.left) & (xs < region.right) & (ys >= region.top) & (ys < region.bottom)
     if not inside.any():
         raise UserError(f"{_session_label(ids)}: none of its {kind} fall on monitor {monitor}")
@@ -292,14 +313,16 @@ def export_session(
     total = float(np.sum(ws[inside]))
     amount = f"{int(total):,} {UNITS[kind]}" if kind != "dwell" else f"{total:,.1f} seconds"
     where_txt = "" if monitor in (None, "all") else f" | monitor {monitor}"
-    title = f"{_session_label(ids)} | {_when(infos, since, until)} | {kind}: {amount}{where_txt} | sigma {sig:.0f} px | scale {scale}"
+    if apps is not None:
+        where_txt += " | " + ", ".join("(no application)" if a is None else a for a in apps)
+    title = f"{_session_label(ids, infos)} | {_when(infos, drawn_since, drawn_until)} | {kind}: {amount}{where_txt} | sigma {sig:.0f} px | scale {scale}"
     # A lone point reads 1 at its peak: the bar counts moves/clicks/seconds per blob.
     unit_scale = 1.0 / float(gaussian_patch(sig_out).max())
     heat, over = write_images(
         grid, out_dir, background_bgr=bg, colormap=colormap, scale=scale, alpha=alpha, unit=UNITS[kind],
         title=title, unit_scale=unit_scale, outlines=outlines, background_outlines=bg is None, density_path=density_path,
     )
-    return ExportResult(heat, over, Path(density_path) if density_path else None, out_w, out_h, int(inside.sum()), total, sig, list(ids), amount)
+    return ExportResult(heat, over, Path(density_path) if density_path else None, out_w, out_h, int(inside.sum()), total, sig, list(ids), amount, range_text)
 
 
 def fit_inferred_canvas(canvas: Canvas, width: int, height: int) -> Canvas:
