@@ -434,3 +434,19 @@ def trackheat_cli(*args):
 
 
 import json  # noqa: E402
+
+
+def test_cli_detection_thresholds_in_degrees(tmp_path):
+    """Pupil Player's own settings (1.5 deg pairwise = 2.12 deg of x + y extent, 80 ms) find about its 36 fixations; the default 1 deg fewer."""
+    ref = ref_image(tmp_path, 1280, 720)
+    gaze_csv = need(GAZE_ROOT / "pupil-core-tutorial" / "gaze_positions.csv")
+
+    def count(*extra):
+        proc = trackheat_cli("gaze", gaze_csv, "--reference", ref, "-o", tmp_path / "o", "--fixations", "idt", "--json", *extra)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.splitlines()[0])["fixations"]
+
+    wide = count("--dispersion", "2.12", "--min-fixation", "80")
+    assert 30 <= wide <= 45 and count() < wide
+    bad = trackheat_cli("gaze", gaze_csv, "--reference", ref, "-o", tmp_path / "o", "--fixations", "idt", "--velocity", "0")
+    assert bad.returncode == 2 and bad.stderr.strip() == "trackheat gaze: --velocity: expected a positive number, got 0"

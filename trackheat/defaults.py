@@ -18,6 +18,13 @@ BINS = 300  # bins on the wider side of the canvas
 SIGMA_BINS = 3.0  # blur in bins: Pupil Cloud's 1 % of the 300 bins
 CONFIDENCE = 0.6  # Pupil Core: samples under this confidence are skipped (Pupil Player's threshold)
 
+# Fixation detection (accumulate/fixations.py): thresholds in degrees, converted with the file's pixels per degree.
+PX_PER_DEGREE = 35.0  # when the file does not say: a 24-inch 1920x1080 display seen from ~65 cm
+IVT_VELOCITY = 30.0  # deg/s: Tobii's I-VT fixation filter
+IVT_MIN_FIXATION = 0.060  # s: Tobii's I-VT discards shorter fixations
+IDT_DISPERSION = 1.0  # deg: (max x - min x) + (max y - min y), Salvucci & Goldberg 2000
+IDT_MIN_FIXATION = 0.100  # s
+
 # Live (accumulate/motion.py, sources/frames.py): the reference pipeline's settings (bench/_seeds.py).
 LIVE_DECAY = 0.95  # heat kept per frame
 LIVE_THRESHOLD = 25  # gray-level change that counts as motion

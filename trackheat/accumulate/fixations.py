@@ -28,14 +28,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_PX_PER_DEGREE = 35.0
-IVT_VELOCITY = 30.0  # deg/s (Tobii I-VT)
+from trackheat.defaults import IDT_DISPERSION, IDT_MIN_FIXATION, IVT_MIN_FIXATION, IVT_VELOCITY
+from trackheat.defaults import PX_PER_DEGREE as DEFAULT_PX_PER_DEGREE
+
 IVT_WINDOW = 0.020  # s, velocity window (Tobii I-VT)
-IVT_MIN_DURATION = 0.060  # s (Tobii I-VT: discard shorter)
+IVT_MIN_DURATION = IVT_MIN_FIXATION
 MERGE_GAP = 0.075  # s (Tobii I-VT: merge adjacent fixations closer in time ...)
 MERGE_ANGLE = 0.5  # deg (... and in space)
-IDT_DISPERSION = 1.0  # deg (Salvucci & Goldberg 2000; D sums the x and y extents)
-IDT_MIN_DURATION = 0.100  # s
+IDT_MIN_DURATION = IDT_MIN_FIXATION
 MAX_GAP = 0.075  # s: a longer gap between samples ends any fixation
 METHODS = ("ivt", "idt")
 MODES = ("file", "none", "ivt", "idt")  # what a gaze map is drawn from: the file's fixations, its samples, or fixations found here
@@ -235,29 +235,31 @@ def idt(t, x, y, *, dispersion: float, min_duration: float = IDT_MIN_DURATION, m
     return _result(t, x, y, starts, ends, period)
 
 
-def detect(method: str, t, x, y, *, px_per_degree: float | None = None, **overrides) -> Fixations:
-    """I-VT or I-DT with the documented defaults, thresholds converted from degrees to pixels."""
+def detect(method: str, t, x, y, *, px_per_degree: float | None = None, velocity: float | None = None, dispersion: float | None = None,
+           min_duration: float | None = None, **overrides) -> Fixations:
+    """I-VT or I-DT with the documented defaults; `velocity` (deg/s) and `dispersion` (deg) are converted to pixels."""
     ppd = float(px_per_degree or DEFAULT_PX_PER_DEGREE)
     if method == "ivt":
-        kw = {"velocity": IVT_VELOCITY * ppd, "merge_distance": MERGE_ANGLE * ppd}
+        kw = {"velocity": (velocity or IVT_VELOCITY) * ppd, "merge_distance": MERGE_ANGLE * ppd, "min_duration": IVT_MIN_DURATION if min_duration is None else min_duration}
         kw.update(overrides)
         return ivt(t, x, y, **kw)
     if method == "idt":
-        kw = {"dispersion": IDT_DISPERSION * ppd}
+        kw = {"dispersion": (dispersion or IDT_DISPERSION) * ppd, "min_duration": IDT_MIN_DURATION if min_duration is None else min_duration}
         kw.update(overrides)
         return idt(t, x, y, **kw)
     raise ValueError(f"unknown fixation detection method {method!r} (expected one of {', '.join(METHODS)})")
 
 
-def detect_sessions(sessions, method: str, *, px_per_degree: float | None = None, weight: str | None = None) -> list:
+def detect_sessions(sessions, method: str, *, px_per_degree: float | None = None, weight: str | None = None, velocity: float | None = None,
+                    dispersion: float | None = None, min_duration: float | None = None) -> list:
     """Gaze-sample sessions -> fixation sessions (others pass through unchanged).
 
     Each fixation becomes one point at its centroid, weighed by its duration,
     exactly as a file's own fixations are; the session's meta says how it was
     found (`points`: "fixations (I-VT)", `px_per_degree_used`, `samples`);
     they weigh by duration unless `weight` says otherwise.
-    Pixels per degree: the argument, else the session's own (EyeLink's RES,
-    the Pupil Core world camera), else DEFAULT_PX_PER_DEGREE.
+    Pixels per degree: the session's own (EyeLink's RES, the Pupil Core and
+    Neon cameras), else the argument, else DEFAULT_PX_PER_DEGREE.
     """
     import dataclasses
 
@@ -270,13 +272,13 @@ def detect_sessions(sessions, method: str, *, px_per_degree: float | None = None
             continue
         if s.ts is None:
             raise ValueError(f"{s.source}: samples without times: fixations cannot be detected")
-        ppd = float(px_per_degree or s.meta.get("px_per_degree") or DEFAULT_PX_PER_DEGREE)
+        ppd = float(s.meta.get("px_per_degree") or px_per_degree or DEFAULT_PX_PER_DEGREE)
         t = np.asarray(s.ts, np.float64)
         order = np.argsort(t, kind="stable")
         x = np.asarray(s.xs, np.float64)[order] + 0.5  # a stored pixel is the square [i, i+1): its centre
         y = np.asarray(s.ys, np.float64)[order] + 0.5
         t = t[order]
-        f = detect(method, t - t[0] if len(t) else t, x, y, px_per_degree=ppd)
+        f = detect(method, t - t[0] if len(t) else t, x, y, px_per_degree=ppd, velocity=velocity, dispersion=dispersion, min_duration=min_duration)
         b = s.canvas.bounds
         fx = np.clip(np.floor(f.x), b.left, b.left + b.width - 1).astype(np.int64)
         fy = np.clip(np.floor(f.y), b.top, b.top + b.height - 1).astype(np.int64)
@@ -287,11 +289,12 @@ def detect_sessions(sessions, method: str, *, px_per_degree: float | None = None
     return out
 
 
-def apply_mode(path, sessions: list, mode: str | None, weight: str | None = None) -> list:
+def apply_mode(path, sessions: list, mode: str | None, weight: str | None = None, **thresholds) -> list:
     """What `mode` asks of one file's gaze sessions: its own fixations ("file"), its samples ("none"),
     or fixations detected in its samples ("ivt", "idt"); None takes the file as it was read.
 
     A file that cannot give what is asked is a UserError about `fixations`.
+    `thresholds`: px_per_degree, velocity (deg/s), dispersion (deg), min_duration (s); None: the defaults.
     """
     from trackheat.errors import UserError
 
@@ -306,5 +309,5 @@ def apply_mode(path, sessions: list, mode: str | None, weight: str | None = None
     if mode in ("none", "ivt", "idt") and gaze and not has_samples:
         raise UserError(f"{path}: holds fixations, not gaze samples (use its own: file)", param="fixations")
     if mode in METHODS:
-        return detect_sessions(sessions, mode, weight=weight)
+        return detect_sessions(sessions, mode, weight=weight, **thresholds)
     return sessions

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from trackheat.cli.common import add_db, open_store, print_json
-from trackheat.defaults import CONFIDENCE
+from trackheat.defaults import CONFIDENCE, IDT_DISPERSION, IDT_MIN_FIXATION, IVT_MIN_FIXATION, IVT_VELOCITY, PX_PER_DEGREE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,19 +25,31 @@ def add_gaze_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reference-size", metavar="WxH", help="gaze: size of the reference image or scene camera")
     p.add_argument("--confidence", type=float, default=CONFIDENCE, help="Pupil Core: skip samples under this confidence (default %(default)s)")
     p.add_argument("--fixations", choices=["file", "none", "ivt", "idt"],
-                   help="gaze: draw the file's own fixations (file), its samples (none), or fixations found in its samples: ivt (velocity under 30 deg/s) "
-                   "or idt (dispersion under 1 deg for 100 ms); degrees are converted with the file's pixels per degree, else 35 px/deg "
-                   "(default: the file's fixations when it has them, else its samples)")
+                   help="gaze: the file's own fixations (file), its samples (none), or fixations found in its samples: ivt (velocity under --velocity) "
+                   "or idt (dispersion under --dispersion for --min-fixation); degrees are converted with the file's pixels per degree "
+                   "(EyeLink's RES, the Pupil Core and Neon cameras), else --px-per-degree (default: the file's fixations when it has them, else its samples)")
+    p.add_argument("--velocity", type=float, metavar="DEG_PER_S", help=f"ivt: velocity threshold (default {IVT_VELOCITY:g} deg/s, Tobii's I-VT)")
+    p.add_argument("--dispersion", type=float, metavar="DEG", help=f"idt: dispersion threshold, x extent + y extent (default {IDT_DISPERSION:g} deg, Salvucci & Goldberg 2000)")
+    p.add_argument("--min-fixation", type=float, metavar="MS", help=f"shortest fixation kept (default: ivt {IVT_MIN_FIXATION * 1000:g} ms, idt {IDT_MIN_FIXATION * 1000:g} ms)")
+    p.add_argument("--px-per-degree", type=float, metavar="N", help=f"pixels per degree of visual angle where the file does not say (default {PX_PER_DEGREE:g})")
     p.add_argument("--eye", choices=["left", "right", "mean"], help="EyeLink: which eye (default: the recorded one, or the mean of both)")
 
 
 def options_from(args: argparse.Namespace):
     from trackheat.canvas import parse_size
+    from trackheat.errors import UserError
     from trackheat.importers import ImportOptions
 
     size = parse_size(args.reference_size, param="reference_size") if getattr(args, "reference_size", None) else None
+    detection = {}
+    for name, key, scale in (("px_per_degree", "px_per_degree", 1.0), ("velocity", "velocity", 1.0), ("dispersion", "dispersion", 1.0), ("min_fixation", "min_duration", 1e-3)):
+        value = getattr(args, name, None)
+        if value is not None:
+            if not value > 0:
+                raise UserError(f"expected a positive number, got {value:g}", param=name)
+            detection[key] = value * scale
     return ImportOptions(format=args.format, normalized=args.normalized, weight=args.weight, reference_size=size, confidence=args.confidence,
-                         fixations=args.fixations, eye=args.eye)
+                         fixations=args.fixations, eye=args.eye, detection=detection)
 
 
 def warn_assumed(sessions_by_file) -> None:
@@ -60,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     # Read every file before writing any: a bad file anywhere stops the run with nothing written.
     from trackheat.accumulate.fixations import apply_mode
 
-    parsed = [(f, apply_mode(f, importers.read(f, options), options.fixations, options.weight)) for f in args.files]
+    parsed = [(f, apply_mode(f, importers.read(f, options), options.fixations, options.weight, **options.detection)) for f in args.files]
     warn_assumed(parsed)
     with open_store(args, create=True) as store:
         for f, sessions in parsed:

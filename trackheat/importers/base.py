@@ -26,6 +26,7 @@ class ImportOptions:
     idle_after: float = IDLE_AFTER  # gaps longer than this are idle, not dwell
     fixations: str | None = None  # gaze: file|none|ivt|idt (None: the file's own fixations when it has them, else its samples)
     eye: str | None = None  # EyeLink: left|right|mean (None: the recorded eye, or the mean of both)
+    detection: dict = field(default_factory=dict)  # fixation detection: px_per_degree, velocity (deg/s), dispersion (deg), min_duration (s)
 
 
 @dataclass

@@ -68,13 +68,21 @@ class Table:
         return bytes(self._data[: int(self._row_starts[row])]).count(b"\n") + 1
 
     # -- cells -----------------------------------------------------------
-    def raw(self, name: str) -> np.ndarray:
-        """A column as an array of bytes strings (fixed width, numpy dtype S)."""
+    def raw(self, name: str, first: int | None = None, rows: np.ndarray | None = None) -> np.ndarray:
+        """A column as an array of bytes strings (fixed width, numpy dtype S).
+
+        `first`: only that many rows; `rows`: only these (ascending) rows, cut
+        without cutting the rest (a million-row export's 30,000 fixations).
+        """
         if not self.has(name):
             raise BadInput(self.path, f"missing column {name!r}", 1)
         i = self._names[name.lower()]
+        pick = slice(None, first) if rows is None else rows
         if self._cols is not None:
-            return self._cols[i]
+            return self._cols[i][pick]
+        if first is not None or rows is not None:
+            s, e = self._bounds(i)
+            return self._cut_rows(s[pick], e[pick])
         return self._cut(i)
 
     def _bounds(self, i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -132,15 +140,15 @@ class Table:
                 return [first.decode("utf-8", "replace")], None
         return groups_of(self.raw(name))
 
-    def floats(self, name: str, *, decimal_comma: bool = False) -> np.ndarray:
-        """A numeric column as float64; empty cells and NaN are NaN, anything else is BadInput."""
-        col = self.raw(name)
-        if decimal_comma:
+    def floats(self, name: str, *, decimal_comma: bool = False, first: int | None = None, rows: np.ndarray | None = None) -> np.ndarray:
+        """A numeric column (or its `first`/`rows` rows) as float64; empty cells and NaN are NaN, anything else is BadInput."""
+        col = self.raw(name, first, rows)
+        if decimal_comma and len(col) and (col.view(np.uint8) == 44).any():  # replace() costs ~50 ms per million cells: only when needed
             col = np.char.replace(col, b",", b".")
         out, ok = _plain_floats(col)
         if not ok.all():
-            rows = np.flatnonzero(~ok)
-            out[rows] = self._floats_slow(name, col[rows], rows)
+            bad = np.flatnonzero(~ok)
+            out[bad] = self._floats_slow(name, col[bad], bad if rows is None else np.asarray(rows)[bad])
         return out
 
     def _floats_slow(self, name: str, col: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -356,6 +364,10 @@ def read_table(path: Path, delimiter: str = ",", ragged: bool = False) -> Table:
     # One pass for both line ends and delimiters: both are <= 44 (',' or TAB).
     low = _low_bytes(a)
     kinds = a[low]
+    if delimiter != " " and (kinds == 32).any():
+        # Spaces inside cells ("Eye Tracker") are text, not structure: leave them out of the byte scan.
+        text = kinds != 32
+        low, kinds = low[text], kinds[text]
     regular = _read_regular(path, a, low, kinds, delimiter)
     if regular is not None:
         return regular

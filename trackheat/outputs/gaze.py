@@ -141,7 +141,7 @@ def read_files(files: Sequence[str | Path], options: ImportOptions, image_size: 
         size = options.reference_size or (None if name in NATIVE_SIZE else image_size)
         try:
             sessions = importers.read(path, dataclasses.replace(options, format=name, reference_size=size))
-            sessions = apply_mode(path, sessions, options.fixations, options.weight)
+            sessions = apply_mode(path, sessions, options.fixations, options.weight, **options.detection)
         except UserError as e:
             if in_folder and getattr(e, "param", None) == "fixations":
                 if left_out is not None:
