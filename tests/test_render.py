@@ -515,11 +515,13 @@ def test_float_and_origin_inputs_take_the_same_path(build):
         assert float(np.abs(a - b).max()) <= 1e-6 * float(b.max())
 
 
-def test_crowded_cell_beyond_float32_is_still_exact():
+@pytest.mark.parametrize("halves", [False, True])
+def test_crowded_cell_beyond_float32_is_still_exact(monkeypatch, halves):
     """2^24 is where float32 stops counting whole numbers: a resting cursor with 2M samples on
     one spot at factor 2 (9 of each one's 16 sixteenths on its nearest centre) goes past it, and
     the grid must be redone in float64."""
     need_splat()
+    monkeypatch.setattr(splat, "TWO_HALVES", 1000 if halves else 1 << 40)
     n = 2_000_000
     assert n * 9 > 2**24
     xs = np.concatenate([np.full(n, 201), np.arange(0, 400, 3)])
@@ -572,3 +574,26 @@ def test_native_split_refuses_what_would_write_out_of_bounds():
         _splat.split(xs, ys[:1], None, table, table, 1, grid, 10, 10, False)
     with pytest.raises(ValueError):
         _splat.stamp(xs, ys, None, np.ones((3, 3), np.float32), 2, grid, 10, 10)
+
+
+def test_two_halves_on_two_threads_give_the_same_grid(monkeypatch):
+    """Many points are added in two halves (one on trackheat.pool's helper thread): the same
+    grid as one pass, exactly for counts (whole numbers), to rounding for weights."""
+    need_splat()
+    rng = np.random.default_rng(13)
+    w, h = 640, 360
+    xs, ys = _edge_points(rng, w, h, 60_000)
+    ws = rng.uniform(0.5, 3.0, len(xs))
+    for sigma in (3.0, 9.0, 30.0):
+        one = [dens.density(xs, ys, wt, width=w, height=h, sigma=sigma) for wt in (None, ws)]
+        monkeypatch.setattr(splat, "TWO_HALVES", 1000)
+        two = [dens.density(xs, ys, wt, width=w, height=h, sigma=sigma) for wt in (None, ws)]
+        monkeypatch.setattr(splat, "TWO_HALVES", 1 << 40)
+        assert np.array_equal(one[0], two[0]), sigma
+        np.testing.assert_allclose(one[1], two[1], rtol=1e-5, atol=1e-6 * float(one[1].max()))
+    # from the helper thread itself: one pass (it must never wait on itself)
+    monkeypatch.setattr(splat, "TWO_HALVES", 1000)
+    from trackheat.pool import helper
+
+    got = helper().submit(dens.density, xs, ys, width=w, height=h, sigma=9.0).result(timeout=30)
+    assert np.array_equal(got, dens.density(xs, ys, width=w, height=h, sigma=9.0))

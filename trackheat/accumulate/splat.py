@@ -15,12 +15,15 @@ import threading
 import cv2
 import numpy as np
 
+from trackheat.pool import helper, on_helper
+
 try:  # built by setup.py where a C compiler is at hand
     from trackheat.accumulate import _splat
 except ImportError:  # no compiler at install time: numpy does the same, slower
     _splat = None  # type: ignore[assignment]
 
 EXACT32 = float(1 << 24)  # float32 holds every whole number up to this exactly
+TWO_HALVES = 1 << 21  # points: from here the pass runs in two halves on two threads
 _GRID_MAX = 1 << 23  # cells: keep a per-thread accumulation grid up to this size (32 MB, a 4K canvas)
 _local = threading.local()
 
@@ -30,20 +33,48 @@ def available() -> bool:
     return _splat is not None
 
 
-def _grid(shape: tuple[int, int]) -> np.ndarray:
+def _grid(shape: tuple[int, int], slot: str = "grid") -> np.ndarray:
     """A zeroed per-thread float32 grid for the C pass to add into.
 
     Never handed to a caller (the blur reads it and writes elsewhere), so it is
     reused: zeroing 33 MB in place costs ~1 ms at 4K; a fresh one is faulted in
     page by page at random points.
     """
-    buf = getattr(_local, "grid", None)
+    buf = getattr(_local, slot, None)
     if buf is None or buf.shape != shape:
         buf = np.empty(shape, np.float32)
         if buf.size <= _GRID_MAX:
-            _local.grid = buf
+            setattr(_local, slot, buf)
     buf.fill(0.0)
     return buf
+
+
+def _in_halves(ix, iy, w, xt, yt, q: int, grid: np.ndarray, wide: bool) -> None:
+    """Add the points into `grid`: from TWO_HALVES points on, half of them on trackheat.pool's
+    helper thread into a grid of its own, then the two grids summed (cv2.add, both cores).
+
+    The adds wait on memory at random places, so a second core nearly halves the
+    pass: what 10M points cost on top of the blur. Fewer points are not worth a
+    second grid to zero and add.
+    """
+    hl, wl = grid.shape
+    n = len(ix)
+    if n < TWO_HALVES or on_helper():
+        _splat.split(ix, iy, w, xt, yt, q, grid, wl, hl, wide)
+        return
+    h = n // 2
+
+    def first_half() -> np.ndarray:
+        other = np.zeros(grid.shape, grid.dtype) if wide else _grid(grid.shape, "half")
+        _splat.split(ix[:h], iy[:h], None if w is None else w[:h], xt, yt, q, other, wl, hl, wide)
+        return other
+
+    job = helper().submit(first_half)
+    try:
+        _splat.split(ix[h:], iy[h:], None if w is None else w[h:], xt, yt, q, grid, wl, hl, wide)
+    finally:
+        other = job.result()  # never return (or raise) while the helper still writes
+    cv2.add(grid, other, dst=grid)
 
 
 def table(lower: np.ndarray, share: np.ndarray) -> np.ndarray:
@@ -64,7 +95,8 @@ def split(ix, iy, w, xt: np.ndarray, yt: np.ndarray, q: int, wl: int, hl: int) -
 
     Unweighted shares are whole numbers of 1/q^2: float32 holds their sums exactly
     while they stay below 2^24, and sums only grow, so the final maximum proves
-    it for every cell. A resting cursor with millions of samples on one spot can
+    it for every cell (the two halves' sum too: whole numbers below 2^24 add exactly).
+    A resting cursor with millions of samples on one spot can
     pass it: then the grid is summed in float64, as weighted points always are.
     """
     ix = np.ascontiguousarray(ix, np.int64)
@@ -72,13 +104,13 @@ def split(ix, iy, w, xt: np.ndarray, yt: np.ndarray, q: int, wl: int, hl: int) -
     scale = 1.0 / (q * q)
     if w is None:
         grid = _grid((hl, wl))
-        _splat.split(ix, iy, None, xt, yt, q, grid, wl, hl, False)
+        _in_halves(ix, iy, None, xt, yt, q, grid, False)
         if len(ix) * q * q <= EXACT32 or float(cv2.minMaxLoc(grid)[1]) < EXACT32:
             return grid, scale
     else:
         w = np.ascontiguousarray(w, np.float64)
     wide = np.zeros((hl, wl), np.float64)
-    _splat.split(ix, iy, w, xt, yt, q, wide, wl, hl, True)
+    _in_halves(ix, iy, w, xt, yt, q, wide, True)
     grid = _grid((hl, wl))
     np.multiply(wide, scale, out=grid, casting="unsafe")
     return grid, 1.0

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
 
+from trackheat.pool import helper, on_helper
 from trackheat.render.colour import _colormap_table, apply_colormap, blend, colormap_id
 
 try:  # the C inner loop; setup.py builds it where a compiler is at hand
@@ -22,22 +21,10 @@ try:  # the C inner loop; setup.py builds it where a compiler is at hand
 except ImportError:  # no compiler at install time: LevelShader uses OpenCV calls instead
     _shade = None  # type: ignore[assignment]
 
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-_in_pool = threading.local()  # set on the pool's own thread, which must never wait on the pool
 _BAND_MIN_ROWS = 64  # shorter frames are shaded in one go: a second thread costs more than it saves
-
-
-def _pool() -> ThreadPoolExecutor:
-    """One helper thread for every LevelShader: a frame is shaded as two bands of rows,
-    one on the caller's thread and one here. The C loop and OpenCV release the GIL,
-    so on a 2-core machine the two bands run side by side."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackheat-shade",
-                                       initializer=setattr, initargs=(_in_pool, "worker", True))
-        return _POOL
+# A frame is shaded as two bands of rows, one on the caller's thread and one on trackheat.pool's
+# helper (shared with density()). The C loop and OpenCV release the GIL: on 2 cores the bands run side by side.
+_pool = helper
 
 
 _TAP_ONE = 2048  # the C loop's tap weights are 11-bit, as OpenCV's resize (TAP_BITS in _shade.c)
@@ -130,7 +117,7 @@ class LevelShader:
 
     @staticmethod
     def _in_bands(run, h: int) -> None:
-        if h < _BAND_MIN_ROWS or getattr(_in_pool, "worker", False):
+        if h < _BAND_MIN_ROWS or on_helper():
             run(0, h)  # (on the pool's thread a second band would wait behind itself forever)
             return
         top = _pool().submit(run, 0, h // 2)
