@@ -214,9 +214,21 @@ def idt(t, x, y, *, dispersion: float, min_duration: float = IDT_MIN_DURATION, m
             stop = min(stop, int(np.searchsorted(t, tl[s] + cap, side="right")) - 1)
         # Grow [s, e] while the dispersion stays under the threshold, a chunk at a time.
         if e < stop:
-            lo = xy[s : e + 1].min(axis=0)
-            hi = xy[s : e + 1].max(axis=0)
+            # The first chunk runs from s itself (the window is known to fit; its running extent comes for free).
             chunk = max(3 * (e - s + 1), 16)  # most fixations last a few minimum windows: one chunk usually ends it
+            end = min(stop, e + chunk)
+            seg = xy[s : end + 1]
+            run_hi = np.maximum.accumulate(seg, axis=0)
+            run_lo = np.minimum.accumulate(seg, axis=0)
+            over = (run_hi - run_lo).sum(axis=1)[e - s + 1 :] > dispersion
+            k = int(np.argmax(over))
+            if over[k]:
+                e += k
+                stop = e  # done
+            else:
+                e = end
+                hi, lo = run_hi[-1], run_lo[-1]
+                chunk *= 2
             while e < stop:
                 seg = xy[e + 1 : min(stop, e + chunk) + 1]
                 run_hi = np.maximum(np.maximum.accumulate(seg, axis=0), hi)
