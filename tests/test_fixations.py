@@ -161,3 +161,39 @@ def test_ivt_matches_eyelink_efix_on_the_binocular_recording():
         assert abs(ft * 1000 - start) <= 10
         assert abs(fdur * 1000 - dur) <= 10
         assert math.hypot(fx - ex, fy - ey) <= 2
+
+
+def idt_reference(t, x, y, dispersion, min_duration, max_gap=F.MAX_GAP):
+    """Salvucci & Goldberg's I-DT written out sample by sample (slow, obviously right), for comparison."""
+    gaps = np.diff(t)
+    period = float(np.median(gaps[(gaps > 0) & (gaps <= max_gap)]))
+    n, i, out = len(t), 0, []
+
+    def disp(a, b):
+        return (x[a : b + 1].max() - x[a : b + 1].min()) + (y[a : b + 1].max() - y[a : b + 1].min())
+
+    while i < n:
+        j = i
+        while j < n and t[j] - t[i] + period < min_duration - 1e-9:
+            j += 1
+        if j >= n or (j > i and gaps[i:j].max() > max_gap) or disp(i, j) > dispersion:
+            i += 1
+            continue
+        while j + 1 < n and gaps[j] <= max_gap and disp(i, j + 1) <= dispersion:
+            j += 1
+        out.append((i, j))
+        i = j + 1
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_idt_equals_the_sample_by_sample_definition(seed):
+    rng = np.random.default_rng(seed)
+    n = 3000
+    t = np.cumsum(rng.choice([0.004, 0.004, 0.004, 0.0041, 0.2], n, p=[0.4, 0.3, 0.2, 0.099, 0.001]))
+    jumps = rng.random(n) < 0.02
+    x = np.cumsum(np.where(jumps, rng.normal(0, 80, n), rng.normal(0, 1.5, n)))
+    y = np.cumsum(np.where(jumps, rng.normal(0, 80, n), rng.normal(0, 1.5, n)))
+    f = F.idt(t, x, y, dispersion=25.0, min_duration=0.1)
+    assert list(zip(f.start.tolist(), f.end.tolist())) == idt_reference(t, x, y, 25.0, 0.1)
+    assert len(f) > 20

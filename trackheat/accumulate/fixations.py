@@ -146,13 +146,13 @@ def ivt(t, x, y, *, velocity: float, window: float = IVT_WINDOW, min_duration: f
     return _result(t, x, y, start[keep], end[keep], period)
 
 
-def _range_dispersion(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """(max - min) of x plus (max - min) of y over each [i, j], by a sparse table built level by level.
+def _range_extents(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(max x, min x, max y, min y) over each [i, j], by a sparse table built level by level.
 
     Each level's tables replace the previous one's, so memory stays at a few
     copies of x and y however long the windows are.
     """
-    out = np.empty(len(i))
+    hx, lx, hy, ly = (np.empty(len(i)) for _ in range(4))
     length = j - i + 1
     level = np.zeros(len(i), np.int64)
     if len(i):
@@ -165,14 +165,48 @@ def _range_dispersion(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray
         sel = np.flatnonzero(level == k)
         if len(sel):
             a, b = i[sel], j[sel] - (1 << k) + 1
-            out[sel] = (np.maximum(mx[a], mx[b]) - np.minimum(mn[a], mn[b])) + (np.maximum(my[a], my[b]) - np.minimum(mny[a], mny[b]))
+            hx[sel], lx[sel] = np.maximum(mx[a], mx[b]), np.minimum(mn[a], mn[b])
+            hy[sel], ly[sel] = np.maximum(my[a], my[b]), np.minimum(mny[a], mny[b])
         if k < top:
             h = 1 << k
             mx = np.maximum(mx[:-h], mx[h:])
             mn = np.minimum(mn[:-h], mn[h:])
             my = np.maximum(my[:-h], my[h:])
             mny = np.minimum(mny[:-h], mny[h:])
-    return out
+    return hx, lx, hy, ly
+
+
+def _range_dispersion(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """(max - min) of x plus (max - min) of y over each [i, j]."""
+    hx, lx, hy, ly = _range_extents(x, y, i, j)
+    return (hx - lx) + (hy - ly)
+
+
+def _grow_together(x: np.ndarray, y: np.ndarray, starts: np.ndarray, ends: np.ndarray, stops: np.ndarray, extents, dispersion: float,
+                   steps: int) -> np.ndarray:
+    """Grow many fixations at once, one sample per step, vectorised across them.
+
+    `ends` are windows known to fit (their extents given); each grows while
+    the dispersion stays at most `dispersion` and the end stays <= its stop.
+    Returns the final ends, or -1 where a fixation was still growing after
+    `steps` samples (the caller finishes those one by one).
+    """
+    e = ends.copy()
+    hx, lx, hy, ly = (a.copy() for a in extents)
+    live = np.flatnonzero(e < stops)
+    for _ in range(steps):
+        if not len(live):
+            break
+        k = e[live] + 1
+        nhx, nlx = np.maximum(hx[live], x[k]), np.minimum(lx[live], x[k])
+        nhy, nly = np.maximum(hy[live], y[k]), np.minimum(ly[live], y[k])
+        fits = (nhx - nlx) + (nhy - nly) <= dispersion
+        grow = live[fits]
+        e[grow] = k[fits]
+        hx[grow], lx[grow], hy[grow], ly[grow] = nhx[fits], nlx[fits], nhy[fits], nly[fits]
+        live = grow[e[grow] < stops[grow]]
+    e[live] = -1
+    return e
 
 
 def idt(t, x, y, *, dispersion: float, min_duration: float = IDT_MIN_DURATION, max_duration: float | None = None,
@@ -195,19 +229,38 @@ def idt(t, x, y, *, dispersion: float, min_duration: float = IDT_MIN_DURATION, m
     jc = np.minimum(j, n - 1)
     ok = inside.copy()
     cand = np.flatnonzero(inside)
-    ok[cand] = _range_dispersion(x, y, cand, jc[cand]) <= dispersion
+    ext = _range_extents(x, y, cand, jc[cand])
+    fit = (ext[0] - ext[1]) + (ext[2] - ext[3]) <= dispersion
+    ok[cand] = fit
     nxt = np.minimum.accumulate(np.where(ok, idx, n)[::-1])[::-1]  # first window start at or after each index
+    cap = np.inf if max_duration is None else max_duration - period + 1e-9
+    # Most fixations start where a run of fitting windows starts (after a saccade): grow all of those
+    # together, a sample per step across all of them; the rest (and very long ones) grow one by one below.
+    head = ok & ~np.concatenate(([False], ok[:-1]))
+    pick = np.flatnonzero(head[cand] & fit)
+    heads = cand[pick]
+    stops = last[heads]
+    if max_duration is not None:
+        stops = np.minimum(stops, np.searchsorted(t, t[heads] + cap, side="right") - 1)
+    steps = int(min(max(4 * int(np.median(jc[heads] - heads + 1)) if len(heads) else 0, 64), 1024))
+    grown = np.full(n, -1, np.int64)
+    grown[heads] = _grow_together(x, y, heads, np.maximum(jc[heads], heads), stops, tuple(a[pick] for a in ext), dispersion, steps)
     xy = np.column_stack((x, y))
     # Scalar reads from the arrays (a few per fixation) beat converting four million-element arrays to lists.
     tl, nl, jl, ll = t, nxt, jc, last
     starts: list[int] = []
     ends: list[int] = []
     p = 0
-    cap = np.inf if max_duration is None else max_duration - period + 1e-9
     while p < n:
         s = int(nl[p])
         if s >= n:
             break
+        if grown[s] >= 0:
+            e = int(grown[s])
+            starts.append(s)
+            ends.append(e)
+            p = e + 1
+            continue
         e = int(jl[s])
         stop = int(ll[s])
         if max_duration is not None:
