@@ -152,8 +152,12 @@ def _range_extents(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray) -
     Each level's tables replace the previous one's, so memory stays at a few
     copies of x and y however long the windows are.
     """
-    hx, lx, hy, ly = (np.empty(len(i)) for _ in range(4))
     length = j - i + 1
+    if len(i):
+        lo_len, hi_len = int(length.min()), int(length.max())
+        if lo_len > 1 and hi_len - lo_len <= 2:  # regular sampling: windows of one length, give or take a rounding
+            return _sliding_extents(x, y, i, j, lo_len)
+    hx, lx, hy, ly = (np.empty(len(i)) for _ in range(4))
     level = np.zeros(len(i), np.int64)
     if len(i):
         level = np.floor(np.log2(np.maximum(length, 1))).astype(np.int64)
@@ -174,6 +178,37 @@ def _range_extents(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray) -
             my = np.maximum(my[:-h], my[h:])
             mny = np.minimum(mny[:-h], mny[h:])
     return hx, lx, hy, ly
+
+
+def _sliding(a: np.ndarray, w: int, ufunc) -> np.ndarray:
+    """ufunc (maximum or minimum) over every window a[i : i + w], van Herk / Gil-Werman: three passes, any w."""
+    n = len(a)
+    m = -(-n // w) * w
+    fill = -np.inf if ufunc is np.maximum else np.inf
+    flat = np.full(m, fill)
+    flat[:n] = a
+    blocks = flat.reshape(-1, w)
+    prefix = ufunc.accumulate(blocks, axis=1).ravel()
+    suffix = ufunc.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
+    return ufunc(suffix[: n - w + 1], prefix[w - 1 : n])
+
+
+def _sliding_extents(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """_range_extents when every window holds w to w + 2 samples (regular sampling: the usual case).
+
+    Windows of w samples from sliding extremes; the one or two samples a
+    longer window has beyond them are folded in one by one.
+    """
+    out = [_sliding(x, w, np.maximum)[i], _sliding(x, w, np.minimum)[i], _sliding(y, w, np.maximum)[i], _sliding(y, w, np.minimum)[i]]
+    for extra in (1, 2):
+        more = np.flatnonzero(j - i + 1 >= w + extra)
+        if len(more):
+            k = i[more] + w + extra - 1
+            out[0][more] = np.maximum(out[0][more], x[k])
+            out[1][more] = np.minimum(out[1][more], x[k])
+            out[2][more] = np.maximum(out[2][more], y[k])
+            out[3][more] = np.minimum(out[3][more], y[k])
+    return out[0], out[1], out[2], out[3]
 
 
 def _range_dispersion(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
