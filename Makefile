@@ -32,12 +32,17 @@ $(STAMP): pyproject.toml setup.py trackheat/render/_shade.c trackheat/accumulate
 venv: $(STAMP)
 
 # Xvfb and xdotool drive the real pointer and screen in the tests; openbox is the real EWMH
-# window manager the per-application tests focus windows under.
+# window manager the per-application tests focus windows under; headless Chromium and its
+# driver (Debian's packages, nothing downloaded at run time) drive the viewer's page.
 sysdeps:
 	@if command -v Xvfb >/dev/null 2>&1 && command -v xdotool >/dev/null 2>&1 && command -v openbox >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ]; then echo "installing xvfb, xdotool and openbox with apt-get"; \
 	  apt-get update -qq && $(APT) xvfb xdotool xauth openbox >/dev/null; \
 	else echo "the tests need Xvfb, xdotool and openbox; install them with: sudo apt-get install xvfb xdotool openbox"; exit 1; fi
+	@if command -v chromium >/dev/null 2>&1 && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then echo "installing chromium and chromium-driver with apt-get"; \
+	  apt-get update -qq && $(APT) chromium chromium-driver >/dev/null; \
+	else echo "the viewer's tests need Chromium; install it with: sudo apt-get install chromium chromium-driver"; exit 1; fi
 
 # Lint and type check: settings in pyproject.toml ([tool.ruff], [tool.mypy]).
 lint: $(STAMP)
@@ -59,6 +64,7 @@ demo: $(STAMP)
 	$(BIN)/trackheat export --db $(OUT)/demo.db --session all --kind clicks --scale log -o $(OUT)/clicks
 	$(BIN)/trackheat gaze sample_logs/gaze/rim/fixations.csv --reference sample_logs/gaze/rim/reference_image.jpeg -o $(OUT)/gaze
 	@echo "heatmaps: $(OUT)/{browser,editor,spreadsheet,clicks,gaze}/{heatmap,overlay}.png"
+	@echo "explore them in your browser: $(BIN)/trackheat view --db $(OUT)/demo.db"
 
 bench: $(STAMP) sysdeps
 	$(BIN)/python bench/run.py

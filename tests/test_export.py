@@ -256,7 +256,7 @@ def test_every_sample_of_mouse_dynamics_exports(db, tmp_path):
 
 def test_write_images_clips_heat_to_the_monitors(tmp_path):
     """Heat blurred into the gap beside a monitor is transparent; the saved grid keeps it."""
-    from trackheat.outputs.export import write_images
+    from trackheat.outputs.images import write_images
 
     d = dens.density([48], [50], width=120, height=100, sigma=6.0)
     heat_p, over_p = write_images(d, tmp_path, outlines=[Rect(0, 0, 50, 100)], unit="moves", title="t", density_path=tmp_path / "d.npy")

@@ -355,11 +355,17 @@ def _create_private(path: Path) -> None:
 class Store:
     """A connection to one store file. Not shared between threads: open one per thread."""
 
-    def __init__(self, path: str | os.PathLike, *, create: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike, *, create: bool = True, readonly: bool = False) -> None:
+        """`readonly=True` (the viewer) opens the file with SQLite's mode=ro: no
+        statement through this connection can change it, and it is never
+        created or migrated. It still sees a running recorder's commits (WAL)."""
         self.path = Path(path)
         self._depth = 0
         self._app_ids: dict[str, int] = {}
         self._app_names: dict[int, str] = {}
+        if readonly:
+            self._open_readonly()
+            return
         if not self.path.exists():
             if not create:
                 raise UserError(f"{self.path}: no such store (nothing recorded or imported yet?)")
@@ -375,6 +381,19 @@ class Store:
             self._migrate()
         except sqlite3.DatabaseError as e:
             raise UserError(f"{self.path}: not a trackheat store ({e})") from None
+
+    def _open_readonly(self) -> None:
+        if not self.path.is_file():
+            raise UserError(f"{self.path}: no such store (nothing recorded or imported yet?)")
+        try:
+            self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as e:
+            raise UserError(f"{self.path}: not a trackheat store, or not readable ({e})") from None
+        if version != SCHEMA_VERSION:
+            newer = "a newer trackheat; upgrade trackheat" if version > SCHEMA_VERSION else "an older trackheat; any command that writes to it (record, import) upgrades it"
+            raise UserError(f"{self.path}: schema {version}, made by {newer}")
+        self._depth = 0
 
     # -- lifecycle -------------------------------------------------------
     def close(self) -> None:
@@ -451,6 +470,11 @@ class Store:
             self._app_ids.clear()
             self._app_names.clear()
             raise
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits (a recorder's flush):
+        a free way for a reader to know its cached pictures are stale."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def integrity_check(self) -> str:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0]
@@ -1034,6 +1058,21 @@ class Store:
     def distinct_positions(self, session_ids: Sequence[int], positions: Positions | None = None) -> int:
         p = self.positions(session_ids) if positions is None else positions
         return int(np.count_nonzero(p.count > 0))
+
+    def timeline(self, session_ids: Sequence[int]) -> list[tuple[int, int, int, float, int]]:
+        """(period start, period seconds, moves, dwell seconds, clicks) per stored period of the sessions, oldest first."""
+        where, args = self._where(session_ids, None, None, "period")
+        moves = self._db.execute(
+            f"SELECT period, (SELECT period_seconds FROM sessions WHERE id=session_id) AS n, SUM(count), SUM(dwell)"
+            f" FROM positions WHERE {where} GROUP BY period, n ORDER BY period, n", args).fetchall()
+        where, args = self._where(session_ids, None, None, "t")
+        clicks = self._db.execute(
+            f"SELECT CAST(t / n AS INTEGER) * n AS p, n, COUNT(*) FROM (SELECT t, (SELECT period_seconds FROM sessions WHERE id=session_id) AS n"
+            f" FROM clicks WHERE {where}) GROUP BY p, n", args).fetchall()
+        totals: dict[tuple[int, int], tuple[int, float]] = {(int(p), int(n)): (int(m), float(d)) for p, n, m, d in moves}
+        n_clicks: dict[tuple[int, int], int] = {(int(p), int(n)): int(c) for p, n, c in clicks}
+        keys = sorted(set(totals) | set(n_clicks))
+        return [(p, n, totals.get((p, n), (0, 0.0))[0], totals.get((p, n), (0, 0.0))[1], n_clicks.get((p, n), 0)) for p, n in keys]
 
 
 def _pixels(values) -> np.ndarray:

@@ -1,19 +1,20 @@
 """A session's heatmap as images: heatmap.png (RGBA, heat alone) and overlay.png.
 
 `export_session` reads the store, picks the points (moves, clicks or dwell)
-and the background, and hands a density grid to images.write_images, which gaze
-and the viewer call too, so every trackheat picture has the same colours, colour bar
-and title. Nothing here needs a display except `--screenshot`, which checks
+and the background, and hands a density grid to images.compose_images (gaze's
+write_images goes through it too), so every trackheat picture has the same colours,
+colour bar and title; `render_session` is the same in memory, for the viewer. Nothing here needs a display except `--screenshot`, which checks
 for one first and imports mss only then.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Callable, MutableMapping, Sequence
 
 import cv2
 import numpy as np
@@ -23,7 +24,7 @@ from trackheat.accumulate.density import default_sigma, density
 from trackheat.accumulate.kernel import gaussian_patch
 from trackheat.canvas import Canvas, Rect, parse_size, union
 from trackheat.errors import UserError
-from trackheat.outputs.images import DEFAULT_ALPHA, neutral_background, write_images
+from trackheat.outputs.images import DEFAULT_ALPHA, compose_images, neutral_background, write_png
 from trackheat.outputs.summary import describe_range
 from trackheat.store import TimeRange
 
@@ -218,9 +219,44 @@ def load_points(store: Store, ids: Sequence[int], kind: str, since: float | None
     return p.x[keep], p.y[keep], w[keep]
 
 
-def export_session(
+def export_session(store: Store, out_dir: str | Path, *, density_path: str | Path | None = None, **options: Any) -> ExportResult:
+    """Everything `trackheat export` does, callable from Python: `render_session`'s
+    images written to OUT_DIR/heatmap.png and overlay.png (and the density grid
+    to `density_path`)."""
+    r = render_session(store, **options)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    heat = write_png(out / "heatmap.png", r.heatmap)
+    over = write_png(out / "overlay.png", r.overlay)
+    if density_path is not None:
+        dp = Path(density_path)
+        dp.parent.mkdir(parents=True, exist_ok=True)
+        np.save(dp, r.density)
+    return dataclasses.replace(r.info, heatmap=heat, overlay=over, density=Path(density_path) if density_path else None)
+
+
+@dataclass
+class Rendered:
+    """`render_session`'s result: the two images in memory, the density grid, and what was drawn."""
+
+    heatmap: np.ndarray  # BGRA
+    overlay: np.ndarray  # BGR
+    density: np.ndarray  # float32
+    info: ExportResult
+
+
+def _memo(cache: MutableMapping | None, key: tuple, make: Callable[[], Any]) -> Any:
+    """`make()`, kept in `cache` under `key` when the caller gives a cache (the viewer does)."""
+    if cache is None:
+        return make()
+    if key in cache:
+        return cache[key]
+    value = cache[key] = make()
+    return value
+
+
+def render_session(
     store: Store,
-    out_dir: str | Path,
     *,
     session: str = "last",
     since: float | None = None,
@@ -235,14 +271,20 @@ def export_session(
     scale: str = "max",
     alpha: float = DEFAULT_ALPHA,
     size: str | None = None,
-    density_path: str | Path | None = None,
     apps: Sequence[str | None] | None = None,
-) -> ExportResult:
-    """Everything `trackheat export` does, callable from Python.
+    cache: MutableMapping | None = None,
+) -> Rendered:
+    """The pictures `trackheat export` writes, in memory.
 
     `apps` draws only those applications (None in it: events with no
     application); `since`/`until` are exact for clicks and widened to whole
     stored periods for moves and dwell: the title and `range_text` say which.
+
+    With a `cache` (any mutable mapping; the viewer's is a small LRU that it
+    empties when the store changes), the sessions' rows, the points, the
+    density grid and the backgrounds are kept between calls, keyed by what
+    determines them: a change of colormap, scale or opacity then costs only
+    the colouring and the PNG encoding. Without one, nothing is kept.
     """
     render.colormap_id(colormap)
     render.parse_scale(scale)
@@ -253,13 +295,15 @@ def export_session(
     if since is not None and until is not None and until <= since:
         raise UserError("`until` must be later than `since`", param="until")
     ids = store.resolve(session)
-    infos = store.infos(ids)
+    infos = _memo(cache, ("infos", tuple(ids)), lambda: store.infos(ids))
     canvas = _union_canvas(infos)
     bg_img = background_file(background) if background else None
     if bg_img is not None:
         canvas = fit_inferred_canvas(canvas, bg_img.shape[1], bg_img.shape[0])
     region, monitors = pick_region(canvas, monitor)
-    xs, ys, ws = load_points(store, ids, kind, since, until, apps)
+    app_key = None if apps is None else tuple(apps)
+    points_key = ("points", tuple(ids), kind, since, until, app_key)
+    xs, ys, ws = _memo(cache, points_key, lambda: load_points(store, ids, kind, since, until, apps))
     where = "" if since is None and until is None else " in that time range"
     if apps is not None:
         where += " in " + ", ".join("(no application)" if a is None else a for a in apps)
@@ -270,7 +314,7 @@ def export_session(
         if kind == "clicks":
             range_text = describe_range(TimeRange(since, until, since, until, 0))
         else:
-            r = store.time_range(ids, since, until)
+            r = _memo(cache, ("range", tuple(ids), since, until), lambda: store.time_range(ids, since, until))
             drawn_since, drawn_until, range_text = r.since, r.until, describe_range(r)
     inside = (xs >= region.left) & (xs < region.right) & (ys >= region.top) & (ys < region.bottom)
     if not inside.any():
@@ -283,14 +327,17 @@ def export_session(
     if sig is None:
         sig = default_sigma(region.width, region.height) * (CLICK_SIGMA_FACTOR if kind == "clicks" else 1.0)
     sig_out = max(sig * math.sqrt(sx * sy), 0.5)
-    if sx == 1.0 and sy == 1.0:
-        grid = density(xs, ys, ws, width=out_w, height=out_h, sigma=sig_out, origin=(region.left, region.top), upsize=UPSIZE)
-    else:
-        # Draw straight at the output size: a 4K desktop shrunk to 1280 px costs a 1280 px grid.
-        px = (xs - region.left + 0.5) * sx - 0.5
-        py = (ys - region.top + 0.5) * sy - 0.5
-        grid = density(px, py, ws, width=out_w, height=out_h, sigma=sig_out, upsize=UPSIZE)
-    grid = np.ascontiguousarray(grid)
+    def draw() -> np.ndarray:
+        if sx == 1.0 and sy == 1.0:
+            grid = density(xs, ys, ws, width=out_w, height=out_h, sigma=sig_out, origin=(region.left, region.top), upsize=UPSIZE)
+        else:
+            # Draw straight at the output size: a 4K desktop shrunk to 1280 px costs a 1280 px grid.
+            px = (xs - region.left + 0.5) * sx - 0.5
+            py = (ys - region.top + 0.5) * sy - 0.5
+            grid = density(px, py, ws, width=out_w, height=out_h, sigma=sig_out, upsize=UPSIZE)
+        return np.ascontiguousarray(grid)
+
+    grid = _memo(cache, ("grid", points_key, region, out_w, out_h, sig_out), draw)
 
     # Background in canvas pixels, then cut to the region and scaled to the output.
     bg = None
@@ -301,10 +348,10 @@ def export_session(
         else:
             bg = _crop(cv2.resize(img, (canvas.width, canvas.height), interpolation=cv2.INTER_AREA if img.shape[1] > canvas.width else cv2.INTER_LINEAR), canvas, region)
     elif stored_screenshot_:
-        bg = _crop(stored_screenshot(store, ids[-1], canvas), canvas, region)
+        bg = _memo(cache, ("screenshot", ids[-1], canvas, region), lambda: _crop(stored_screenshot(store, ids[-1], canvas), canvas, region))
     elif screenshot:
         bg = _crop(fresh_screenshot(canvas), canvas, region)
-    # Fractional rectangles in output pixels: write_images rounds each edge when it draws them.
+    # Fractional rectangles in output pixels: compose_images rounds each edge when it draws them.
     outlines = [Rect((m.left - region.left) * sx, (m.top - region.top) * sy, m.width * sx, m.height * sy)  # type: ignore[arg-type]
                 for m in monitors]
     if bg is not None and bg.shape[:2] != (out_h, out_w):
@@ -318,11 +365,14 @@ def export_session(
     title = f"{_session_label(ids, infos)} | {_when(infos, drawn_since, drawn_until)} | {kind}: {amount}{where_txt} | sigma {sig:.0f} px | scale {scale}"
     # A lone point reads 1 at its peak: the bar counts moves/clicks/seconds per blob.
     unit_scale = 1.0 / float(gaussian_patch(sig_out).max())
-    heat, over = write_images(
-        grid, out_dir, background_bgr=bg, colormap=colormap, scale=scale, alpha=alpha, unit=UNITS[kind],
-        title=title, unit_scale=unit_scale, outlines=outlines, background_outlines=bg is None, density_path=density_path,
+    if bg is None and cache is not None:  # the same dark canvas compose_images would draw, kept
+        bg = _memo(cache, ("neutral", out_w, out_h, tuple(outlines)), lambda: neutral_background(out_w, out_h, outlines))
+    heat, over = compose_images(
+        grid, background_bgr=bg, colormap=colormap, scale=scale, alpha=alpha, unit=UNITS[kind],
+        title=title, unit_scale=unit_scale, outlines=outlines, background_outlines=bg is None,
     )
-    return ExportResult(heat, over, Path(density_path) if density_path else None, out_w, out_h, int(inside.sum()), total, sig, list(ids), amount, range_text)
+    info = ExportResult(Path("heatmap.png"), Path("overlay.png"), None, out_w, out_h, int(inside.sum()), total, sig, list(ids), amount, range_text)
+    return Rendered(heat, over, grid, info)
 
 
 def fit_inferred_canvas(canvas: Canvas, width: int, height: int) -> Canvas:

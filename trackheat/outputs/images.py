@@ -3,7 +3,9 @@
 `write_images` turns a density grid into the transparent heatmap and the
 overlay with its title and colour bar; export, gaze and the viewer all call
 it, so every trackheat picture has the same colours, bar and title.
-`write_png` is the one PNG writer (live's snapshots too).
+`compose_images` makes the same two pictures in memory (the viewer serves
+them); `encode_png` is the one PNG encoding and `write_png` the one PNG
+writer (live's snapshots too).
 """
 
 from __future__ import annotations
@@ -24,11 +26,18 @@ OFF_DESKTOP = (18, 17, 16)  # parts of the bounding box no monitor covers
 OUTLINE = (110, 105, 100)
 
 
+def encode_png(image: np.ndarray) -> bytes:
+    """One image as PNG bytes: the one encoding of every trackheat PNG, in a file or served by the viewer."""
+    ok, buf = cv2.imencode(".png", image)
+    if not ok:
+        raise UserError(f"cannot encode a {image.shape} image as PNG")
+    return buf.tobytes()
+
+
 def write_png(path: str | Path, image: np.ndarray) -> Path:
-    """Write one image (export's PNGs, live's snapshots); cv2 says only False when it cannot."""
+    """Write one image (export's PNGs, live's snapshots) as `encode_png` makes it."""
     path = Path(path)
-    if not cv2.imwrite(str(path), image):
-        raise UserError(f"{path}: cannot write the image")
+    path.write_bytes(encode_png(image))
     return path
 
 
@@ -50,7 +59,41 @@ def write_images(
     top: float | None = None,
 ) -> tuple[Path, Path]:
     """Write OUT/heatmap.png (RGBA: transparent where nothing happened) and
-    OUT/overlay.png (over the background, with title and colour bar).
+    OUT/overlay.png (over the background, with title and colour bar): the
+    two images of `compose_images`, which takes the same arguments.
+    """
+    heat, framed = compose_images(
+        density, background_bgr=background_bgr, colormap=colormap, scale=scale, alpha=alpha, unit=unit, title=title,
+        label=label, unit_scale=unit_scale, outlines=outlines, background_outlines=background_outlines, top=top,
+    )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    heat_path = write_png(out / "heatmap.png", heat)
+    over_path = write_png(out / "overlay.png", framed)
+    if density_path is not None:
+        dp = Path(density_path)
+        dp.parent.mkdir(parents=True, exist_ok=True)
+        np.save(dp, np.asarray(density, np.float32))
+    return heat_path, over_path
+
+
+def compose_images(
+    density: np.ndarray,
+    *,
+    background_bgr: np.ndarray | None = None,
+    colormap: str | int = render.DEFAULT_COLORMAP,
+    scale: str = "max",
+    alpha: float = DEFAULT_ALPHA,
+    unit: str = "",
+    title: str | None = None,
+    label: str | None = None,
+    unit_scale: float = 1.0,
+    outlines: Sequence[Rect] = (),
+    background_outlines: bool = True,
+    top: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The heatmap (BGRA: transparent where nothing happened) and the overlay
+    (BGR: over the background, with title and colour bar), in memory.
 
     `background_bgr` of any size is scaled to the density's size; None gives a
     dark neutral canvas with `outlines` (monitor rectangles in grid pixels)
@@ -70,8 +113,6 @@ def write_images(
     render.parse_scale(scale)
     if not 0.0 <= float(alpha) <= 1.0:
         raise UserError(f"expected a number from 0 to 1, got {alpha}", param="alpha")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     h, w = d.shape
     rgba = render.colorize(d, colormap, scale, top=top)
     if outlines:
@@ -80,19 +121,12 @@ def write_images(
             x0, y0 = max(int(round(m.left)), 0), max(int(round(m.top)), 0)
             on_screen[y0:max(int(round(m.top + m.height)), 0), x0:max(int(round(m.left + m.width)), 0)] = 1
         rgba[..., 3] *= on_screen
-    heat_path = out / "heatmap.png"
-    write_png(heat_path, cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    heat = cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA)
     bg = neutral_background(w, h, outlines if background_outlines else ()) if background_bgr is None else background_bgr
     mixed = render.overlay(bg, rgba, alpha=alpha)
     bar_top = (render.scale_top(d, scale) if top is None else float(top)) * float(unit_scale)
     framed = render.draw_colorbar(mixed, colormap, label if label is not None else unit, unit="per blob" if unit_scale != 1.0 else "", top=bar_top, scale=scale, title=title)
-    over_path = out / "overlay.png"
-    write_png(over_path, framed)
-    if density_path is not None:
-        dp = Path(density_path)
-        dp.parent.mkdir(parents=True, exist_ok=True)
-        np.save(dp, d)
-    return heat_path, over_path
+    return heat, framed
 
 
 def neutral_background(width: int, height: int, outlines: Sequence[Rect] = ()) -> np.ndarray:

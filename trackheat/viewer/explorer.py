@@ -1,0 +1,222 @@
+"""What the viewer shows, as data: sessions, a selection's timeline, stats and images.
+
+The web layer (`app.py`) only parses requests and calls this. Images come
+from export's own code path, so the page shows the same PNG bytes
+`trackheat export` writes for the same options; they are cached per option
+set and the caches are dropped when the store changes (a recorder flushed).
+
+One `Explorer` owns one read-only store connection; a lock serializes the
+store and the caches, since the server answers on a thread pool.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from trackheat import defaults
+from trackheat.errors import UserError
+
+KINDS = ("moves", "clicks", "dwell")
+NO_APP = "(none)"  # how the page names events with no application (imported logs)
+SCALES = tuple(dict.fromkeys((defaults.SCALE, "max", "p99.5", "p99", "p95", "sqrt", "log")))
+CACHE_IMAGES = 64  # encoded PNGs kept (~0.5-1 MB each at 1080p)
+CACHE_STAGES = 24  # export's points, density grids and screenshots kept (a week's points ~30 MB, a 1080p grid 8 MB)
+
+
+@dataclass(frozen=True)
+class View:
+    """One option set of the picture: what `trackheat export` would be given."""
+
+    sessions: tuple[int, ...]
+    kind: str = "moves"
+    apps: tuple[str, ...] = ()
+    since: float | None = None
+    until: float | None = None
+    monitor: str = "all"
+    sigma: str | None = None
+    scale: str = defaults.SCALE
+    colormap: str = defaults.COLORMAP
+    alpha: float = defaults.ALPHA
+    size: str | None = None
+
+    @property
+    def session_spec(self) -> str:
+        return ",".join(map(str, self.sessions))
+
+    def export_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of export_session for this view (background decided by the caller)."""
+        kw: dict[str, Any] = dict(
+            session=self.session_spec, since=self.since, until=self.until, kind=self.kind, monitor=self.monitor,
+            sigma=self.sigma, colormap=self.colormap, scale=self.scale, alpha=self.alpha, size=self.size,
+        )
+        if self.apps:
+            kw["apps"] = [None if a == NO_APP else a for a in self.apps]
+        return kw
+
+
+def _number(params: Mapping[str, str], name: str) -> float | None:
+    text = params.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not math.isfinite(v):
+        raise UserError(f"{name}: expected a number, got {text!r}")
+    return v
+
+
+def parse_view(params: Mapping[str, str], prefix: str = "") -> View:
+    """A View from query parameters (`prefix` "b_" reads the compare side's sessions)."""
+    raw = params.get(prefix + "sessions", "").strip()
+    try:
+        sessions = tuple(int(p) for p in raw.split(",") if p.strip())
+    except ValueError:
+        raise UserError(f"sessions: expected numbers separated by commas, got {raw!r}") from None
+    if not sessions:
+        raise UserError("no session selected")
+    kind = params.get("kind", "moves")
+    if kind not in KINDS:
+        raise UserError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    alpha = _number(params, "alpha")
+    if alpha is not None and not 0 <= alpha <= 1:
+        raise UserError(f"opacity: expected 0 to 1, got {alpha:g}")
+    apps = tuple(sorted(a for a in params.get("apps", "").split(",") if a))
+    return View(
+        sessions=sessions, kind=kind, apps=apps, since=_number(params, "since"), until=_number(params, "until"),
+        monitor=params.get("monitor", "all") or "all", sigma=params.get("sigma") or None,
+        scale=params.get("scale") or defaults.SCALE, colormap=params.get("colormap") or defaults.COLORMAP,
+        alpha=defaults.ALPHA if alpha is None else alpha, size=params.get("size") or None,
+    )
+
+
+class LRU(OrderedDict):
+    """A small least-recently-used cache."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def get_or(self, key, make: Callable[[], Any]) -> Any:
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = make()
+        self[key] = value
+        if len(self) > self.limit:
+            self.popitem(last=False)
+        return value
+
+
+class Explorer:
+    """The store as the page sees it. Thread-safe (one lock)."""
+
+    def __init__(self, db: str | Path) -> None:
+        from trackheat.store import Store
+
+        self.db = Path(db)
+        self.store = Store(self.db, create=False, readonly=True)
+        self.lock = threading.RLock()
+        self.images: LRU = LRU(CACHE_IMAGES)
+        self.stages: LRU = LRU(CACHE_STAGES)
+        self._version = self.store.data_version()
+        self.generation = 0  # bumped at every change seen: the page's caches key on it
+
+    def close(self) -> None:
+        with self.lock:
+            self.store.close()
+
+    # -- change detection ------------------------------------------------------
+    def poll(self) -> int:
+        """Check the store for commits by other processes; drop caches when there were some."""
+        with self.lock:
+            v = self.store.data_version()
+            if v != self._version:
+                self._version = v
+                self.generation += 1
+                self.images.clear()
+                self.stages.clear()
+            return self.generation
+
+    # -- lists -------------------------------------------------------------------
+    def sessions(self) -> list[dict]:
+        with self.lock:
+            rows = self.store.sessions()
+            apps = {s.id: [NO_APP if a is None else a for a in self.store.apps([s.id])] for s in rows}
+        return [
+            {
+                "id": s.id, "name": s.name or "", "source": s.source, "kind": s.kind, "start": s.started,
+                "end": s.ended, "duration": s.duration, "moves": s.moves, "clicks": s.clicks, "scrolls": s.scrolls,
+                "apps": apps[s.id], "canvas": [s.canvas.width, s.canvas.height], "monitors": len(s.canvas.monitors),
+            }
+            for s in rows
+        ]
+
+    def timeline(self, sessions: tuple[int, ...], kind: str = "moves") -> list[dict]:
+        """Activity per stored period of the selection: what the time brush is drawn over."""
+        with self.lock:
+            self.store.resolve(",".join(map(str, sessions)))
+            rows = self.store.timeline(list(sessions))
+        return [{"start": p, "seconds": n, "moves": m, "dwell": round(d, 3), "clicks": c} for p, n, m, d, c in rows]
+
+    # -- pictures ---------------------------------------------------------------
+    def _render(self, view: View):
+        """export's rendering of the view, its stages kept in `self.stages` between calls."""
+        from trackheat.outputs.export import render_session
+
+        has_shot = self._has_screenshot(view.sessions[-1])
+        return render_session(self.store, stored_screenshot_=has_shot, cache=self.stages, **view.export_kwargs())
+
+    def _has_screenshot(self, session_id: int) -> bool:
+        return bool(self.stages.get_or(("has screenshot", session_id), lambda: bool(self.store.screenshots(session_id))))
+
+    def image(self, view: View, which: str) -> bytes:
+        """heatmap.png or overlay.png of the view: the bytes `trackheat export` writes for the same options."""
+        from trackheat.outputs.images import encode_png
+
+        if which not in ("heatmap", "overlay"):
+            raise UserError(f"no image {which!r}")
+        with self.lock:
+            def make() -> bytes:
+                r = self._render(view)
+                return encode_png(r.heatmap if which == "heatmap" else r.overlay)
+
+            return self.images.get_or((self.generation, view, which), make)
+
+    def options(self) -> dict:
+        """What the page's menus offer."""
+        from trackheat import render
+
+        return {"kinds": list(KINDS), "scales": list(SCALES), "colormaps": list(render.COLORMAPS),
+                "defaults": {"colormap": defaults.COLORMAP, "scale": defaults.SCALE, "alpha": defaults.ALPHA}}
+
+    def stats(self, view: View) -> dict:
+        """`trackheat stats --json` of the view's sessions."""
+        from trackheat.outputs.summary import summarize
+
+        with self.lock:
+            ids = self.store.resolve(view.session_spec)
+            return summarize(self.store, ids, view.since, view.until)
+
+    def counts_csv(self, view: View) -> bytes:
+        """The stored rows the heatmap is drawn from (session, period start, app, x, y, count, dwell), as CSV."""
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["session", "period_start", "app", "x", "y", "count", "dwell"])
+        apps = view.export_kwargs().get("apps")
+        with self.lock:
+            ids = self.store.resolve(view.session_spec)
+            for chunk in self.store.iter_position_rows(ids, view.since, view.until, apps):
+                w.writerows((s, p, "" if a is None else a, x, y, c, f"{d:.6g}") for s, p, a, x, y, c, d in chunk)
+        return out.getvalue().encode()
+
+    def difference(self, a: View, b: View) -> bytes:
+        raise UserError("the difference view is not available yet")
