@@ -450,3 +450,17 @@ def test_cli_detection_thresholds_in_degrees(tmp_path):
     assert 30 <= wide <= 45 and count() < wide
     bad = trackheat_cli("gaze", gaze_csv, "--reference", ref, "-o", tmp_path / "o", "--fixations", "idt", "--velocity", "0")
     assert bad.returncode == 2 and bad.stderr.strip() == "trackheat gaze: --velocity: expected a positive number, got 0"
+
+
+def test_cli_prolab_with_mouse_rows_reports_both_sessions_and_draws_only_gaze(tmp_path):
+    ref = ref_image(tmp_path, 1280, 1024)
+    p = prolab(tmp_path, ",")
+    db = tmp_path / "s.db"
+    proc = trackheat_cli("gaze", p, "--reference", ref, "-o", tmp_path / "o", "--db", db, "--json")
+    assert proc.returncode == 0, proc.stderr
+    gaze_rec, mouse_rec, img = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert (gaze_rec["kind"], gaze_rec["fixations"], gaze_rec["weight"]) == ("gaze", 1, 0.15)
+    assert (mouse_rec["kind"], mouse_rec["clicks"], mouse_rec["weight"]) == ("mouse", 1, 0.0)
+    assert abs(img["peak"][0] - 101) <= 3 and abs(img["peak"][1] - 201) <= 3  # the fixation, not the mouse at (640, 512)
+    text = trackheat_cli("gaze", p, "--reference", ref, "-o", tmp_path / "o2")
+    assert "mouse, 2 positions and 1 clicks (not drawn on the gaze map)" in text.stdout

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Read eye-tracker exports (saving them into the store only with --db) and draw them over the reference image "
         "as Pupil Cloud does: a 2-D histogram with the image's aspect ratio and the wider side --bins bins, a Gaussian blur, "
         "normalized to the maximum, resized with Lanczos. Recordings are added up with no normalization for recording time unless "
-        "--normalize says otherwise. Writes OUT_DIR/heatmap.png (transparent where nobody looked) and OUT_DIR/overlay.png (with a 0-100 %% colour bar).",
+        "--normalize says otherwise. Writes OUT_DIR/heatmap.png (transparent where nobody looked) and OUT_DIR/overlay.png (with a 0-100 % colour bar).",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="gaze.csv, fixations.csv, gaze_positions.csv, gaze_positions_on_surface_<name>.csv, a Tobii Pro Lab .tsv/.csv, "
                    "a Tobii Studio export, an EyeLink .asc, x,y[,duration], or a folder of them")

@@ -86,7 +86,8 @@ def expand(files: Sequence[str | Path], options: ImportOptions) -> tuple[list[tu
             try:
                 name = importers.detect(p, options).name
             except UserError as e:
-                left.append((str(p), str(e).split(": ", 1)[-1][:80]))
+                reason = str(e).split(": ", 1)[-1]
+                left.append((str(p), "not a known export (its header matches no format)" if reason.startswith("unknown format") else reason[:120]))
                 continue
             if name in MOUSE_FORMATS or name == "csv":
                 left.append((str(p), f"{name}: not an eye-tracker export"))
