@@ -145,11 +145,22 @@ def test_keypoint_heatmaps():
 
 
 # -- colour -------------------------------------------------------------------
+def test_diverging_map_is_transparent_in_the_middle_blue_below_red_above():
+    levels = np.array([[0.0, 0.45, 0.5, 0.55, 1.0]], np.float32)
+    rgba = render.colorize(levels, render.DIVERGING, top=1.0)
+    assert rgba[0, 2, 3] == 0  # equal: transparent
+    assert rgba[0, 0, 3] == 255 and rgba[0, 4, 3] == 255 and 0 < rgba[0, 1, 3] == rgba[0, 3, 3] < 255
+    r, g, b = (int(v) for v in rgba[0, 0, :3])
+    assert b > r + 50  # less: blue
+    r, g, b = (int(v) for v in rgba[0, 4, :3])
+    assert r > b + 50  # more: red
+
+
 def test_every_opencv_colormap_by_name():
     import cv2
 
     names = {n[len("COLORMAP_"):].lower() for n in dir(cv2) if n.startswith("COLORMAP_")}
-    assert names == set(render.COLORMAPS)
+    assert names | {render.DIVERGING} == set(render.COLORMAPS)  # plus trackheat's own diverging map
     assert {"turbo", "jet", "inferno", "hot", "viridis", "magma"} <= names
     ramp = np.linspace(0, 1, 256, dtype=np.float32).reshape(16, 16)
     for name in render.COLORMAPS:

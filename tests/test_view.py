@@ -258,6 +258,30 @@ def test_compare_side_by_side(viewer, browser, week, tmp_path):
     assert png_b == exported(week, tmp_path, export_args(url_b), "--stored-screenshot")
     assert png_a == exported(week, tmp_path, export_args(url_a))
 
+    # The difference of A and B on the diverging map: red and blue where their shares differ...
+    import cv2
+    import numpy as np
+
+    def picture(png: bytes) -> np.ndarray:
+        img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+        return img[-1080:, :1920].astype(int)  # under the title strip, left of the colour bar
+
+    choose(drv, "#compare", "diff")
+    url, diff = wait_shown(drv, "/api/difference.png", "b_sessions=1")
+    assert not drv.find_element("css selector", "#fig-b").is_displayed()
+    d = picture(diff)
+    red = (d[..., 2] - d[..., 0] > 60).sum()
+    blue = (d[..., 0] - d[..., 2] > 60).sum()
+    assert red > 1000 and blue > 1000, (red, blue)
+    # ... and nothing at all when B is A.
+    drv.find_element("css selector", "tr[data-id='1'] .pick-b").click()
+    drv.find_element("css selector", "tr[data-id='2'] .pick-b").click()
+    url, same = wait_shown(drv, "/api/difference.png", "b_sessions=2")
+    from trackheat.canvas import Rect
+    from trackheat.outputs.images import neutral_background
+
+    assert np.array_equal(picture(same), neutral_background(1920, 1080, [Rect(0, 0, 1920, 1080)]).astype(int))
+
 
 def test_download_counts_csv_totals(viewer, browser, week):
     drv = browser

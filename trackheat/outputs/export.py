@@ -243,6 +243,8 @@ class Rendered:
     overlay: np.ndarray  # BGR
     density: np.ndarray  # float32
     info: ExportResult
+    background: np.ndarray | None = None  # BGR at the output size; None: the dark canvas with monitor outlines
+    outlines: Sequence[Rect] = ()  # the monitors, in output pixels
 
 
 def _memo(cache: MutableMapping | None, key: tuple, make: Callable[[], Any]) -> Any:
@@ -365,6 +367,7 @@ def render_session(
     title = f"{_session_label(ids, infos)} | {_when(infos, drawn_since, drawn_until)} | {kind}: {amount}{where_txt} | sigma {sig:.0f} px | scale {scale}"
     # A lone point reads 1 at its peak: the bar counts moves/clicks/seconds per blob.
     unit_scale = 1.0 / float(gaussian_patch(sig_out).max())
+    picture_bg = bg
     if bg is None and cache is not None:  # the same dark canvas compose_images would draw, kept
         bg = _memo(cache, ("neutral", out_w, out_h, tuple(outlines)), lambda: neutral_background(out_w, out_h, outlines))
     heat, over = compose_images(
@@ -372,7 +375,7 @@ def render_session(
         title=title, unit_scale=unit_scale, outlines=outlines, background_outlines=bg is None,
     )
     info = ExportResult(Path("heatmap.png"), Path("overlay.png"), None, out_w, out_h, int(inside.sum()), total, sig, list(ids), amount, range_text)
-    return Rendered(heat, over, grid, info)
+    return Rendered(heat, over, grid, info, picture_bg, outlines)
 
 
 def fit_inferred_canvas(canvas: Canvas, width: int, height: int) -> Canvas:

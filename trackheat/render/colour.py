@@ -21,6 +21,14 @@ from trackheat.render.scale import Scale, normalize_u8, to_u8
 COLORMAPS: dict[str, int] = {
     name[len("COLORMAP_"):].lower(): int(getattr(cv2, name)) for name in sorted(dir(cv2)) if name.startswith("COLORMAP_")
 }
+# A diverging map for differences (the viewer's A - B): OpenCV has none. ColorBrewer's RdBu,
+# blue (level 0, "less") through light grey (the middle, "equal") to red (level 255, "more").
+# Its alpha grows with the distance from the middle, so "no difference" is transparent.
+DIVERGING = "diverging"
+DIVERGING_ID = 1000  # no OpenCV colormap uses this id
+COLORMAPS[DIVERGING] = DIVERGING_ID
+_RDBU = [(5, 48, 97), (33, 102, 172), (67, 147, 195), (146, 197, 222), (209, 229, 240), (247, 247, 247),
+         (253, 219, 199), (244, 165, 130), (214, 96, 77), (178, 24, 43), (103, 0, 31)]  # RGB
 DEFAULT_COLORMAP = defaults.COLORMAP
 DEFAULT_THRESHOLD = 0.02  # values at or under 2 % of the top are fully transparent
 DEFAULT_MIN_ALPHA = 0  # alpha just above the threshold (0: no visible edge); rises to 255 over ALPHA_RAMP
@@ -60,6 +68,8 @@ def apply_colormap(values: np.ndarray, colormap: str | int = DEFAULT_COLORMAP, o
     """0..1 floats or 0..255 uint8 -> BGR uint8. uint8 input is the per-frame fast path."""
     cmap = colormap_id(colormap)
     v = values if values.dtype == np.uint8 else to_u8(values)
+    if v.ndim != 2 and cmap == DIVERGING_ID:
+        return np.ascontiguousarray(_colormap_table(cmap)[v])
     if v.ndim != 2:
         return cv2.applyColorMap(v, cmap, dst=out) if out is not None else cv2.applyColorMap(v, cmap)
     packed = cv2.LUT(v, _lut32(cmap, None, 0, False))  # BGR0 per pixel in one lookup
@@ -89,6 +99,12 @@ def alpha_lut(threshold: float | None = DEFAULT_THRESHOLD, min_alpha: int = DEFA
 @functools.lru_cache(maxsize=64)
 def _colormap_table(cmap: int) -> np.ndarray:
     """(256, 3) uint8: the BGR colour of every level, the one source of the lookup tables below."""
+    if cmap == DIVERGING_ID:
+        stops = np.linspace(0, 255, len(_RDBU))
+        rgb = np.array(_RDBU, np.float64)
+        table = np.stack([np.interp(np.arange(256), stops, rgb[:, c]) for c in (2, 1, 0)], axis=1).round().astype(np.uint8)
+        table.setflags(write=False)
+        return table
     table = cv2.applyColorMap(np.arange(256, dtype=np.uint8).reshape(1, 256), cmap)[0]
     table.setflags(write=False)  # cached and shared
     return table
@@ -106,7 +122,10 @@ def _lut32(cmap: int, threshold: float | None, min_alpha: int, rgba: bool) -> np
     table = np.zeros((256, 4), np.uint8)
     if rgba:
         table[:, :3] = bgr[:, ::-1]
-        table[:, 3] = alpha_lut(threshold, min_alpha)
+        alpha = alpha_lut(threshold, min_alpha)
+        if cmap == DIVERGING_ID:  # opaque by the distance from the middle level, both ways
+            alpha = alpha[np.rint(np.abs(np.arange(256) - 127.5) * 2).clip(0, 255).astype(np.intp)]
+        table[:, 3] = alpha
     else:
         table[:, :3] = bgr
     return table.view(np.int32).reshape(1, 256)

@@ -144,7 +144,9 @@ def build_app(explorer: Explorer, token: str, port: int, should_exit: Callable[[
 
     def difference(request: Request) -> Response:
         params = _params(request)
-        return Response(explorer.difference(parse_view(params), parse_view(params, "b_")), media_type="image/png")
+        t0 = time.perf_counter()
+        body = explorer.difference(parse_view(params), parse_view(params, "b_"))
+        return Response(body, media_type="image/png", headers={"x-render-ms": f"{(time.perf_counter() - t0) * 1000:.0f}"})
 
     def counts(request: Request) -> Response:
         body = explorer.counts_csv(parse_view(_params(request)))

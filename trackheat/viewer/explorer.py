@@ -195,7 +195,7 @@ class Explorer:
         """What the page's menus offer."""
         from trackheat import render
 
-        return {"kinds": list(KINDS), "scales": list(SCALES), "colormaps": list(render.COLORMAPS),
+        return {"kinds": list(KINDS), "scales": list(SCALES), "colormaps": [c for c in render.COLORMAPS if c != render.DIVERGING],
                 "defaults": {"colormap": defaults.COLORMAP, "scale": defaults.SCALE, "alpha": defaults.ALPHA}}
 
     def stats(self, view: View) -> dict:
@@ -219,4 +219,19 @@ class Explorer:
         return out.getvalue().encode()
 
     def difference(self, a: View, b: View) -> bytes:
-        raise UserError("the difference view is not available yet")
+        """A's share of activity minus B's, same options, on the diverging colormap (PNG)."""
+        from trackheat.outputs.compare import difference_image
+        from trackheat.outputs.images import encode_png
+
+        with self.lock:
+            def make() -> bytes:
+                ra, rb = self._render(a), self._render(b)
+                title = (f"A: {_label(a.sessions)} minus B: {_label(b.sessions)} | {a.kind}, as shares of each side's total"
+                         " | red: more in A, blue: more in B")
+                return encode_png(difference_image(ra, rb, alpha=a.alpha, title=title))
+
+            return self.images.get_or((self.generation, "difference", a, b), make)
+
+
+def _label(ids: tuple[int, ...]) -> str:
+    return f"session {ids[0]}" if len(ids) == 1 else "sessions " + ",".join(map(str, ids))
