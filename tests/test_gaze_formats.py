@@ -464,3 +464,28 @@ def test_cli_prolab_with_mouse_rows_reports_both_sessions_and_draws_only_gaze(tm
     assert abs(img["peak"][0] - 101) <= 3 and abs(img["peak"][1] - 201) <= 3  # the fixation, not the mouse at (640, 512)
     text = trackheat_cli("gaze", p, "--reference", ref, "-o", tmp_path / "o2")
     assert "mouse, 2 positions and 1 clicks (not drawn on the gaze map)" in text.stdout
+
+
+def test_studio_all_data_export_gives_samples_and_clicks(tmp_path):
+    """Studio 1.x/2.x All-Data: preamble, then samples (GazePointX/Y, -1 = none) with events on their own rows."""
+    header = ["Timestamp", "Number", "GazePointXLeft", "GazePointYLeft", "ValidityLeft", "GazePointXRight", "GazePointYRight", "ValidityRight",
+              "FixationIndex", "GazePointX", "GazePointY", "Event", "EventKey", "Data1", "Data2", "Descriptor", "StimuliName"]
+    rows = [
+        ["0", "1", "100", "200", "0", "104", "204", "0", "1", "102", "202", "", "", "", "", "", "Screen"],
+        ["17", "2", "-1", "-1", "4", "-1", "-1", "4", "", "-1", "-1", "", "", "", "", "", "Screen"],
+        ["20", "", "", "", "", "", "", "", "", "", "", "LeftMouseClick", "1", "640", "480", "", "Screen"],
+        ["25", "", "", "", "", "", "", "", "", "", "", "KeyPress", "65", "65", "", "A", "Screen"],
+        ["33", "3", "300", "400", "0", "304", "404", "0", "2", "302", "402", "", "", "", "", "", "Screen"],
+    ]
+    p = tmp_path / "All-Data.tsv"
+    p.write_text("Data properties:\n\nRecording name: Rec 1\nScreen resolution: 1024 x 768\n\n"
+                 + "\t".join(header) + "\n" + "\n".join("\t".join(r) for r in rows) + "\n")
+    from trackheat import importers
+
+    assert importers.detect(p, ImportOptions()).name == "tobii-studio"
+    gaze, mouse = importers.read(p, ImportOptions())
+    assert gaze.meta["points"] == "gaze samples" and gaze.canvas.bounds.width == 1024
+    assert list(zip(gaze.xs.tolist(), gaze.ys.tolist())) == [(102, 202), (302, 402)]
+    assert gaze.skipped == 3  # the -1 row and the two event rows, which carry no gaze
+    assert [(c[1], c[2], c[3]) for c in mouse.clicks] == [(640, 480, "left")]
+    assert "KeyPress" not in repr(mouse.meta) and len(mouse.clicks) == 1
