@@ -141,7 +141,12 @@ def test_since_until_kinds_and_dwell(two_monitors, tmp_path):
         rc = export_session(s, tmp_path / "c", kind="clicks")
         rm = export_session(s, tmp_path / "m")
         assert rc.sigma == pytest.approx(rm.sigma / 2) and rm.sigma == pytest.approx(dens.default_sigma(1440, 700))
-    assert set(UNITS) == {"moves", "clicks", "dwell"}
+        # Scrolls: one blob per event, weighted by its steps, sharp like clicks.
+        s.add_scrolls(s.resolve("last")[0], [(T0 + 20, 600, 100, 0, 3), (T0 + 30, 600, 100, 0, -1)])
+        r, d = grid(kind="scrolls")
+        assert r.total == 4 and local_maxima(d) == {(200, 1240)}
+        assert export_session(s, tmp_path / "s", kind="scrolls").sigma == pytest.approx(rm.sigma / 2)
+    assert set(UNITS) == {"moves", "clicks", "dwell", "scrolls"}
 
 
 def test_since_until_on_the_command_line(two_monitors, tmp_path):

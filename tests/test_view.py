@@ -196,6 +196,12 @@ def test_page_controls_show_exports_pixels(viewer, browser, week, tmp_path):
     url, png = wait_shown(drv, "kind=clicks")
     assert png == exported(week, tmp_path, export_args(url), "--stored-screenshot")
 
+    choose(drv, "#kind", "scrolls")
+    url, png_scrolls = wait_shown(drv, "kind=scrolls")
+    assert png_scrolls != png and png_scrolls == exported(week, tmp_path, export_args(url), "--stored-screenshot")
+    choose(drv, "#kind", "clicks")
+    url, png = wait_shown(drv, "kind=clicks")
+
     # One application, then two: the page lists the selection's applications.
     options = [o.get_attribute("value") for o in drv.find_elements("css selector", "#apps option")]
     assert options == ["code", "firefox", "gnome-terminal", "libreoffice", "nautilus"]

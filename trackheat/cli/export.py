@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--since", metavar="T", help="only activity from T on: 2026-11-21, 2026-11-21T14:00, or an age such as 2h, 7d (moves and dwell to whole --period buckets, clicks exactly)")
     p.add_argument("--until", metavar="T", help="only activity before T (same forms as --since)")
     p.add_argument("--app", action="append", metavar="NAME", help="only what happened in application NAME (repeatable; `trackheat stats` lists them)")
-    p.add_argument("--kind", choices=["moves", "clicks", "dwell"], default="moves", help="what to draw: pointer moves (default), clicks (sharper blobs), or dwell seconds")
+    p.add_argument("--kind", choices=["moves", "clicks", "dwell", "scrolls"], default="moves",
+                   help="what to draw: pointer moves (default), clicks (sharper blobs), dwell seconds, or scroll steps (sharp, like clicks)")
     bg = p.add_mutually_exclusive_group()
     bg.add_argument("--background", metavar="FILE", help="image to draw over, scaled to the canvas (default: dark canvas with monitor outlines)")
     bg.add_argument("--screenshot", action="store_true", help="draw over a screenshot taken now (needs an X11 display)")

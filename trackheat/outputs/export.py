@@ -1,6 +1,6 @@
 """A session's heatmap as images: heatmap.png (RGBA, heat alone) and overlay.png.
 
-`export_session` reads the store, picks the points (moves, clicks or dwell)
+`export_session` reads the store, picks the points (moves, clicks, scrolls or dwell)
 and the background, and hands a density grid to images.compose_images (gaze's
 write_images goes through it too), so every trackheat picture has the same colours,
 colour bar and title; `render_session` is the same in memory, for the viewer. Nothing here needs a display except `--screenshot`, which checks
@@ -31,8 +31,9 @@ from trackheat.store import TimeRange
 if TYPE_CHECKING:
     from trackheat.store import SessionInfo, Store
 
-KINDS = ("moves", "clicks", "dwell")
-UNITS = {"moves": "moves", "clicks": "clicks", "dwell": "seconds"}
+KINDS = ("moves", "clicks", "dwell", "scrolls")
+UNITS = {"moves": "moves", "clicks": "clicks", "dwell": "seconds", "scrolls": "scroll steps"}
+EVENTS = ("clicks", "scrolls")  # kinds stored one row per event, at exact times: sharper blobs, exact time ranges
 MAX_PIXELS = 16384 * 16384  # past this a canvas is a data error, not a desktop (and would not fit in memory)
 CLICK_SIGMA_FACTOR = 0.5  # clicks are single events at exact spots: sharper blobs than moves
 UPSIZE = "lanczos"  # one image, not a video frame: Pupil Cloud's interpolation (0.5 % vs 0.7 % of a lone blob's peak, ~10 ms more at 4K)
@@ -204,7 +205,8 @@ def _when(infos: Sequence[SessionInfo], since: float | None, until: float | None
 
 def load_points(store: Store, ids: Sequence[int], kind: str, since: float | None, until: float | None,
                 apps: Sequence[str | None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(xs, ys, weights) of what is drawn: moves weighted by count, dwell by seconds, one per click."""
+    """(xs, ys, weights) of what is drawn: moves weighted by count, dwell by seconds, one per click,
+    scrolls by their steps (a three-notch flick weighs three)."""
     if kind not in KINDS:
         raise UserError(f"expected one of {', '.join(KINDS)}, got {kind!r}", param="kind")
     if kind == "clicks":
@@ -213,6 +215,12 @@ def load_points(store: Store, ids: Sequence[int], kind: str, since: float | None
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
         a = np.array([(r[1], r[2]) for r in rows], np.int64)
         return a[:, 0], a[:, 1], np.ones(len(a))
+    if kind == "scrolls":
+        srows = store.scrolls(ids, since, until, apps)
+        if not srows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        b = np.array([(r[1], r[2], abs(r[3]) + abs(r[4])) for r in srows], np.int64)
+        return b[:, 0], b[:, 1], np.maximum(b[:, 2], 1).astype(np.float64)
     p = store.positions(ids, since, until, apps)
     w = p.count.astype(np.float64) if kind == "moves" else p.dwell
     keep = w > 0
@@ -313,7 +321,7 @@ def render_session(
         raise UserError(f"{_session_label(ids, infos)}: no {kind} recorded{where}, nothing to draw")
     drawn_since, drawn_until, range_text = since, until, ""
     if since is not None or until is not None:
-        if kind == "clicks":
+        if kind in EVENTS:
             range_text = describe_range(TimeRange(since, until, since, until, 0))
         else:
             r = _memo(cache, ("range", tuple(ids), since, until), lambda: store.time_range(ids, since, until))
@@ -327,7 +335,7 @@ def render_session(
     sx, sy = out_w / region.width, out_h / region.height
     sig = parse_sigma(sigma, region.width, region.height)
     if sig is None:
-        sig = default_sigma(region.width, region.height) * (CLICK_SIGMA_FACTOR if kind == "clicks" else 1.0)
+        sig = default_sigma(region.width, region.height) * (CLICK_SIGMA_FACTOR if kind in EVENTS else 1.0)
     sig_out = max(sig * math.sqrt(sx * sy), 0.5)
     def draw() -> np.ndarray:
         if sx == 1.0 and sy == 1.0:

@@ -22,8 +22,8 @@ from typing import Any, Callable, Mapping
 
 from trackheat import defaults
 from trackheat.errors import UserError
+from trackheat.outputs.export import KINDS
 
-KINDS = ("moves", "clicks", "dwell")
 NO_APP = "(none)"  # how the page names events with no application (imported logs)
 SCALES = tuple(dict.fromkeys((defaults.SCALE, "max", "p99.5", "p99", "p95", "sqrt", "log")))
 CACHE_IMAGES = 64  # encoded PNGs kept (~0.5-1 MB each at 1080p)
