@@ -164,7 +164,7 @@ class Explorer:
         """Activity per stored period of the selection: what the time brush is drawn over."""
         with self.lock:
             self.store.resolve(",".join(map(str, sessions)))
-            rows = self.store.timeline(list(sessions))
+            rows = self.stages.get_or(("timeline", sessions), lambda: self.store.timeline(list(sessions)))
         return [{"start": p, "seconds": n, "moves": m, "dwell": round(d, 3), "clicks": c} for p, n, m, d, c in rows]
 
     # -- pictures ---------------------------------------------------------------

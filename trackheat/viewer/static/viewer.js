@@ -269,7 +269,7 @@ function live() {
 let debounce = null;
 function later() { clearTimeout(debounce); debounce = setTimeout(pictureChanged, 120); }
 window.addEventListener("DOMContentLoaded", async () => {
-  for (const id of ["#kind", "#apps", "#monitor", "#scale", "#colormap", "#compare"]) $(id).addEventListener("change", () => { if (id === "#kind") loadTimeline(); pictureChanged(); });
+  for (const id of ["#kind", "#apps", "#monitor", "#scale", "#colormap", "#compare"]) $(id).addEventListener("change", () => { if (id === "#kind") drawTimeline(); pictureChanged(); });
   $("#sigma").addEventListener("input", () => { $("#sigma-out").textContent = +$("#sigma").value ? `${$("#sigma").value} px` : "default"; later(); });
   $("#alpha").addEventListener("input", () => { $("#alpha-out").textContent = $("#alpha").value; later(); });
   window.addEventListener("resize", drawTimeline);
