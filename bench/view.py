@@ -115,12 +115,15 @@ def main() -> int:
         rows = []
         cold = image()
         rows.append(("data", "first picture of the week (store read)", cold[0], cold[1]))
+        image(size="960")  # the page's own first picture, 960 px wide: that grid is cached too
         # Display controls: the selection's points are cached; three different values each, median.
         display = [
             ("colormap", [{"colormap": c} for c in ("inferno", "magma", "viridis")]),
             ("scale", [{"scale": c} for c in ("log", "sqrt", "p99")]),
             ("opacity", [{"alpha": a} for a in ("0.4", "0.5", "0.8")]),
             ("sigma (a new density grid)", [{"sigma": x} for x in ("30", "40", "15")]),
+            ("colormap, shown 960 px wide (the page's size on a 1600 px window)", [{"colormap": c, "size": "960"} for c in ("inferno", "magma", "viridis")]),
+            ("sigma, shown 960 px wide", [{"sigma": x, "size": "960"} for x in ("30", "40", "15")]),
         ]
         for name, variants in display:
             got = [image(**v) for v in variants]
@@ -152,7 +155,7 @@ def main() -> int:
     print(f"| `export_session()` (the library call, median of {REPEATS}) | everything | {lib_ms:.0f} | - | {lib_ms / cli_ms:.2f}x |")
     for kind, name, server, wall in rows:
         print(f"| view: {name} | {kind} | {server:.0f} | {wall:.0f} | {wall / cli_ms:.3f}x |")
-    worst = max(r[2] for r in rows if r[0] == "display")
+    worst = max(r[2] for r in rows if r[0] == "display" and "960" not in r[1])
     worst_data = max(r[2] for r in rows if r[0] == "data")
     print(f"\nworst display-control change (colormap, scale, opacity, sigma; medians): {worst:.0f} ms server time (target <= 150 ms); "
           f"worst data change (kind, application, time range: a store read): {worst_data:.0f} ms")

@@ -35,8 +35,19 @@ function options() {
   if (state.until != null) o.until = state.until;
   return o;
 }
-function query(extra) {
+// The picture is drawn at the width it is shown at (export's --size), not at the desktop's: a
+// 900 px wide figure costs a 900 px picture, a quarter of 1080p's pixels and bytes. Downloads
+// are full size, as `trackheat export` writes them by default.
+function displayWidth() {
+  const w = Math.floor(($("#fig-a").clientWidth * (window.devicePixelRatio || 1)) / 16) * 16;
+  const chosen = state.sessions.filter((s) => state.a.has(s.id) || state.b.has(s.id));
+  const full = Math.max(0, ...chosen.map((s) => s.canvas[0]));
+  return w >= 320 && w < full * 0.9 ? w : null;
+}
+function query(extra, full) {
   const o = Object.assign({ sessions: ids(state.a) }, options(), extra || {});
+  const w = full ? null : displayWidth();
+  if (w) o.size = String(w);
   o.g = state.generation;
   return new URLSearchParams(o).toString();
 }
@@ -229,8 +240,8 @@ function pictureChanged() {
   const mode = $("#compare").value;
   document.body.classList.toggle("compare", mode !== "off");
   $("#fig-b").hidden = mode !== "side";
-  for (const k of ["heatmap", "overlay"]) $(`#dl-${k}`).href = state.a.size ? `/api/image/${k}.png?${query({ download: 1 })}` : "";
-  $("#dl-counts").href = state.a.size ? `/api/counts.csv?${query()}` : "";
+  for (const k of ["heatmap", "overlay"]) $(`#dl-${k}`).href = state.a.size ? `/api/image/${k}.png?${query({ download: 1 }, true)}` : "";
+  $("#dl-counts").href = state.a.size ? `/api/counts.csv?${query({}, true)}` : "";
   status("");
   if (!state.a.size) { $("#img-a").removeAttribute("src"); $("#cap-a").textContent = "tick a session"; return; }
   const work = [];
@@ -272,7 +283,8 @@ window.addEventListener("DOMContentLoaded", async () => {
   for (const id of ["#kind", "#apps", "#monitor", "#scale", "#colormap", "#compare"]) $(id).addEventListener("change", () => { if (id === "#kind") drawTimeline(); pictureChanged(); });
   $("#sigma").addEventListener("input", () => { $("#sigma-out").textContent = +$("#sigma").value ? `${$("#sigma").value} px` : "default"; later(); });
   $("#alpha").addEventListener("input", () => { $("#alpha-out").textContent = $("#alpha").value; later(); });
-  window.addEventListener("resize", drawTimeline);
+  let resized = null;
+  window.addEventListener("resize", () => { drawTimeline(); clearTimeout(resized); resized = setTimeout(pictureChanged, 300); });
   setupBrush();
   try {
     await loadSessions();
