@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import json
 import statistics
 import subprocess
@@ -56,6 +57,13 @@ class Client:
 
 def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="trackheat-bench-view-"))
+    try:
+        return run(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the week's store is ~100 MB
+
+
+def run(tmp: Path) -> int:
     db = tmp / "week.db"
     t0 = time.monotonic()
     tot = make_week_store(db)
