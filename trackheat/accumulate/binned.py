@@ -30,6 +30,16 @@ def binned_density(
     with Lanczos. Scaled by the bin area so it is a density per pixel, comparable
     with `density` (only its shape matters once normalized).
     """
+    hist = count(xs, ys, weights, width=width, height=height, bins=bins, origin=origin)
+    return finish(hist, width=width, height=height, sigma=sigma)
+
+
+def count(xs, ys, weights=None, *, width: int, height: int, bins: int = DEFAULT_BINS, origin: tuple[float, float] = (0, 0)) -> np.ndarray:
+    """The additive half of binned_density: the float64 histogram (y bins, x bins).
+
+    Histograms of separate point sets on the same canvas add up; `finish` of
+    the sum is binned_density of all the points (`aggregate` relies on it).
+    """
     width, height = int(width), int(height)
     bx, by = bin_shape(width, height, bins)
     x = np.asarray(xs, np.float64).ravel() - origin[0]
@@ -41,10 +51,17 @@ def binned_density(
         w = w[inside]
     qx = np.minimum((x * (bx / width)).astype(np.int64), bx - 1)
     qy = np.minimum((y * (by / height)).astype(np.int64), by - 1)
-    hist: np.ndarray = np.bincount(qy * bx + qx, weights=w, minlength=bx * by).astype(np.float32).reshape(by, bx)
+    return np.bincount(qy * bx + qx, weights=w, minlength=bx * by).astype(np.float64, copy=False).reshape(by, bx)
+
+
+def finish(hist: np.ndarray, *, width: int, height: int, sigma: float = DEFAULT_SIGMA_BINS) -> np.ndarray:
+    """`count`'s histogram (or a sum of them) blurred in bins and resized to (width, height): float32."""
+    width, height = int(width), int(height)
+    by, bx = hist.shape
+    h: np.ndarray = hist.astype(np.float32)
     if sigma > 0:
-        hist = cv2.GaussianBlur(hist, (0, 0), sigmaX=float(sigma), sigmaY=float(sigma), borderType=cv2.BORDER_REFLECT)
-    hist *= np.float32(bx * by / (width * height))
-    out = cv2.resize(hist, (width, height), interpolation=cv2.INTER_LANCZOS4)
+        h = cv2.GaussianBlur(h, (0, 0), sigmaX=float(sigma), sigmaY=float(sigma), borderType=cv2.BORDER_REFLECT)
+    h *= np.float32(bx * by / (width * height))
+    out = cv2.resize(h, (width, height), interpolation=cv2.INTER_LANCZOS4)
     np.maximum(out, 0.0, out=out)  # Lanczos rings slightly below zero next to sharp peaks
     return out

@@ -23,7 +23,7 @@ from trackheat.accumulate.kernel import (
     kernel_radius,
     reduction_factor,
 )
-from trackheat.accumulate.reduced import _reduced
+from trackheat.accumulate.reduced import _reduced, reduced_counts, reduced_finish
 
 _STAMP_COST_CALL = 10000.0  # ns per stamped point (Python loop, slicing), measured on a 2-core x86-64 machine (bench/render.py)
 _STAMP_COST_PX = 1.5  # ns per patch pixel added
@@ -111,11 +111,79 @@ def density(
         (splat.stamp if native else _stamp)(grid, ix, iy, w, gaussian_patch(sigma))
         return grid
     if method == "blur":
-        if native:
-            grid, scale = splat.split(ix, iy, w, splat.identity(width), splat.identity(height), 1, width, height)
-            return _blur(grid, sigma, scale=scale)
-        return _blur(_histogram(ix, iy, w, width, height), sigma)
+        grid, scale = _full(ix, iy, w, width, height)
+        return _blur(grid, sigma, scale=scale)
     return _reduced(ix, iy, w, width, height, sigma, reduction_factor(sigma), upsize)
+
+
+def _full(ix, iy, w, width: int, height: int) -> tuple[np.ndarray, float]:
+    """(grid, scale): the full-resolution histogram (float32); grid * scale is the mass per pixel."""
+    if splat.available():
+        return splat.split(ix, iy, w, splat.identity(width), splat.identity(height), 1, width, height)
+    return _histogram(ix, iy, w, width, height), 1.0
+
+
+# -- density in two halves: count (additive), then finish (blur once) ---------------------
+# A blur is linear, so the density of many point sets is the blur of the sum of
+# their counts. `aggregate` counts each input where it lies and finishes the sum
+# once; finish(count()) of one set is density() of it by that method, to float
+# rounding (density() keeps its float32 grid; counts are float64 so sums stay
+# exact). Stamping adds finished patches, equal to blurring the histogram.
+def counting_method(n: int, width: int, height: int, sigma: float) -> str:
+    """The grid density() would blur for n points: 'reduced' (1/f) or 'blur' (full resolution)."""
+    m = choose_method(n, width, height, sigma)
+    return "reduced" if m == "reduced" and reduction_factor(sigma) >= 2 else "blur"
+
+
+def _reduces(method: str, sigma: float) -> int:
+    """The reduction factor `method` uses at `sigma` (1: full resolution)."""
+    if method not in ("blur", "reduced", "stamp"):
+        raise ValueError(f"unknown density method {method!r} (stamp, blur, reduced)")
+    f = reduction_factor(sigma)
+    return f if method == "reduced" and f >= 2 else 1
+
+
+def count(
+    xs,
+    ys,
+    weights=None,
+    *,
+    width: int,
+    height: int,
+    sigma: float,
+    origin: tuple[float, float] = (0, 0),
+    method: str = "blur",
+    upsize: str = "linear",
+) -> np.ndarray:
+    """The additive half of density(): float64 counts that `finish` turns into the density.
+
+    Points are placed as density() places them. `method` is 'blur' (a
+    full-resolution histogram) or 'reduced' (the reduced path's coarse grid,
+    full resolution where sigma is too small to reduce); counts for the same
+    canvas, sigma and method add up, and finish() of their sum is density() of
+    all the points by that method.
+    """
+    width, height = int(width), int(height)
+    if width <= 0 or height <= 0:
+        raise ValueError(f"canvas must be at least 1x1, got {width}x{height}")
+    f = _reduces(method, sigma)
+    ix, iy, w = _pixels(xs, ys, weights, width, height, origin, check=not splat.available())
+    if f > 1:
+        return reduced_counts(ix, iy, w, width, height, f, upsize)
+    grid, scale = _full(ix, iy, w, width, height)
+    return np.multiply(grid, scale, dtype=np.float64)  # a new array: the C pass's grid is reused per thread
+
+
+def finish(counts: np.ndarray, *, width: int, height: int, sigma: float, method: str = "blur", upsize: str = "linear") -> np.ndarray:
+    """The density (float32, height x width) of `count`'s counts or of a sum of them: the blur, once."""
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    f = _reduces(method, sigma)
+    if f > 1:
+        return reduced_finish(counts, int(width), int(height), sigma, f, upsize)
+    if counts.shape != (int(height), int(width)):
+        raise ValueError(f"counts for {width}x{height} must be that size, got {counts.shape[1]}x{counts.shape[0]}")
+    return _blur(counts.astype(np.float32), sigma)
 
 
 def default_sigma(width: int, height: int, percent: float = 1.0) -> float:

@@ -120,6 +120,12 @@ def _one_pass_sums(key, wt, ix, iy, ax_of, ay_of, q: float, n: int, weighed: boo
     return total, sx, sy, sxy
 
 
+def coarse_shape(width: int, height: int, f: int, upsize: str = "linear") -> tuple[int, int, int]:
+    """(margin, width, height) of the coarse grid for a width x height canvas reduced by f."""
+    m = _UPSIZE_REACH[upsize] + 1
+    return m, -(-width // f) + 2 * m, -(-height // f) + 2 * m
+
+
 def _reduced(ix, iy, w, width: int, height: int, sigma: float, f: int, upsize: str = "linear") -> np.ndarray:
     """Blur at 1/f resolution and resize up, with exact centres of mass.
 
@@ -134,22 +140,46 @@ def _reduced(ix, iy, w, width: int, height: int, sigma: float, f: int, upsize: s
     The coarse grid has a margin so the interpolation sees the blobs' tails
     beyond the canvas edges.
     """
-    interp = UPSIZE[upsize]
-    m = _UPSIZE_REACH[upsize] + 1
-    wl = -(-width // f) + 2 * m
-    hl = -(-height // f) + 2 * m
+    coarse, scale = _coarse(ix, iy, w, width, height, f, upsize)
+    return _finish(coarse, scale, width, height, sigma, f, upsize)
+
+
+def _coarse(ix, iy, w, width: int, height: int, f: int, upsize: str) -> tuple[np.ndarray, float]:
+    """(grid, scale): the coarse grid's shares; grid * scale is the mass per coarse cell."""
+    m, wl, hl = coarse_shape(width, height, f, upsize)
     if splat.available():  # the same shares in one C pass over the points
         q = 2 * f
-        coarse, scale = splat.split(ix, iy, w, splat.table(*_split_table(width, f, m)), splat.table(*_split_table(height, f, m)), q, wl, hl)
-    else:
-        coarse, scale = _split_numpy(ix, iy, w, width, height, f, m, wl, hl), 1.0
+        return splat.split(ix, iy, w, splat.table(*_split_table(width, f, m)), splat.table(*_split_table(height, f, m)), q, wl, hl)
+    return _split_numpy(ix, iy, w, width, height, f, m, wl, hl), 1.0
+
+
+def _finish(coarse: np.ndarray, scale: float, width: int, height: int, sigma: float, f: int, upsize: str) -> np.ndarray:
+    m, wl, hl = coarse_shape(width, height, f, upsize)
     scale /= f * f  # a coarse pixel spreads its mass over f*f full pixels
     sl = math.sqrt(max((sigma / f) ** 2 - _ADDED_VARIANCE[upsize], 0.25))
     blurred = _blur(coarse, sl, TRUNCATE * sigma / f, scale)  # cut where the full-resolution kernel is
     k = m - 1  # the interpolation needs only `reach` coarse pixels of margin: resize no more
     part = blurred[k:hl - k, k:wl - k]
-    up = cv2.resize(part, (part.shape[1] * f, part.shape[0] * f), dst=fresh_array((part.shape[0] * f, part.shape[1] * f), np.float32), interpolation=interp)
+    up = cv2.resize(part, (part.shape[1] * f, part.shape[0] * f), dst=fresh_array((part.shape[0] * f, part.shape[1] * f), np.float32), interpolation=UPSIZE[upsize])
     return up[f:f + height, f:f + width]
+
+
+def reduced_counts(ix, iy, w, width: int, height: int, f: int, upsize: str = "linear") -> np.ndarray:
+    """The additive half of the reduced path: float64 mass per coarse cell, (hl, wl) of coarse_shape.
+
+    Counts of separate point sets add up to the counts of their union, which
+    is what `aggregate` sums across inputs before `reduced_finish` blurs once.
+    """
+    coarse, scale = _coarse(ix, iy, w, width, height, f, upsize)
+    return np.multiply(coarse, scale, dtype=np.float64)  # a new array: the C pass's grid is reused per thread
+
+
+def reduced_finish(counts: np.ndarray, width: int, height: int, sigma: float, f: int, upsize: str = "linear") -> np.ndarray:
+    """`reduced_counts` (or a sum of them) blurred and resized up: the density, float32 (height, width)."""
+    _, wl, hl = coarse_shape(width, height, f, upsize)
+    if counts.shape != (hl, wl):
+        raise ValueError(f"reduced counts for {width}x{height} at 1/{f} must be {wl}x{hl}, got {counts.shape[1]}x{counts.shape[0]}")
+    return _finish(counts.astype(np.float32), 1.0, width, height, sigma, f, upsize)
 
 
 def _split_numpy(ix, iy, w, width: int, height: int, f: int, m: int, wl: int, hl: int) -> np.ndarray:

@@ -22,6 +22,8 @@ import numpy as np
 from trackheat import render
 from trackheat.accumulate.density import default_sigma, density
 from trackheat.accumulate.kernel import gaussian_patch
+from trackheat.accumulate import points
+from trackheat.accumulate.points import load_points, place
 from trackheat.canvas import Canvas, Rect, parse_size, union
 from trackheat.errors import UserError
 from trackheat.outputs.images import DEFAULT_ALPHA, compose_images, neutral_background, write_png
@@ -31,7 +33,7 @@ from trackheat.store import TimeRange
 if TYPE_CHECKING:
     from trackheat.store import SessionInfo, Store
 
-KINDS = ("moves", "clicks", "dwell", "scrolls")
+KINDS = points.KINDS  # (read here by the viewer's menu)
 UNITS = {"moves": "moves", "clicks": "clicks", "dwell": "seconds", "scrolls": "scroll steps"}
 EVENTS = ("clicks", "scrolls")  # kinds stored one row per event, at exact times: sharper blobs, exact time ranges
 MAX_PIXELS = 16384 * 16384  # past this a canvas is a data error, not a desktop (and would not fit in memory)
@@ -158,7 +160,7 @@ class ExportResult:
     range_text: str = ""  # the time range drawn, when one was asked for (positions: widened to whole periods)
 
 
-def _union_canvas(infos: Sequence[SessionInfo]) -> Canvas:
+def union_canvas(infos: Sequence[SessionInfo]) -> Canvas:
     """One canvas for the sessions drawn together.
 
     Real monitor layouts (from a recorder) are kept monitor by monitor; canvases
@@ -189,7 +191,7 @@ def _session_label(ids: Sequence[int], infos: Sequence[SessionInfo] = ()) -> str
     return "sessions " + ",".join(map(str, ids))
 
 
-def _when(infos: Sequence[SessionInfo], since: float | None, until: float | None) -> str:
+def when_text(infos: Sequence[SessionInfo], since: float | None, until: float | None) -> str:
     start = since if since is not None else min(s.started for s in infos)
     ends = [s.ended for s in infos if s.ended is not None]
     end = until if until is not None else (max(ends) if ends else None)
@@ -203,44 +205,26 @@ def _when(infos: Sequence[SessionInfo], since: float | None, until: float | None
     return text
 
 
-def load_points(store: Store, ids: Sequence[int], kind: str, since: float | None, until: float | None,
-                apps: Sequence[str | None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(xs, ys, weights) of what is drawn: moves weighted by count, dwell by seconds, one per click,
-    scrolls by their steps (a three-notch flick weighs three)."""
-    if kind not in KINDS:
-        raise UserError(f"expected one of {', '.join(KINDS)}, got {kind!r}", param="kind")
-    if kind == "clicks":
-        rows = store.clicks(ids, since, until, apps)
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-        a = np.array([(r[1], r[2]) for r in rows], np.int64)
-        return a[:, 0], a[:, 1], np.ones(len(a))
-    if kind == "scrolls":
-        srows = store.scrolls(ids, since, until, apps)
-        if not srows:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-        b = np.array([(r[1], r[2], abs(r[3]) + abs(r[4])) for r in srows], np.int64)
-        return b[:, 0], b[:, 1], np.maximum(b[:, 2], 1).astype(np.float64)
-    p = store.positions(ids, since, until, apps)
-    w = p.count.astype(np.float64) if kind == "moves" else p.dwell
-    keep = w > 0
-    return p.x[keep], p.y[keep], w[keep]
-
-
 def export_session(store: Store, out_dir: str | Path, *, density_path: str | Path | None = None, **options: Any) -> ExportResult:
     """Everything `trackheat export` does, callable from Python: `render_session`'s
     images written to OUT_DIR/heatmap.png and overlay.png (and the density grid
     to `density_path`)."""
     r = render_session(store, **options)
+    heat, over = write_rendered(out_dir, r.heatmap, r.overlay, r.density, density_path)
+    return dataclasses.replace(r.info, heatmap=heat, overlay=over, density=Path(density_path) if density_path else None)
+
+
+def write_rendered(out_dir: str | Path, heatmap: np.ndarray, overlay: np.ndarray, grid: np.ndarray, density_path: str | Path | None = None) -> tuple[Path, Path]:
+    """OUT_DIR/heatmap.png and overlay.png, and the density grid to `density_path` if given (export's and aggregate's files)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    heat = write_png(out / "heatmap.png", r.heatmap)
-    over = write_png(out / "overlay.png", r.overlay)
+    heat = write_png(out / "heatmap.png", heatmap)
+    over = write_png(out / "overlay.png", overlay)
     if density_path is not None:
         dp = Path(density_path)
         dp.parent.mkdir(parents=True, exist_ok=True)
-        np.save(dp, r.density)
-    return dataclasses.replace(r.info, heatmap=heat, overlay=over, density=Path(density_path) if density_path else None)
+        np.save(dp, grid)
+    return heat, over
 
 
 @dataclass
@@ -306,11 +290,12 @@ def render_session(
         raise UserError("`until` must be later than `since`", param="until")
     ids = store.resolve(session)
     infos = _memo(cache, ("infos", tuple(ids)), lambda: store.infos(ids))
-    canvas = _union_canvas(infos)
+    canvas = union_canvas(infos)
     bg_img = background_file(background) if background else None
     if bg_img is not None:
         canvas = fit_inferred_canvas(canvas, bg_img.shape[1], bg_img.shape[0])
-    region, monitors = pick_region(canvas, monitor)
+    fr = frame(canvas, kind=kind, monitor=monitor, size=size, sigma=sigma, label=_session_label(ids))
+    region = fr.region
     app_key = None if apps is None else tuple(apps)
     points_key = ("points", tuple(ids), kind, since, until, app_key)
     xs, ys, ws = _memo(cache, points_key, lambda: load_points(store, ids, kind, since, until, apps))
@@ -329,61 +314,110 @@ def render_session(
     inside = (xs >= region.left) & (xs < region.right) & (ys >= region.top) & (ys < region.bottom)
     if not inside.any():
         raise UserError(f"{_session_label(ids)}: none of its {kind} fall on monitor {monitor}")
-    out_w, out_h = parse_size(size, aspect=(region.width, region.height)) if size else (region.width, region.height)
-    if out_w * out_h > MAX_PIXELS:
-        raise UserError(f"{_session_label(ids)}: the picture would be {out_w}x{out_h} px (positions span {region.width}x{region.height}); give `size` WxH or `monitor` N")
-    sx, sy = out_w / region.width, out_h / region.height
-    sig = parse_sigma(sigma, region.width, region.height)
-    if sig is None:
-        sig = default_sigma(region.width, region.height) * (CLICK_SIGMA_FACTOR if kind in EVENTS else 1.0)
-    sig_out = max(sig * math.sqrt(sx * sy), 0.5)
     def draw() -> np.ndarray:
-        if sx == 1.0 and sy == 1.0:
-            grid = density(xs, ys, ws, width=out_w, height=out_h, sigma=sig_out, origin=(region.left, region.top), upsize=UPSIZE)
-        else:
-            # Draw straight at the output size: a 4K desktop shrunk to 1280 px costs a 1280 px grid.
-            px = (xs - region.left + 0.5) * sx - 0.5
-            py = (ys - region.top + 0.5) * sy - 0.5
-            grid = density(px, py, ws, width=out_w, height=out_h, sigma=sig_out, upsize=UPSIZE)
-        return np.ascontiguousarray(grid)
+        # Drawn straight at the output size: a 4K desktop shrunk to 1280 px costs a 1280 px grid.
+        px, py, origin = place(xs, ys, region, fr.sx, fr.sy)
+        return np.ascontiguousarray(density(px, py, ws, width=fr.width, height=fr.height, sigma=fr.sigma_out, origin=origin, upsize=UPSIZE))
 
-    grid = _memo(cache, ("grid", points_key, region, out_w, out_h, sig_out), draw)
+    grid = _memo(cache, ("grid", points_key, region, fr.width, fr.height, fr.sigma_out), draw)
 
     # Background in canvas pixels, then cut to the region and scaled to the output.
     bg = None
     if bg_img is not None:
-        img = bg_img
-        if img.shape[:2] == (region.height, region.width) and region != canvas.bounds:
-            bg = img  # a screenshot of just the monitor asked for
-        else:
-            bg = _crop(cv2.resize(img, (canvas.width, canvas.height), interpolation=cv2.INTER_AREA if img.shape[1] > canvas.width else cv2.INTER_LINEAR), canvas, region)
+        bg = background_for(bg_img, canvas, fr)
     elif stored_screenshot_:
         bg = _memo(cache, ("screenshot", ids[-1], canvas, region), lambda: _crop(stored_screenshot(store, ids[-1], canvas), canvas, region))
     elif screenshot:
         bg = _crop(fresh_screenshot(canvas), canvas, region)
-    # Fractional rectangles in output pixels: compose_images rounds each edge when it draws them.
-    outlines = [Rect((m.left - region.left) * sx, (m.top - region.top) * sy, m.width * sx, m.height * sy)  # type: ignore[arg-type]
-                for m in monitors]
-    if bg is not None and bg.shape[:2] != (out_h, out_w):
-        bg = cv2.resize(bg, (out_w, out_h), interpolation=cv2.INTER_AREA if bg.shape[1] > out_w else cv2.INTER_LINEAR)
-
     total = float(np.sum(ws[inside]))
-    amount = f"{int(total):,} {UNITS[kind]}" if kind != "dwell" else f"{total:,.1f} seconds"
+    amount = amount_text(kind, total)
     where_txt = "" if monitor in (None, "all") else f" | monitor {monitor}"
     if apps is not None:
         where_txt += " | " + ", ".join("(no application)" if a is None else a for a in apps)
-    title = f"{_session_label(ids, infos)} | {_when(infos, drawn_since, drawn_until)} | {kind}: {amount}{where_txt} | sigma {sig:.0f} px | scale {scale}"
-    # A lone point reads 1 at its peak: the bar counts moves/clicks/seconds per blob.
-    unit_scale = 1.0 / float(gaussian_patch(sig_out).max())
-    picture_bg = bg
+    title = f"{_session_label(ids, infos)} | {when_text(infos, drawn_since, drawn_until)} | {kind}: {amount}{where_txt} | sigma {fr.sigma:.0f} px | scale {scale}"
+    outlines = fr.outlines()
+    bg = picture_bg = _to_output(bg, fr)
     if bg is None and cache is not None:  # the same dark canvas compose_images would draw, kept
-        bg = _memo(cache, ("neutral", out_w, out_h, tuple(outlines)), lambda: neutral_background(out_w, out_h, outlines))
-    heat, over = compose_images(
-        grid, background_bgr=bg, colormap=colormap, scale=scale, alpha=alpha, unit=UNITS[kind],
-        title=title, unit_scale=unit_scale, outlines=outlines, background_outlines=bg is None,
-    )
-    info = ExportResult(Path("heatmap.png"), Path("overlay.png"), None, out_w, out_h, int(inside.sum()), total, sig, list(ids), amount, range_text)
+        bg = _memo(cache, ("neutral", fr.width, fr.height, tuple(outlines)), lambda: neutral_background(fr.width, fr.height, outlines))
+        heat, over = compose(grid, fr, kind=kind, title=title, background=bg, background_outlines=False, colormap=colormap, scale=scale, alpha=alpha)
+    else:
+        heat, over = compose(grid, fr, kind=kind, title=title, background=bg, colormap=colormap, scale=scale, alpha=alpha)
+    info = ExportResult(Path("heatmap.png"), Path("overlay.png"), None, fr.width, fr.height, int(inside.sum()), total, fr.sigma, list(ids), amount, range_text)
     return Rendered(heat, over, grid, info, picture_bg, outlines)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The picture's geometry: the canvas region drawn, its monitors, the output size, the blob size."""
+
+    region: Rect  # canvas pixels
+    monitors: list[Rect]  # inside the region, canvas pixels
+    width: int  # output pixels
+    height: int
+    sigma: float  # canvas pixels (the title's)
+
+    @property
+    def sx(self) -> float:
+        return self.width / self.region.width
+
+    @property
+    def sy(self) -> float:
+        return self.height / self.region.height
+
+    @property
+    def sigma_out(self) -> float:
+        """The blob size in output pixels, the density's sigma."""
+        return max(self.sigma * math.sqrt(self.sx * self.sy), 0.5)
+
+    def outlines(self) -> list[Rect]:
+        """The monitors in output pixels."""
+        r = self.region
+        # Fractional rectangles in output pixels: compose_images rounds each edge when it draws them.
+        return [Rect((m.left - r.left) * self.sx, (m.top - r.top) * self.sy, m.width * self.sx, m.height * self.sy)  # type: ignore[arg-type]
+                for m in self.monitors]
+
+
+def frame(canvas: Canvas, *, kind: str, monitor: str | int | None, size: str | None, sigma: str | float | None, label: str) -> Frame:
+    """What export draws of `canvas`: the region (the desktop or monitor N), the output size, the blob size."""
+    region, monitors = pick_region(canvas, monitor)
+    out_w, out_h = parse_size(size, aspect=(region.width, region.height)) if size else (region.width, region.height)
+    if out_w * out_h > MAX_PIXELS:
+        raise UserError(f"{label}: the picture would be {out_w}x{out_h} px (positions span {region.width}x{region.height}); give `size` WxH or `monitor` N")
+    sig = parse_sigma(sigma, region.width, region.height)
+    if sig is None:
+        sig = default_sigma(region.width, region.height) * (CLICK_SIGMA_FACTOR if kind in EVENTS else 1.0)
+    return Frame(region, monitors, out_w, out_h, sig)
+
+
+def amount_text(kind: str, total: float) -> str:
+    return f"{int(total):,} {UNITS[kind]}" if kind != "dwell" else f"{total:,.1f} seconds"
+
+
+def background_for(img: np.ndarray, canvas: Canvas, fr: Frame) -> np.ndarray:
+    """A background image (in canvas pixels) cut to the frame's region."""
+    region = fr.region
+    if img.shape[:2] == (region.height, region.width) and region != canvas.bounds:
+        return img  # a screenshot of just the monitor asked for
+    return _crop(cv2.resize(img, (canvas.width, canvas.height), interpolation=cv2.INTER_AREA if img.shape[1] > canvas.width else cv2.INTER_LINEAR), canvas, region)
+
+
+def _to_output(bg: np.ndarray | None, fr: Frame) -> np.ndarray | None:
+    """A background of the region's pixels scaled to the output size."""
+    if bg is not None and bg.shape[:2] != (fr.height, fr.width):
+        return cv2.resize(bg, (fr.width, fr.height), interpolation=cv2.INTER_AREA if bg.shape[1] > fr.width else cv2.INTER_LINEAR)
+    return bg
+
+
+def compose(grid: np.ndarray, fr: Frame, *, kind: str, title: str, background: np.ndarray | None = None, background_outlines: bool | None = None,
+            colormap: str = render.DEFAULT_COLORMAP, scale: str = "max", alpha: float = DEFAULT_ALPHA) -> tuple[np.ndarray, np.ndarray]:
+    """(heatmap BGRA, overlay BGR) of a density on `fr`'s output grid, over `background` (the region's pixels) or the monitors."""
+    bg = _to_output(background, fr)
+    # A lone point reads 1 at its peak: the bar counts moves/clicks/seconds per blob.
+    unit_scale = 1.0 / float(gaussian_patch(fr.sigma_out).max())
+    return compose_images(
+        grid, background_bgr=bg, colormap=colormap, scale=scale, alpha=alpha, unit=UNITS[kind], title=title, unit_scale=unit_scale,
+        outlines=fr.outlines(), background_outlines=bg is None if background_outlines is None else background_outlines,
+    )
 
 
 def fit_inferred_canvas(canvas: Canvas, width: int, height: int) -> Canvas:

@@ -28,7 +28,6 @@ saved with a store, and reported, but not drawn on the gaze map.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -36,8 +35,9 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from trackheat import render
-from trackheat.accumulate.fixations import MODES, apply_mode
+from trackheat.accumulate.fixations import MODES
 from trackheat.accumulate.binned import DEFAULT_BINS, DEFAULT_SIGMA_BINS, bin_shape, binned_density
+from trackheat.accumulate.points import MOUSE_FORMATS, join, read_gaze_file, session_points, session_weights, to_reference
 from trackheat.errors import UserError
 from trackheat.importers import ImportedSession, ImportOptions
 from trackheat.outputs.images import DEFAULT_ALPHA, write_images
@@ -45,7 +45,6 @@ from trackheat.outputs.images import DEFAULT_ALPHA, write_images
 if TYPE_CHECKING:
     from trackheat.store import Store
 
-MOUSE_FORMATS = {"mouse-dynamics", "positions-json"}
 UNITS = {"count": "gaze samples", "duration": "seconds"}
 NORMALIZE = ("none", "recording", "duration")
 PER_RECORDING_UNIT = "share of a recording"
@@ -123,9 +122,6 @@ def read_files(files: Sequence[str | Path], options: ImportOptions, image_size: 
     (detected) and files that cannot give what it asks for are refused, or,
     inside a folder, left out (appended to `left_out`).
     """
-    from trackheat import importers
-    from trackheat.importers.gaze_plain import NATIVE_SIZE
-
     if options.fixations is not None and options.fixations not in MODES:
         raise UserError(f"expected one of {', '.join(MODES)}, got {options.fixations!r}", param="fixations")
     paths, left = expand(files, options)
@@ -133,16 +129,8 @@ def read_files(files: Sequence[str | Path], options: ImportOptions, image_size: 
         left_out += left
     out = []
     for path, in_folder in paths:
-        fmt = importers.detect(path, options)
-        name = fmt.name
-        if name == "csv":  # "x,y" alone: the mouse CSV's header, here a gaze one
-            name = "gaze-csv"
-        elif name in MOUSE_FORMATS:
-            raise UserError(f"{path}: a {name} file is mouse data; `trackheat gaze` reads eye-tracker exports (use `trackheat import` and `trackheat export`)")
-        size = options.reference_size or (None if name in NATIVE_SIZE else image_size)
         try:
-            sessions = importers.read(path, dataclasses.replace(options, format=name, reference_size=size))
-            sessions = apply_mode(path, sessions, options.fixations, options.weight, **options.detection)
+            sessions = read_gaze_file(path, options, image_size)
         except UserError as e:
             if in_folder and getattr(e, "param", None) == "fixations":
                 if left_out is not None:
@@ -168,56 +156,15 @@ def pick_weight(sessions: Sequence[ImportedSession | dict], weight: str | None) 
     return found.pop() if found else "count"
 
 
-def _to_reference(xs, ys, canvas, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """Canvas pixels -> reference-image pixels. Stored pixel i covers [i, i+1): draw it at its centre."""
-    b = canvas.bounds
-    return (np.asarray(xs, np.float64) - b.left + 0.5) * (width / b.width), (np.asarray(ys, np.float64) - b.top + 0.5) * (height / b.height)
-
-
-def _join(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if not parts:
-        return np.zeros(0), np.zeros(0), np.zeros(0)
-    return tuple(np.concatenate(k) for k in zip(*parts))  # type: ignore[return-value]
-
-
 def points(store: Store, session_ids: Sequence[int], weight: str, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(xs, ys, weights) of stored sessions in reference-image pixels."""
     parts = []
     for sid in session_ids:
         p = store.positions([sid])
         if len(p):
-            x, y = _to_reference(p.x, p.y, store.session(sid).canvas, width, height)
+            x, y = to_reference(p.x, p.y, store.session(sid).canvas, width, height)
             parts.append((x, y, p.dwell if weight == "duration" else p.count.astype(np.float64)))
-    return _join(parts)
-
-
-def session_weights(s: ImportedSession, weight: str, normalize: str = "none") -> np.ndarray:
-    """Each point's weight in the map: its count or duration, normalized per recording if asked."""
-    w = np.asarray(s.dwell, np.float64) if weight == "duration" else (np.ones(len(s.xs)) if s.counts is None else np.asarray(s.counts, np.float64))
-    if normalize == "recording":
-        total = float(w.sum())
-        return w / total if total > 0 else w
-    if normalize == "duration":
-        length = (s.ended - s.started) if s.started is not None and s.ended is not None else 0.0
-        if not length > 0:
-            raise UserError(f"{s.meta.get('file', s.source)}: no recording time to divide by (the file carries no timestamps)", param="normalize")
-        return w / length
-    return w
-
-
-def session_points(sessions: Sequence[ImportedSession], weight: str, width: int, height: int, normalize: str = "none") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The same as `points` for the sessions just saved, from memory.
-
-    Exactly what the store now holds for them (save only sums samples per
-    pixel, and the histogram sums per bin anyway), without reading a million
-    rows back through SQL (measured: longer than parsing and rendering together).
-    """
-    parts = []
-    for s in sessions:
-        if len(s.xs):
-            x, y = _to_reference(s.xs, s.ys, s.canvas, width, height)
-            parts.append((x, y, session_weights(s, weight, normalize)))
-    return _join(parts)
+    return join(parts)
 
 
 def save_files(store: Store, parsed: list[tuple[Path, list[ImportedSession]]]) -> list[tuple[int | None, str, ImportedSession]]:
@@ -233,7 +180,7 @@ def save_files(store: Store, parsed: list[tuple[Path, list[ImportedSession]]]) -
         store.close()
 
 
-def _sigma(sigma: float | None) -> float:
+def sigma_bins(sigma: float | None) -> float:
     """The blur in bins: the binned density's own default (Pupil Cloud's: 1 % of the 300 bins)."""
     return DEFAULT_SIGMA_BINS if sigma is None else float(sigma)
 
@@ -243,27 +190,37 @@ def _draw(sessions: Sequence[ImportedSession], files, image: np.ndarray, out_dir
     """Pupil Cloud's heatmap of the sessions over `image`, written as export writes it: (grid, heatmap, overlay)."""
     height, width = image.shape[:2]
     xs, ys, ws = session_points(sessions, weight, width, height, normalize)
-    sig = _sigma(sigma)
+    sig = sigma_bins(sigma)
     if not len(xs) or not np.any(ws > 0):
         what = "fixation time" if weight == "duration" else "gaze samples"
         raise UserError(f"no {what} on the reference in {', '.join(str(f) for f in files)}: nothing to draw (see the skipped and dropped counts)")
     grid = binned_density(xs, ys, ws, width=width, height=height, bins=bins, sigma=sig)
-    # A lone point reads 1 at its peak, so the bar counts samples or seconds per blob.
-    lone = binned_density([width / 2], [height / 2], [1.0], width=width, height=height, bins=bins, sigma=sig)
-    unit_scale = 1.0 / float(lone.max()) if lone.max() > 0 else 1.0
     raw = np.concatenate([session_weights(s, weight) for s in sessions]) if sessions else np.zeros(0)
-    total = float(raw.sum())
-    amount = f"{total:,.1f} s of fixation" if weight == "duration" else f"{int(round(total)):,} samples"
-    n_rec = len(sessions)
+    heat, over = draw_grid(grid, image, out_dir, weight=weight, total=float(raw.sum()), recordings=len(sessions), bins=bins, sigma=sig,
+                           colormap=colormap, scale=scale, alpha=alpha, density_path=density_path, normalize=normalize, top=top)
+    return grid, heat, over
+
+
+def amount_text(weight: str, total: float) -> str:
+    return f"{total:,.1f} s of fixation" if weight == "duration" else f"{int(round(total)):,} samples"
+
+
+def draw_grid(grid: np.ndarray, image: np.ndarray, out_dir, *, weight: str, total: float, recordings: int, bins: int, sigma: float,
+              colormap: str, scale: str, alpha: float | None, density_path, normalize: str = "none", top: float | None = None) -> tuple[Path, Path]:
+    """heatmap.png and overlay.png of a binned density over the reference `image` (`aggregate` draws its sums here too)."""
+    height, width = image.shape[:2]
+    # A lone point reads 1 at its peak, so the bar counts samples or seconds per blob.
+    lone = binned_density([width / 2], [height / 2], [1.0], width=width, height=height, bins=bins, sigma=sigma)
+    unit_scale = 1.0 / float(lone.max()) if lone.max() > 0 else 1.0
+    amount = amount_text(weight, total)
     bx, by = bin_shape(width, height, bins)
     norm = "" if normalize == "none" else f", per {'recording' if normalize == 'recording' else 'recording time'}"
-    title = f"{n_rec} recording{'s' if n_rec != 1 else ''} | {amount} | {bx}x{by} bins, sigma {sig:g} bins | weight: {weight}{norm}"
+    title = f"{recordings} recording{'s' if recordings != 1 else ''} | {amount} | {bx}x{by} bins, sigma {sigma:g} bins | weight: {weight}{norm}"
     unit = UNITS[weight] if normalize == "none" else PER_RECORDING_UNIT if normalize == "recording" else PER_SECOND_UNITS[weight]
-    heat, over = write_images(grid, out_dir, background_bgr=image, colormap=colormap, scale=scale, unit=unit,
-                              title=title, unit_scale=unit_scale, density_path=density_path,
-                              alpha=DEFAULT_ALPHA if alpha is None else alpha,
-                              top=None if top is None else top / unit_scale)  # the bar's unit -> density
-    return grid, heat, over
+    return write_images(grid, out_dir, background_bgr=image, colormap=colormap, scale=scale, unit=unit,
+                        title=title, unit_scale=unit_scale, density_path=density_path,
+                        alpha=DEFAULT_ALPHA if alpha is None else alpha,
+                        top=None if top is None else top / unit_scale)  # the bar's unit -> density
 
 
 def heatmap(
@@ -319,7 +276,7 @@ def heatmap(
         result_sessions = [(None, str(path), s) for path, ss in parsed for s in ss]
     grid, heat, over = draw()
     bx, by = bin_shape(width, height, bins)
-    sig = _sigma(sigma)
+    sig = sigma_bins(sigma)
     py, px = np.unravel_index(int(np.argmax(grid)), grid.shape)
     assumed = sorted({(str(path), tuple(s.meta["assumed_size"])) for path, ss in parsed for s in ss if "assumed_size" in s.meta})
     return GazeResult(heat, over, grid, weight, result_sessions, (int(px), int(py)), (bx, by), sig,
