@@ -390,6 +390,8 @@ class Store:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as e:
             raise UserError(f"{self.path}: not a trackheat store, or not readable ({e})") from None
+        if version == 0:  # any SQLite file: trackheat's schema starts at 1
+            raise UserError(f"{self.path}: not a trackheat store (an SQLite database without trackheat's schema)")
         if version != SCHEMA_VERSION:
             newer = "a newer trackheat; upgrade trackheat" if version > SCHEMA_VERSION else "an older trackheat; any command that writes to it (record, import) upgrades it"
             raise UserError(f"{self.path}: schema {version}, made by {newer}")

@@ -2,8 +2,8 @@
 
 Each subcommand lives in its own module here with `register(subparsers)`,
 listed in COMMANDS; none of them imports pynput, mss or a window toolkit at
-import time, so `--help`, `import`, `sessions`, `stats`, `export` and `gaze`
-work with no screen.
+import time, so `--help`, `import`, `sessions`, `stats`, `export`, `gaze` and
+`aggregate` work with no screen.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import sys
 from typing import Sequence
 
 from trackheat import __version__
-from trackheat.cli import errors, export, gaze, import_, live, record, sessions, stats, stop, view
+from trackheat.cli import aggregate, errors, export, gaze, import_, live, record, sessions, stats, stop, view
 from trackheat.errors import UserError
 
 # Order is the order `trackheat --help` lists them in.
-COMMANDS = (record, stop, live, import_, sessions, stats, export, gaze, view)
+COMMANDS = (record, stop, live, import_, sessions, stats, export, gaze, view, aggregate)
 
 
 def build_parser() -> argparse.ArgumentParser:

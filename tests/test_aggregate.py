@@ -1,0 +1,381 @@
+"""`trackheat aggregate`: many inputs summed on Dask equal drawing them from one store.
+
+Real Dask throughout: an in-process LocalCluster, the command's default
+cluster of worker processes, and a `dask scheduler` with two `dask worker`
+processes on 127.0.0.1 started here. The reference is always the existing
+command (`export --session all` over one store holding the same sessions,
+or `gaze` over the same files), so the sum is checked against what trackheat
+already draws, within 1e-5 of the peak.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from trackheat.canvas import Canvas, Rect
+from trackheat.store import Store
+
+from conftest import IN_CI, MOUSE_DYNAMICS, ROOT, need, trackheat
+
+T0 = 1_790_000_000.0  # on an hour boundary
+TOL = 1e-5  # of the peak
+SAMPLE_GAZE = ROOT / "sample_logs" / "gaze"
+
+
+def need_dask() -> None:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        msg = "dask.distributed is not installed (make test installs the [dask] extra)"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+def one_line_error(proc, *words: str) -> str:
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("trackheat aggregate: ")
+    assert "Traceback" not in proc.stderr
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    return lines[0]
+
+
+def assert_same_density(a: np.ndarray, b: np.ndarray) -> None:
+    assert a.shape == b.shape, (a.shape, b.shape)
+    peak = float(max(np.abs(a).max(), np.abs(b).max()))
+    assert peak > 0
+    worst = float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max())
+    assert worst <= TOL * peak, f"differs by {worst / peak:.2e} of the peak"
+
+
+# -- synthetic sessions ------------------------------------------------------------------------
+def make_session(store: Store, rng: np.random.Generator, canvas: Canvas, hour: int, n: int = 3000) -> int:
+    """A session with clustered moves (two periods), dwell and clicks, on `canvas`."""
+    b = canvas.bounds
+    sid = store.create_session("synthetic", canvas, started=T0 + hour * 3600)
+    centres = rng.uniform([b.left + 40, b.top + 40], [b.right - 40, b.bottom - 40], size=(6, 2))
+    for k, period in enumerate((T0 + hour * 3600, T0 + (hour + 1) * 3600)):
+        c = centres[rng.integers(0, len(centres), n)]
+        xy = np.rint(c + rng.normal(0, 25, size=(n, 2))).astype(np.int64)
+        xy[:, 0] = np.clip(xy[:, 0], b.left - 30, b.right + 30)  # a few off the canvas, as real logs have
+        xy[:, 1] = np.clip(xy[:, 1], b.top - 30, b.bottom + 30)
+        rows = {}
+        for (x, y), cnt, dw in zip(xy.tolist(), rng.integers(1, 20, n).tolist(), rng.exponential(0.3, n).tolist()):
+            r = rows.setdefault((x, y), [0, 0.0])
+            r[0] += cnt
+            r[1] += dw
+        store.add_positions(sid, [(x, y, c_, d) for (x, y), (c_, d) in rows.items()], period=int(period))
+    clicks = [(T0 + hour * 3600 + i, int(x), int(y), "left") for i, (x, y) in enumerate(rng.uniform([b.left, b.top], [b.right, b.bottom], (80, 2)))]
+    store.add_clicks(sid, clicks)
+    store.update_session(sid, ended=T0 + (hour + 2) * 3600)
+    return sid
+
+
+def build(tmp: Path, canvases: list[list[Canvas]], seed: int = 7) -> tuple[list[Path], Path]:
+    """Stores s0, s1, ... (store i holds sessions on canvases[i]) and one store holding every session in the same order."""
+    parts = []
+    everything = tmp / "all.db"
+    rng_seed = seed
+    with Store(everything) as whole:
+        for i, group in enumerate(canvases):
+            p = tmp / "stores" / f"s{i}.db"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            with Store(p) as part:
+                for j, c in enumerate(group):
+                    rng_seed += 1
+                    make_session(part, np.random.default_rng(rng_seed), c, hour=2 * (i + j))
+                    make_session(whole, np.random.default_rng(rng_seed), c, hour=2 * (i + j))
+            parts.append(p)
+    return parts, everything
+
+
+SCREEN = Canvas.desktop([Rect(0, 0, 1280, 720)])
+TWO = Canvas.desktop([Rect(0, 0, 1280, 720), Rect(1280, 0, 800, 600)])
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory) -> tuple[list[Path], Path]:
+    return build(tmp_path_factory.mktemp("agg"), [[SCREEN, SCREEN], [SCREEN], [SCREEN, SCREEN, SCREEN], [SCREEN]])
+
+
+def export_density(db: Path, out: Path, *args: str) -> np.ndarray:
+    trackheat("export", "--db", db, "--session", "all", "-o", out, "--density", out / "d.npy", *args, check=True)
+    return np.load(out / "d.npy")
+
+
+# -- equality --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("extra", [(), ("--kind", "dwell"), ("--kind", "clicks"), ("--size", "640x360"), ("--sigma", "9")])
+def test_in_process_cluster_equals_export_of_one_store(stores, tmp_path, extra):
+    """The library on an in-process LocalCluster of threads, every kind and size."""
+    need_dask()
+    from trackheat.outputs.aggregate import aggregate
+
+    parts, whole = stores
+    want = export_density(whole, tmp_path / "export", *extra)
+    opts = dict(zip(extra[::2], extra[1::2]))
+    r = aggregate(parts, tmp_path / "agg", kind=opts.get("--kind", "moves"), size=opts.get("--size"), sigma=opts.get("--sigma"),
+                  density_path=tmp_path / "agg" / "d.npy", workers=2, processes=False)
+    assert_same_density(np.load(tmp_path / "agg" / "d.npy"), want)
+    assert len(r.inputs) == 4 and not r.skipped
+    assert sum(i["sessions"] for i in r.inputs) == 7
+
+
+def test_command_on_its_default_cluster_equals_export(stores, tmp_path):
+    """The real command, its LocalCluster of worker processes, a folder as input, --json totals."""
+    need_dask()
+    parts, whole = stores
+    want = export_density(whole, tmp_path / "export", "--since", "2026-09-21T00:00")
+    out = tmp_path / "agg"
+    proc = trackheat("aggregate", parts[0].parent, "-o", out, "--density", out / "d.npy", "--json", "--since", "2026-09-21T00:00", check=True)
+    assert_same_density(np.load(out / "d.npy"), want)
+    lines = [json.loads(s) for s in proc.stdout.splitlines()]
+    per_input, summary = lines[:-1], lines[-1]
+    assert sorted(Path(i["input"]).name for i in per_input) == ["s0.db", "s1.db", "s2.db", "s3.db"]
+    with Store(whole) as st:
+        moves = sum(s.moves for s in st.sessions())
+    # Every move on the canvas is counted once: the per-input totals add up to the store's.
+    assert sum(i["total"] for i in per_input) <= moves
+    assert sum(i["total"] for i in per_input) > 0.9 * moves
+    assert summary["inputs"] == 4 and summary["skipped"] == 0 and "LocalCluster" in summary["engine"]
+    for name in ("heatmap.png", "overlay.png"):
+        assert cv2.imread(str(out / name), cv2.IMREAD_UNCHANGED) is not None
+
+
+def test_two_monitors_and_monitor_crop_equal_export(tmp_path):
+    need_dask()
+    from trackheat.outputs.aggregate import aggregate
+
+    parts, whole = build(tmp_path, [[TWO], [TWO, TWO]])
+    for monitor in ("all", "2"):
+        want = export_density(whole, tmp_path / f"export{monitor}", "--monitor", monitor)
+        aggregate(parts, tmp_path / f"agg{monitor}", monitor=monitor, density_path=tmp_path / f"a{monitor}.npy", workers=1, processes=False)
+        assert_same_density(np.load(tmp_path / f"a{monitor}.npy"), want)
+
+
+# -- a real scheduler and two worker processes ------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    """`dask scheduler` and two `dask worker` processes (one thread each) on 127.0.0.1."""
+    need_dask()
+    from distributed import Client
+
+    d = tmp_path_factory.mktemp("dask")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    log = open(d / "cluster.log", "w")
+    procs = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+                               "--no-dashboard", "--no-show"], stdout=log, stderr=subprocess.STDOUT, cwd=d)]
+    try:
+        for i in range(2):
+            procs.append(subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
+                                           "--name", f"w{i}", "--local-directory", str(d / f"w{i}")], stdout=log, stderr=subprocess.STDOUT, cwd=d))
+        deadline = time.monotonic() + 60
+        with Client(address, timeout=60) as c:
+            while len(c.scheduler_info()["workers"]) < 2:
+                assert time.monotonic() < deadline, (d / "cluster.log").read_text()
+                time.sleep(0.2)
+        yield address
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        log.close()
+
+
+def test_scheduler_and_two_workers_equal_export(stores, dask_cluster, tmp_path):
+    from distributed import Client
+
+    parts, whole = stores
+    want = export_density(whole, tmp_path / "export", "--kind", "dwell")
+    out = tmp_path / "agg"
+    proc = trackheat("aggregate", *parts, "-o", out, "--kind", "dwell", "--density", out / "d.npy", "--scheduler", dask_cluster, check=True)
+    assert dask_cluster in proc.stdout
+    assert_same_density(np.load(out / "d.npy"), want)
+    # Both worker processes counted inputs: the work really went to the cluster.
+    with Client(dask_cluster, timeout=30) as c:
+        ran = c.run(lambda dask_worker: sum(1 for t in dask_worker.state.log if "count-" in str(t)))
+    assert len(ran) == 2
+
+
+# -- the 20 real mouse-dynamics sessions ---------------------------------------------------------
+def test_twenty_real_sessions_each_in_its_own_store_draw_the_same_picture(tmp_path):
+    need_dask()
+    src = need(MOUSE_DYNAMICS)
+    files = sorted(src.glob("*.csv"))
+    assert len(files) == 20
+    whole = tmp_path / "all.db"
+    trackheat("import", "--db", whole, *files, check=True, timeout=600)
+    from trackheat import importers
+
+    for i, f in enumerate(files):
+        with Store(tmp_path / "each" / f"{i:02d}.db") as st:
+            st.save_imported(importers.read(f))
+    want = export_density(whole, tmp_path / "export")
+    out = tmp_path / "agg"
+    proc = trackheat("aggregate", tmp_path / "each", "-o", out, "--density", out / "d.npy", check=True, timeout=600)
+    assert "20 inputs" in proc.stdout
+    assert_same_density(np.load(out / "d.npy"), want)
+    a = cv2.imread(str(out / "heatmap.png"), cv2.IMREAD_UNCHANGED).astype(int)
+    b = cv2.imread(str(tmp_path / "export" / "heatmap.png"), cv2.IMREAD_UNCHANGED).astype(int)
+    assert a.shape == b.shape
+    assert np.abs(a - b).max() <= 1  # the same picture, to a rounding of one colour level
+
+
+# -- gaze exports -------------------------------------------------------------------------------------
+def test_gaze_exports_equal_the_gaze_command(tmp_path):
+    need_dask()
+    from trackheat.outputs.aggregate import aggregate
+
+    rim = SAMPLE_GAZE / "rim"
+    files = [rim / "fixations.csv"]
+    ref = rim / "reference_image.jpeg"
+    trackheat("gaze", *files, *files, "--reference", ref, "-o", tmp_path / "gaze", "--density", tmp_path / "g.npy", check=True)
+    r = aggregate([*files, *files], tmp_path / "agg", reference=ref, density_path=tmp_path / "a.npy", workers=2, processes=False)
+    assert_same_density(np.load(tmp_path / "a.npy"), np.load(tmp_path / "g.npy"))
+    assert len(r.inputs) == 2 and r.inputs[0]["weights"] == ["duration"]
+
+
+# -- canvases -----------------------------------------------------------------------------------------
+def test_different_screens_refused_then_normalized(tmp_path):
+    need_dask()
+    big = Canvas.desktop([Rect(0, 0, 1920, 1080)])
+    small = Canvas.desktop([Rect(0, 0, 1280, 720)])
+    paths = []
+    for name, c in (("big.db", big), ("small.db", small)):
+        with Store(tmp_path / name) as st:
+            sid = st.create_session("t", c, started=T0)
+            b = c.bounds
+            st.add_positions(sid, [(b.width // 2, b.height // 2, 50, 1.0)], period=int(T0))  # the centre of each screen
+        paths.append(tmp_path / name)
+    proc = trackheat("aggregate", *paths, "-o", tmp_path / "no", "--workers", "1")
+    one_line_error(proc, "different screens", "1920x1080", "1280x720", "--normalize-canvas")
+    assert not (tmp_path / "no" / "heatmap.png").exists()
+    out = tmp_path / "yes"
+    proc = trackheat("aggregate", *paths, "-o", out, "--normalize-canvas", "--density", out / "d.npy", "--workers", "1", check=True)
+    assert "rescaled" in proc.stdout and "1280x720 -> 1920x1080" in proc.stdout
+    d = np.load(out / "d.npy")
+    assert d.shape == (1080, 1920)
+    y, x = np.unravel_index(int(np.argmax(d)), d.shape)
+    assert abs(x - 960) <= 2 and abs(y - 540) <= 2  # both centres landed on the output's centre
+
+
+# -- bad inputs -----------------------------------------------------------------------------------------
+@pytest.fixture
+def one_good(tmp_path) -> Path:
+    p = tmp_path / "good.db"
+    with Store(p) as st:
+        make_session(st, np.random.default_rng(1), SCREEN, hour=0, n=500)
+    return p
+
+
+def test_non_store_file_stops_or_is_skipped(one_good, tmp_path):
+    need_dask()
+    fake = tmp_path / "notes.db"
+    fake.write_text("these are my notes, not a store\n")
+    proc = trackheat("aggregate", one_good, fake, "-o", tmp_path / "out", "--workers", "1")
+    one_line_error(proc, str(fake), "not a trackheat store", "--skip-bad")
+    assert not (tmp_path / "out").exists()
+    proc = trackheat("aggregate", one_good, fake, "-o", tmp_path / "out", "--workers", "1", "--skip-bad", check=True)
+    assert f"skipped {fake}" in proc.stdout and "1 skipped" in proc.stdout
+    assert (tmp_path / "out" / "heatmap.png").exists()
+
+
+def test_sqlite_file_that_is_not_a_store(one_good, tmp_path):
+    need_dask()
+    import sqlite3
+
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as c:
+        c.execute("CREATE TABLE t (a)")
+    before = other.read_bytes()
+    proc = trackheat("aggregate", one_good, other, "-o", tmp_path / "out", "--workers", "1")
+    one_line_error(proc, str(other), "not a trackheat store")
+    assert other.read_bytes() == before  # opened read-only: nothing written into someone else's database
+
+
+def test_newer_schema_store_is_refused_untouched(one_good, tmp_path):
+    need_dask()
+    import sqlite3
+
+    newer = tmp_path / "newer.db"
+    newer.write_bytes(one_good.read_bytes())
+    with sqlite3.connect(newer) as c:
+        c.execute("PRAGMA user_version=999")
+    before = newer.read_bytes()
+    proc = trackheat("aggregate", one_good, newer, "-o", tmp_path / "out", "--workers", "1")
+    one_line_error(proc, str(newer), "newer trackheat")
+    assert newer.read_bytes() == before
+
+
+def test_damaged_store_is_named(one_good, tmp_path):
+    need_dask()
+    cut = tmp_path / "cut.db"
+    data = one_good.read_bytes()
+    cut.write_bytes(data[: len(data) // 3])  # the header says more pages than there are
+    proc = trackheat("aggregate", one_good, cut, "-o", tmp_path / "out", "--workers", "1")
+    one_line_error(proc, str(cut))
+
+
+def test_unreadable_file_is_named(one_good, tmp_path):
+    """Permission denied. Root reads anything, so as root the command runs without the capabilities
+    that override file permissions (setpriv, util-linux), as any other user would."""
+    need_dask()
+    locked = tmp_path / "locked.db"
+    locked.write_bytes(one_good.read_bytes())
+    locked.chmod(0)
+    cmd = [sys.executable, "-m", "trackheat", "aggregate", str(one_good), str(locked), "-o", str(tmp_path / "out"), "--workers", "1"]
+    if os.geteuid() == 0:
+        caps = "-dac_override,-dac_read_search"
+        cmd = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", *cmd]
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    one_line_error(proc, str(locked), "Permission denied", "--skip-bad")
+    assert not (tmp_path / "out").exists()
+
+
+def test_absent_scheduler_is_one_line_within_the_timeout(one_good, tmp_path):
+    need_dask()
+    port = _free_port()  # nothing listens there
+    t0 = time.monotonic()
+    proc = trackheat("aggregate", one_good, "-o", tmp_path / "out", "--scheduler", f"tcp://127.0.0.1:{port}", timeout=60)
+    took = time.monotonic() - t0
+    one_line_error(proc, "--scheduler", f"127.0.0.1:{port}", "no Dask scheduler")
+    assert took < 30, took
+
+
+def test_missing_dask_extra_is_one_line(one_good, tmp_path):
+    """As on an install without the [dask] extra: `distributed` cannot be imported."""
+    block = tmp_path / "block"
+    (block / "distributed").mkdir(parents=True)
+    (block / "distributed" / "__init__.py").write_text("raise ImportError('not installed')\n")
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    env["PYTHONPATH"] = str(block)
+    proc = trackheat("aggregate", one_good, "-o", tmp_path / "out", env=env)
+    one_line_error(proc, "pip install 'trackheat[dask]'")
+
+
+def test_help_needs_no_display_and_no_dask(tmp_path):
+    proc = trackheat("aggregate", "--help", check=True)
+    assert "--scheduler" in proc.stdout and "--normalize-canvas" in proc.stdout and "--skip-bad" in proc.stdout

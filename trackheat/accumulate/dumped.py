@@ -1,0 +1,100 @@
+"""Positions from a `trackheat dump --format parquet` file, for `aggregate`.
+
+The file holds the rows a heatmap is drawn from: session, period_start, app,
+x, y, count, dwell. It carries no monitor layout, so its canvas is the
+smallest one holding its points, read from the column statistics without
+reading the data (as a mouse log's inferred canvas). pyarrow is the optional
+extra `trackheat[parquet]`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from trackheat.canvas import Canvas, Rect
+from trackheat.errors import UserError
+
+COLUMNS = ("session", "period_start", "app", "x", "y", "count", "dwell")
+MISSING = "reading Parquet files needs pyarrow, an optional extra: pip install 'trackheat[parquet]'"
+
+
+def _pq():
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UserError(MISSING) from None
+    return pq
+
+
+def _open(path: Path):
+    pq = _pq()
+    try:
+        f = pq.ParquetFile(str(path))
+    except OSError as e:
+        raise UserError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0]})") from None
+    names = set(f.schema_arrow.names)
+    missing = [c for c in ("x", "y", "count", "dwell") if c not in names]
+    if missing:
+        raise UserError(f"{path}: not a trackheat dump (no {', '.join(missing)} column)")
+    return f
+
+
+def describe(path: Path, kind: str) -> tuple[Canvas, int]:
+    """(inferred canvas, rows) from the footer's statistics alone."""
+    if kind == "clicks":
+        raise UserError(f"{path}: a positions dump holds moves and dwell, not clicks")
+    f = _open(path)
+    md = f.metadata
+    schema = f.schema_arrow
+    lo = [0, 0]
+    hi = [0, 0]
+    seen = False
+    for g in range(md.num_row_groups):
+        rg = md.row_group(g)
+        if rg.num_rows == 0:
+            continue
+        for axis, name in enumerate(("x", "y")):
+            st = rg.column(schema.get_field_index(name)).statistics
+            if st is None or not st.has_min_max:
+                return _covering(path, f), md.num_rows  # no statistics: read the two columns
+            lo[axis] = min(lo[axis], int(st.min))
+            hi[axis] = max(hi[axis], int(st.max)) if seen else int(st.max)
+        seen = True
+    if not seen:
+        return Canvas((Rect(0, 0, 1, 1),), extra={"inferred": True}), 0
+    return Canvas((Rect(lo[0], lo[1], hi[0] + 1 - lo[0], hi[1] + 1 - lo[1]),), extra={"inferred": True}), md.num_rows
+
+
+def _covering(path: Path, f) -> Canvas:
+    t = f.read(columns=["x", "y"])
+    return Canvas.covering(t.column("x").to_numpy(), t.column("y").to_numpy())
+
+
+def points(path: Path, kind: str, since: float | None, until: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(xs, ys, weights, sessions) of the rows in [since, until) by period start, as the store selects periods."""
+    if kind == "clicks":
+        raise UserError(f"{path}: a positions dump holds moves and dwell, not clicks")
+    f = _open(path)
+    cols = ["x", "y", "count" if kind == "moves" else "dwell"]
+    have = set(f.schema_arrow.names)
+    if since is not None or until is not None:
+        if "period_start" not in have:
+            raise UserError(f"{path}: no period_start column, so no time range can be chosen")
+        cols.append("period_start")
+    if "session" in have:
+        cols.append("session")
+    t = f.read(columns=cols)
+    xs = t.column("x").to_numpy().astype(np.int64, copy=False)
+    ys = t.column("y").to_numpy().astype(np.int64, copy=False)
+    ws = t.column(cols[2]).to_numpy().astype(np.float64)
+    keep = ws > 0
+    if "period_start" in cols:
+        p = t.column("period_start").to_numpy().astype(np.float64)
+        if since is not None:
+            keep &= p >= since
+        if until is not None:
+            keep &= p < until
+    sessions = len(np.unique(t.column("session").to_numpy())) if "session" in cols else 1
+    return xs[keep], ys[keep], ws[keep], sessions
