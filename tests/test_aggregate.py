@@ -237,10 +237,16 @@ def test_twenty_real_sessions_each_in_its_own_store_draw_the_same_picture(tmp_pa
     proc = trackheat("aggregate", tmp_path / "each", "-o", out, "--density", out / "d.npy", check=True, timeout=600)
     assert "20 inputs" in proc.stdout
     assert_same_density(np.load(out / "d.npy"), want)
-    a = cv2.imread(str(out / "heatmap.png"), cv2.IMREAD_UNCHANGED).astype(int)
-    b = cv2.imread(str(tmp_path / "export" / "heatmap.png"), cv2.IMREAD_UNCHANGED).astype(int)
+    # The same picture: colour levels at most one apart (float rounding at a level's edge), and
+    # those few pixels a rounding, not a region.
+    from trackheat import render
+
+    la, lb = (render.normalize_u8(d).astype(int) for d in (np.load(out / "d.npy"), want))
+    assert np.abs(la - lb).max() <= 1
+    a = cv2.imread(str(out / "heatmap.png"), cv2.IMREAD_UNCHANGED)
+    b = cv2.imread(str(tmp_path / "export" / "heatmap.png"), cv2.IMREAD_UNCHANGED)
     assert a.shape == b.shape
-    assert np.abs(a - b).max() <= 1  # the same picture, to a rounding of one colour level
+    assert (a != b).any(axis=2).mean() < 1e-3
 
 
 # -- gaze exports -------------------------------------------------------------------------------------

@@ -62,13 +62,31 @@ class Engine:
         self.timeout = float(timeout)
         self.client: Any = None
         self._cluster: Any = None
+        self._quiet: Any = None
 
     def __enter__(self) -> "Engine":
         dist = _distributed()
         import logging
+        import warnings
+
+        # Dask's notes to cluster operators (a port taken, an event loop slow under load) are not
+        # this command's output: its errors come back as exceptions, and stderr stays one line.
+        self._quiet = warnings.catch_warnings()
+        self._quiet.__enter__()
+        warnings.filterwarnings("ignore", module=r"distributed(\.|$)")
+        self._log = logging.getLogger("distributed")
+        self._log_level = self._log.level
+        self._log.setLevel(logging.ERROR)
+        try:
+            return self._start(dist)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+
+    def _start(self, dist: Any) -> "Engine":
+        import logging
 
         if self.scheduler is None:
-            # Dask's own warnings (ports, memory) are for cluster operators, not for this one command.
             # On this machine only: worker processes talk over loopback TCP, and the scheduler's
             # HTTP endpoint (it always starts one) takes any free loopback port, with no dashboard.
             where = {"host": "127.0.0.1"} if self.processes else {}
@@ -86,10 +104,17 @@ class Engine:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.client is not None:
-            self.client.close()
-        if self._cluster is not None:
-            self._cluster.close()
+        try:
+            if self.client is not None:
+                self.client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+        finally:
+            self.client = self._cluster = None
+            if self._quiet is not None:
+                self._log.setLevel(self._log_level)
+                self._quiet.__exit__(None, None, None)
+                self._quiet = None
 
     @property
     def n_workers(self) -> int:

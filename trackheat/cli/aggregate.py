@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from trackheat import defaults
 from trackheat.cli.common import parse_time, print_json
 
 PROGRESS_AFTER = 2.0  # seconds: shorter runs draw no progress bar
@@ -35,11 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="workers of the in-process cluster (default: one per core, at most one per input)")
     p.add_argument("--format", default="auto", help="gaze exports: auto (default, from the header) or a gaze format name, as `trackheat gaze --format`")
     add_gaze_options(p)
-    p.add_argument("--bins", type=int, default=300, help="gaze exports: histogram bins on the wider side of the reference (default 300)")
-    p.add_argument("--sigma", metavar="S", help="blob size as export's (pixels or a share of the diagonal, 1%% by default); for gaze exports in bins (default 3)")
-    p.add_argument("--colormap", default="turbo", metavar="NAME", help="any OpenCV colormap by name: turbo (default), jet, inferno, hot, viridis, ...")
-    p.add_argument("--scale", default="max", metavar="max|pNN|log|sqrt", help="colour scale: max (default), pNN such as p99.5, log or sqrt")
-    p.add_argument("--alpha", type=float, metavar="A", help="opacity of the heat over the background, 0..1 (default 0.65)")
+    p.add_argument("--bins", type=int, default=defaults.BINS, help="gaze exports: histogram bins on the wider side of the reference (default %(default)s)")
+    p.add_argument("--sigma", metavar="S", help=f"blob size as export's (pixels or a share of the diagonal, 1%% by default); for gaze exports in bins (default {defaults.SIGMA_BINS:g})")
+    p.add_argument("--colormap", default=defaults.COLORMAP, metavar="NAME", help="any OpenCV colormap by name: turbo, jet, inferno, hot, viridis, ... (default %(default)s)")
+    p.add_argument("--scale", default=defaults.SCALE, metavar="max|pNN|log|sqrt", help="colour scale: max, pNN such as p99.5, log or sqrt (default %(default)s)")
+    p.add_argument("--alpha", type=float, metavar="A", help=f"opacity of the heat over the background, 0..1 (default {defaults.ALPHA})")
     p.add_argument("--size", metavar="WxH", help="output size, e.g. 1280x720, or a width alone (default: the canvas size)")
     p.add_argument("--density", metavar="FILE.npy", help="also save the float32 density grid (numpy .npy, rows = y)")
     p.add_argument("--json", action="store_true", help="print one JSON object per input (its totals) and one for the picture")

@@ -44,6 +44,7 @@ from trackheat.canvas import Canvas, Rect
 from trackheat.errors import UserError
 from trackheat.importers import ImportOptions
 from trackheat.outputs import export, gaze
+from trackheat.outputs.images import DEFAULT_ALPHA
 
 
 @dataclass
@@ -258,7 +259,7 @@ def _draw_mouse(grid, infos: list[dict], good: list[Described], plan: Plan, fr, 
              f"sigma {fr.sigma:.0f} px | scale {scale}")
     bg = export.background_for(bg_img, canvas, fr) if bg_img is not None else None
     heat, over = export.draw(image, fr, out_dir, kind=sel.kind, title=title, background=bg, colormap=colormap, scale=scale,
-                             alpha=export.DEFAULT_ALPHA if alpha is None else alpha, density_path=density_path)
+                             alpha=DEFAULT_ALPHA if alpha is None else alpha, density_path=density_path)
     return AggregateResult(heat, over, Path(density_path) if density_path else None, plan.width, plan.height, infos,
                            amount=amount, sigma=fr.sigma)
 
