@@ -101,14 +101,15 @@ def main() -> None:
         t_loop, ref = best(loop)
         assert sum(i["rows"] for i in ref.inputs) == total_rows
         results = [("single-process loop (no Dask): baseline", t_loop, None)]
-        for workers in (1, 2):
+        for workers, processes in ((1, True), (2, True), (2, False)):
             t_start = time.perf_counter()
-            with Engine(workers=workers) as eng:
+            with Engine(workers=workers, processes=processes) as eng:
                 t_start = time.perf_counter() - t_start
                 t_job, part = best(lambda: eng.map_reduce(count, inputs, plan, add))
             worst = float(np.abs(part.grid - ref.grid).max() / ref.grid.max())
             assert worst < 1e-9, worst
-            results.append((f"Dask LocalCluster, {workers} worker process{'es' if workers > 1 else ''} (start-up {t_start:.1f} s, not in the time)", t_job, t_start))
+            what = f"{workers} worker process{'es' if workers > 1 else ''}" if processes else f"{workers} worker threads in this process"
+            results.append((f"Dask LocalCluster, {what} (start-up {t_start:.1f} s, not in the time)", t_job, t_start))
         cmd = [sys.executable, "-m", "trackheat", "aggregate", str(tmp / "stores"), "-o", str(tmp / "out"), "--workers", "2"]
         env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
         t_cmd, proc = timed(lambda: subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT))

@@ -165,6 +165,28 @@ def test_two_monitors_and_monitor_crop_equal_export(tmp_path):
         assert_same_density(np.load(tmp_path / f"a{monitor}.npy"), want)
 
 
+def test_few_pixels_many_moves_drawn_as_export_draws_them(tmp_path):
+    """A resting cursor: 40 pixels with thousands of moves. The stores' totals promise many points,
+    but export stamps so few; aggregate counts again at the grid export blurs, and still matches."""
+    need_dask()
+    from trackheat.outputs.aggregate import aggregate
+
+    rng = np.random.default_rng(3)
+    parts = []
+    with Store(tmp_path / "all.db") as whole:
+        for i in range(2):
+            rows = [(int(x), int(y), int(c), 0.0) for x, y, c in zip(rng.integers(100, 1200, 20), rng.integers(100, 650, 20), rng.integers(500, 3000, 20))]
+            with Store(tmp_path / f"p{i}.db") as st:
+                for target in (st, whole):
+                    sid = target.create_session("rest", SCREEN, started=T0)
+                    target.add_positions(sid, rows, period=int(T0))
+                    target.update_session(sid, ended=T0 + 60)
+            parts.append(tmp_path / f"p{i}.db")
+    want = export_density(tmp_path / "all.db", tmp_path / "export")
+    aggregate(parts, tmp_path / "agg", density_path=tmp_path / "a.npy", workers=1, processes=False)
+    assert_same_density(np.load(tmp_path / "a.npy"), want)
+
+
 # -- a real scheduler and two worker processes ------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:
@@ -261,6 +283,42 @@ def test_gaze_exports_equal_the_gaze_command(tmp_path):
     r = aggregate([*files, *files], tmp_path / "agg", reference=ref, density_path=tmp_path / "a.npy", workers=2, processes=False)
     assert_same_density(np.load(tmp_path / "a.npy"), np.load(tmp_path / "g.npy"))
     assert len(r.inputs) == 2 and r.inputs[0]["weights"] == ["duration"]
+
+
+# -- `dump` Parquet files ----------------------------------------------------------------------------
+def test_parquet_dumps_equal_export_of_the_same_rows(tmp_path):
+    """Files in `trackheat dump --format parquet`'s columns, written here with pyarrow, summed with a store."""
+    need_dask()
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        msg = "pyarrow is not installed (make test installs the [parquet] extra)"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    from trackheat.outputs.aggregate import aggregate
+
+    rng = np.random.default_rng(5)
+    inputs = []
+    with Store(tmp_path / "all.db") as whole:
+        for i in range(3):
+            xy = np.unique(np.rint(rng.normal([600, 350], [200, 120], (4000, 2))).astype(np.int64), axis=0)
+            xy = xy[(xy[:, 0] >= 0) & (xy[:, 1] >= 0)]
+            counts = rng.integers(1, 9, len(xy))
+            dwell = rng.exponential(0.4, len(xy))
+            sid = whole.create_session("dump", Canvas.covering(xy[:, 0], xy[:, 1]), started=T0)
+            whole.add_positions(sid, [(int(x), int(y), int(c), float(d)) for (x, y), c, d in zip(xy, counts, dwell)], period=int(T0))
+            whole.update_session(sid, ended=T0 + 600)
+            table = pa.table({"session": np.full(len(xy), i + 1), "period_start": np.full(len(xy), T0), "app": [None] * len(xy),
+                              "x": xy[:, 0], "y": xy[:, 1], "count": counts, "dwell": dwell})
+            pq.write_table(table, tmp_path / f"d{i}.parquet")
+            inputs.append(tmp_path / f"d{i}.parquet")
+    for kind in ("moves", "dwell"):
+        want = export_density(tmp_path / "all.db", tmp_path / f"export-{kind}", "--kind", kind)
+        r = aggregate(inputs, tmp_path / f"agg-{kind}", kind=kind, density_path=tmp_path / f"{kind}.npy", workers=2, processes=False)
+        assert_same_density(np.load(tmp_path / f"{kind}.npy"), want)
+        assert [i["format"] for i in r.inputs] == ["parquet"] * 3
 
 
 # -- canvases -----------------------------------------------------------------------------------------

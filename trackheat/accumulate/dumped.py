@@ -42,27 +42,26 @@ def _open(path: Path):
 
 
 def describe(path: Path, kind: str) -> tuple[Canvas, int]:
-    """(inferred canvas, rows) from the footer's statistics alone."""
+    """(inferred canvas, rows), from the footer's statistics alone where the writer kept them."""
     if kind == "clicks":
         raise UserError(f"{path}: a positions dump holds moves and dwell, not clicks")
     f = _open(path)
     md = f.metadata
-    schema = f.schema_arrow
-    lo = [0, 0]
-    hi = [0, 0]
-    seen = False
+    ix, iy = f.schema_arrow.get_field_index("x"), f.schema_arrow.get_field_index("y")
+    lo: list[int] = [0, 0]  # as Canvas.covering: the canvas holds (0, 0)
+    hi: list[int | None] = [None, None]
     for g in range(md.num_row_groups):
         rg = md.row_group(g)
         if rg.num_rows == 0:
             continue
-        for axis, name in enumerate(("x", "y")):
-            st = rg.column(schema.get_field_index(name)).statistics
+        for axis, col in enumerate((ix, iy)):
+            st = rg.column(col).statistics
             if st is None or not st.has_min_max:
                 return _covering(path, f), md.num_rows  # no statistics: read the two columns
             lo[axis] = min(lo[axis], int(st.min))
-            hi[axis] = max(hi[axis], int(st.max)) if seen else int(st.max)
-        seen = True
-    if not seen:
+            top = hi[axis]
+            hi[axis] = int(st.max) if top is None else max(top, int(st.max))
+    if hi[0] is None or hi[1] is None:
         return Canvas((Rect(0, 0, 1, 1),), extra={"inferred": True}), 0
     return Canvas((Rect(lo[0], lo[1], hi[0] + 1 - lo[0], hi[1] + 1 - lo[1]),), extra={"inferred": True}), md.num_rows
 
