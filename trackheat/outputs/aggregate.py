@@ -258,8 +258,9 @@ def _draw_mouse(grid, infos: list[dict], good: list[Described], plan: Plan, fr, 
     title = (f"{len(infos)} inputs, {n_sessions} sessions{when} | {sel.kind}: {amount}{where}{norm} | "
              f"sigma {fr.sigma:.0f} px | scale {scale}")
     bg = export.background_for(bg_img, canvas, fr) if bg_img is not None else None
-    heat, over = export.draw(image, fr, out_dir, kind=sel.kind, title=title, background=bg, colormap=colormap, scale=scale,
-                             alpha=DEFAULT_ALPHA if alpha is None else alpha, density_path=density_path)
+    heat_img, over_img = export.compose(image, fr, kind=sel.kind, title=title, background=bg, colormap=colormap, scale=scale,
+                                        alpha=DEFAULT_ALPHA if alpha is None else alpha)
+    heat, over = export.write_rendered(out_dir, heat_img, over_img, image, density_path)
     return AggregateResult(heat, over, Path(density_path) if density_path else None, plan.width, plan.height, infos,
                            amount=amount, sigma=fr.sigma)
 
