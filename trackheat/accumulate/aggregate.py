@@ -207,8 +207,8 @@ def _describe_store(inp: Input, selection: Selection) -> Described:
 
     with Store(inp.path, readonly=True) as st:
         infos = st.sessions()
-    if selection.kind == "clicks":
-        rows = sum(s.clicks for s in infos)
+    if selection.kind in ("clicks", "scrolls"):
+        rows = sum(s.clicks if selection.kind == "clicks" else s.scrolls for s in infos)
     else:
         rows = sum(s.moves for s in infos)  # the kept total: at least the distinct positions, known without reading them
     return Described(inp, sessions=infos, rows=rows, format="store")
