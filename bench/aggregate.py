@@ -93,13 +93,12 @@ def main() -> None:
         sel = Selection()
         described = [describe(i, sel) for i in inputs]
         plan = _mouse_plan(described, sel, "all", None, None, None, False)[0]
-        total_rows = sum(d.rows for d in described)
 
         def loop():
             return total(count(i, plan) for i in inputs)
 
         t_loop, ref = best(loop)
-        assert sum(i["rows"] for i in ref.inputs) == total_rows
+        total_rows = sum(i["rows"] for i in ref.inputs)  # position rows read from the stores
         results = [("single-process loop (no Dask): baseline", t_loop, None)]
         for workers, processes in ((1, True), (2, True), (2, False)):
             t_start = time.perf_counter()

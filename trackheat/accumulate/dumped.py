@@ -43,8 +43,8 @@ def _open(path: Path):
 
 def describe(path: Path, kind: str) -> tuple[Canvas, int]:
     """(inferred canvas, rows), from the footer's statistics alone where the writer kept them."""
-    if kind == "clicks":
-        raise UserError(f"{path}: a positions dump holds moves and dwell, not clicks")
+    if kind in ("clicks", "scrolls"):
+        raise UserError(f"{path}: a positions dump holds moves and dwell, not {kind}")
     f = _open(path)
     md = f.metadata
     ix, iy = f.schema_arrow.get_field_index("x"), f.schema_arrow.get_field_index("y")
@@ -73,8 +73,8 @@ def _covering(path: Path, f) -> Canvas:
 
 def points(path: Path, kind: str, since: float | None, until: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """(xs, ys, weights, sessions) of the rows in [since, until) by period start, as the store selects periods."""
-    if kind == "clicks":
-        raise UserError(f"{path}: a positions dump holds moves and dwell, not clicks")
+    if kind in ("clicks", "scrolls"):
+        raise UserError(f"{path}: a positions dump holds moves and dwell, not {kind}")
     f = _open(path)
     cols = ["x", "y", "count" if kind == "moves" else "dwell"]
     have = set(f.schema_arrow.names)
