@@ -119,3 +119,21 @@ def test_per_application_counts_are_exact(desk, db):
     bad = trackheat("export", "--db", db, "--app", "Gamma", "-o", db.parent / "nope")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
     assert "Gamma" in bad.stderr and "Alpha, Beta" in bad.stderr, bad.stderr
+
+
+def test_concurrent_recorder_and_delete_of_another_session(xvfb, db):
+    from conftest import ROOT
+
+    trackheat("import", "--db", db, *sorted((ROOT / "sample_logs").glob("*.csv")), check=True)
+    rec = Rec(xvfb, db, "--flush-interval", "0.2")
+    moves(xvfb, path(100, 100, 50))
+    time.sleep(0.5)
+    gone = trackheat("sessions", "--db", db, "delete", "1", "--yes")
+    assert gone.returncode == 0, gone.stderr
+    refused = trackheat("sessions", "--db", db, "delete", "4", "--yes")
+    assert refused.returncode == 2 and "being recorded" in refused.stderr
+    moves(xvfb, path(300, 300, 30))
+    assert rec.finish() == 0, rec.stderr
+    out = json.loads(trackheat("sessions", "--db", db, "--json", check=True).stdout)
+    assert [s["id"] for s in out] == [2, 3, 4]
+    assert out[-1]["moves"] == 80

@@ -578,7 +578,9 @@ class Store:
         with self.transaction():
             for s in sessions:
                 started = time.time() if s.started is None else s.started
-                sid = self.create_session(s.source, s.canvas, started=started, kind=s.kind, meta=s.meta, content_hash=content_hash)
+                meta = dict(s.meta)
+                meta.setdefault("time_source", "import time" if s.started is None else "the file")
+                sid = self.create_session(s.source, s.canvas, started=started, kind=s.kind, meta=meta, content_hash=content_hash)
                 ids.append(sid)
                 period_len = DEFAULT_PERIOD
                 xs, ys = _pixels(s.xs), _pixels(s.ys)

@@ -13,11 +13,11 @@ import sys
 from typing import Sequence
 
 from trackheat import __version__
-from trackheat.cli import aggregate, errors, export, gaze, import_, live, record, sessions, stats, stop, view
+from trackheat.cli import aggregate, dump, errors, export, gaze, import_, live, record, sessions, stats, stop, view
 from trackheat.errors import UserError
 
 # Order is the order `trackheat --help` lists them in.
-COMMANDS = (record, stop, live, import_, sessions, stats, export, gaze, view, aggregate)
+COMMANDS = (record, stop, live, import_, sessions, stats, export, dump, gaze, view, aggregate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_gaze_options(p)
     add_db(p)
     p.add_argument("--json", action="store_true", help="one JSON object per imported session")
+    p.add_argument("--again", action="store_true", help="import a file even if the same content was imported before")
     p.set_defaults(run=run)
 
 
@@ -74,13 +75,23 @@ def run(args: argparse.Namespace) -> int:
 
     parsed = [(f, apply_mode(f, importers.read(f, options), options.fixations, options.weight, **options.detection)) for f in args.files]
     warn_assumed(parsed)
+    digests = [importers.content_hash(f) for f in args.files]  # the same content imported twice is found by this
     with open_store(args, create=True) as store:
-        for f, sessions in parsed:
-            ids = store.save_imported(sessions)
-            for sid, s in zip(ids, sessions):
+        for (f, sessions), digest in zip(parsed, digests):
+            before = store.find_hash(digest)
+            if before and not args.again:
+                which = ", ".join(map(str, before))
                 if args.json:
-                    print_json({"session": sid, "file": str(f), "format": s.source.split(":")[0], "moves": s.moves, "clicks": len(s.clicks), "scrolls": len(s.scrolls), "dropped": s.dropped, "skipped": s.skipped})
+                    print_json({"file": str(f), "already_imported_as": before})
+                else:
+                    print(f"{f}: already imported as session {which}; nothing imported (`trackheat import --again` imports it once more)")
+                continue
+            ids = store.save_imported(sessions, content_hash=digest)
+            for sid, s in zip(ids, sessions):
+                when = s.meta.get("time_source") or ("import time" if s.started is None else "the file")
+                if args.json:
+                    print_json({"session": sid, "file": str(f), "format": s.source.split(":")[0], "moves": s.moves, "clicks": len(s.clicks), "scrolls": len(s.scrolls), "dropped": s.dropped, "skipped": s.skipped, "time_source": when})
                 else:
                     extra = f", {s.skipped} skipped" if s.skipped else ""
-                    print(f"session {sid}: {f}: {s.moves} moves, {len(s.clicks)} clicks, {len(s.scrolls)} scrolls, {s.dropped} dropped rows{extra}")
+                    print(f"session {sid}: {f}: {s.moves} moves, {len(s.clicks)} clicks, {len(s.scrolls)} scrolls, {s.dropped} dropped rows{extra}; times from {when}")
     return 0

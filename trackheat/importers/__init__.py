@@ -16,7 +16,7 @@ from trackheat.errors import BadInput, UserError
 from trackheat.importers import gaze_plain, mouse_dynamics, plain
 from trackheat.importers.base import Format, ImportedSession, ImportOptions, parse_float
 
-__all__ = ["FORMATS", "Format", "ImportOptions", "ImportedSession", "detect", "formats", "header_of", "parse_float", "read"]
+__all__ = ["FORMATS", "content_hash", "Format", "ImportOptions", "ImportedSession", "detect", "formats", "header_of", "parse_float", "read"]
 
 FORMATS: tuple[Format, ...] = (*mouse_dynamics.FORMATS, *plain.FORMATS, *gaze_plain.FORMATS)
 
@@ -92,3 +92,14 @@ def _bad_utf8(path: Path) -> BadInput:
             except UnicodeDecodeError as e:
                 return BadInput(path, f"not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1})", n)
     return BadInput(path, "not UTF-8 text")
+
+
+def content_hash(path: str | Path) -> str:
+    """SHA-256 of a file's bytes: the same log imported twice is found by this, whatever its name."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -98,6 +98,8 @@ def _read(path: Path, options: ImportOptions) -> list[ImportedSession]:
             active_seconds=active,
             idle_seconds=idle,
             dropped=dropped,
+            # The client timestamps count from the start of the recording, not from an epoch.
+            meta={"time_source": "import time (the file's timestamps are relative to its start)"},
         )
     ]
 
