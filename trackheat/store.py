@@ -297,36 +297,54 @@ class _Merge:
     """Sums (x, y, count, dwell) parts into one Positions.
 
     Parts whose bounds are known up front (roll-ups carry theirs) go into a
-    dense grid one at a time, so a month costs one grid, not every part at once.
+    dense grid, a group of parts per bincount: one bincount per part costs a
+    whole grid each time (23 ms at 1080p, 2.8 s for a month of 120 roll-ups);
+    grouped, a month is a handful. Memory stays one grid plus one group.
     """
+
+    GROUP = 1 << 20  # entries per bincount
 
     def __init__(self, bounds: list[tuple[int, int, int, int]]) -> None:
         self.parts: list[tuple] = []
-        self.dense = None
+        self.dense: tuple[np.ndarray, np.ndarray] | None = None
+        self.pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.pending_n = 0
         if bounds:
             self.x0 = min(b[0] for b in bounds)
             self.x1 = max(b[1] for b in bounds)
             self.y0 = min(b[2] for b in bounds)
             self.y1 = max(b[3] for b in bounds)
             self.w = self.x1 - self.x0 + 1
-            size = self.w * (self.y1 - self.y0 + 1)
-            if size <= DENSE_MAX:
-                self.dense = (np.zeros(size, np.float64), np.zeros(size, np.float64))
+            self.size = self.w * (self.y1 - self.y0 + 1)
+            if self.size <= DENSE_MAX:
+                self.dense = (np.zeros(self.size, np.float64), np.zeros(self.size, np.float64))
 
     def add(self, x, y, c, d) -> None:
         if not len(x):
             return
         if self.dense is not None and int(x.min()) >= self.x0 and int(x.max()) <= self.x1 and int(y.min()) >= self.y0 and int(y.max()) <= self.y1:
             key = (np.asarray(y, np.int64) - self.y0) * self.w + (np.asarray(x, np.int64) - self.x0)
-            lo = int(key.min())
-            key -= lo
-            cs = np.bincount(key, weights=c)
-            self.dense[0][lo:lo + len(cs)] += cs
-            self.dense[1][lo:lo + len(cs)] += np.bincount(key, weights=d)
+            self.pending.append((key, np.asarray(c, np.float64), np.asarray(d, np.float64)))
+            self.pending_n += len(key)
+            if self.pending_n >= self.GROUP:
+                self._drain()
         else:
             self.parts.append((np.asarray(x, np.int64), np.asarray(y, np.int64), np.asarray(c, np.int64), np.asarray(d, np.float64)))
 
+    def _drain(self) -> None:
+        if not self.pending or self.dense is None:
+            return
+        key = np.concatenate([p[0] for p in self.pending])
+        c = np.concatenate([p[1] for p in self.pending])
+        d = np.concatenate([p[2] for p in self.pending])
+        self.pending, self.pending_n = [], 0
+        lo, hi = int(key.min()), int(key.max()) + 1
+        key -= lo
+        self.dense[0][lo:hi] += np.bincount(key, weights=c, minlength=hi - lo)
+        self.dense[1][lo:hi] += np.bincount(key, weights=d, minlength=hi - lo)
+
     def result(self) -> Positions:
+        self._drain()
         parts = list(self.parts)
         if self.dense is not None:
             cnt, dw = self.dense
@@ -1052,7 +1070,11 @@ class Store:
         p = self.positions(session_ids) if positions is None else positions
         if not len(p):
             return []
-        order = np.lexsort((p.y, p.x, -p.count))[:n]
+        top = np.argpartition(-p.count, n)[:n + 1] if len(p) > n + 1 else np.arange(len(p))
+        # Ties at the cut: keep every position whose count reaches the n-th, then order exactly.
+        cut = np.sort(p.count[top])[::-1][min(n, len(top)) - 1]
+        top = np.flatnonzero(p.count >= cut)
+        order = top[np.lexsort((p.y[top], p.x[top], -p.count[top]))][:n]
         return [[int(p.x[i]), int(p.y[i]), int(p.count[i])] for i in order if p.count[i] > 0]
 
     def clicks_by_button(self, session_ids: Sequence[int], since: float | None = None, until: float | None = None) -> dict[str, int]:

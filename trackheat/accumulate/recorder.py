@@ -263,8 +263,9 @@ def _rows(p: PeriodBuffer) -> list[tuple[int, int, int, float]]:
 
 
 def write_batch(store: Store, session_id: int, b: Batch, *, ended: float, layouts: Sequence[tuple[float, Canvas]] = (),
-                screenshots: Sequence[tuple[float, int, bytes]] = (), meta: dict | None = None) -> None:
-    """One flush: the whole batch or nothing."""
+                screenshots: Sequence[tuple[float, int, bytes]] = (), meta: dict | None = None, final: bool = False) -> None:
+    """One flush: the whole batch or nothing. The final one rolls the session's last day up too
+    (the session is over: nothing more will be written into it)."""
     with store.transaction():
         for p in b.periods:
             rows = _rows(p)
@@ -280,7 +281,10 @@ def write_batch(store: Store, session_id: int, b: Batch, *, ended: float, layout
         for t, monitor, png in screenshots:
             store.add_screenshot(session_id, monitor, png, t)
         store.update_session(session_id, ended=ended, add_active=b.active, add_idle=b.idle, add_distance=b.distance, meta=meta)
-        store.roll_up(session_id, ended)  # days that are over get their roll-ups (a comparison when none is due)
+        # Days that are over get their roll-ups (a comparison when none is due).
+        from trackheat.store import DAY
+
+        store.roll_up(session_id, ended + DAY if final else ended)
 
 
 @dataclass
@@ -367,7 +371,7 @@ class Flusher(threading.Thread):
             shots, self._shots = self._shots, []
         t0 = time.perf_counter()
         try:
-            write_batch(store, self.session_id, b, ended=now, layouts=layouts, screenshots=shots, meta=self._meta if final else None)
+            write_batch(store, self.session_id, b, ended=now, layouts=layouts, screenshots=shots, meta=self._meta if final else None, final=final)
         except StoreError as e:
             # Keep everything for the next try: a busy or full disk must not lose events.
             self.tally.restore(b)
