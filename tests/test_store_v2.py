@@ -29,8 +29,18 @@ def v1_module():
     return mod
 
 
-def as_dict(p) -> dict:
-    return {(int(x), int(y)): (int(c), round(float(d), 6)) for x, y, c, d in zip(p.x, p.y, p.count, p.dwell)}
+class Counts(dict):
+    """{(x, y): (count, dwell)}; equal when the keys and counts are and dwell agrees to 0.1 ms
+    (roll-ups keep dwell as float32: 7 significant digits)."""
+
+    def __eq__(self, other) -> bool:
+        return self.keys() == other.keys() and all(self[k][0] == other[k][0] and abs(self[k][1] - other[k][1]) <= 1e-4 for k in self)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def as_dict(p) -> Counts:
+    return Counts({(int(x), int(y)): (int(c), float(d)) for x, y, c, d in zip(p.x, p.y, p.count, p.dwell)})
 
 
 def brute(db, ids, since=None, until=None, apps=None) -> dict:
@@ -50,7 +60,7 @@ def brute(db, ids, since=None, until=None, apps=None) -> dict:
                 o = out.setdefault((x, y), [0, 0.0])
                 o[0] += n
                 o[1] += d
-    return {k: (c, round(d, 6)) for k, (c, d) in out.items() if c or d}
+    return Counts({k: (c, d) for k, (c, d) in out.items() if c or d})
 
 
 def fill_v1(db):

@@ -264,18 +264,30 @@ def _empty_positions() -> Positions:
     return Positions(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
 
 
+# Roll-up blobs: a format byte, then the columns. Compact (12 bytes a position: int16 x and y,
+# int32 count, float32 dwell) whenever the values fit, which halves what a month's read inflates;
+# wide (int32, int32, int64, float64) otherwise.
+_COMPACT = (b"c", ("<i2", "<i2", "<i4", "<f4"))
+_WIDE = (b"w", ("<i4", "<i4", "<i8", "<f8"))
+
+
 def _encode(x: np.ndarray, y: np.ndarray, c: np.ndarray, d: np.ndarray) -> bytes:
-    raw = b"".join([np.asarray(x, "<i4").tobytes(), np.asarray(y, "<i4").tobytes(), np.asarray(c, "<i8").tobytes(), np.asarray(d, "<f8").tobytes()])
-    return zlib.compress(raw, ROLLUP_LEVEL)
+    fits = len(x) == 0 or (-32768 <= int(np.min(x)) and int(np.max(x)) < 32768 and -32768 <= int(np.min(y)) and int(np.max(y)) < 32768
+                           and 0 <= int(np.min(c)) and int(np.max(c)) < 2**31)
+    tag, types = _COMPACT if fits else _WIDE
+    raw = b"".join(np.asarray(col, t).tobytes() for col, t in zip((x, y, c, d), types))
+    return tag + zlib.compress(raw, ROLLUP_LEVEL)
 
 
 def _decode(blob: bytes, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    raw = zlib.decompress(blob)
-    x = np.frombuffer(raw, "<i4", n, 0)
-    y = np.frombuffer(raw, "<i4", n, 4 * n)
-    c = np.frombuffer(raw, "<i8", n, 8 * n)
-    d = np.frombuffer(raw, "<f8", n, 16 * n)
-    return x, y, c, d
+    types = _COMPACT[1] if blob[:1] == _COMPACT[0] else _WIDE[1]
+    raw = zlib.decompress(blob[1:])
+    cols = []
+    off = 0
+    for t in types:
+        cols.append(np.frombuffer(raw, t, n, off))
+        off += n * np.dtype(t).itemsize
+    return cols[0], cols[1], cols[2], cols[3]
 
 
 def _group_xy(x: np.ndarray, y: np.ndarray, c: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
