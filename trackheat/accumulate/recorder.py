@@ -463,28 +463,43 @@ class Recorder:
         meta = {"recorder": "trackheat record", "pid": os.getpid(), "host": socket.gethostname(), "platform": sys.platform,
                 "flush_interval": self.o.flush_interval, "idle_after": self.o.idle_after}
         old_signals = self._install_signals()  # before the session exists: no window where SIGTERM leaves it open
-        try:
-            with Store(self.db) as store:
-                session_id = store.create_session("record", canvas, started=started, kind="mouse", period_seconds=self.o.period, meta=meta)
-        except OSError as e:  # an unwritable directory, a full disk
-            raise UserError(f"{self.db}: cannot write the store ({e.strerror or e})") from None
-
+        # The listener starts before the session exists: when it cannot (the X server at its
+        # client limit, the display closing), the run ends within seconds with one line and
+        # leaves nothing behind -- no empty session, no flusher advancing an end time.
         tally = Tally(idle_after=self.o.idle_after, period=self.o.period, start=started, position=pointer_position(),
                       ignore=self.o.ignore_apps)
-        flusher = Flusher(self.db, session_id, tally, self.o.flush_interval, self.report.message)
         listener = PointerListener(tally.on_move, tally.on_click, tally.on_scroll)
         watcher = focus_watcher(tally.set_app)
-        pid_path = None
         try:
-            flusher.start()
             try:
                 watcher.start()  # before the listener: the first event already knows its application
             except UserError as e:
                 self.report.message(f"{e}; events are stored with no application")
+            except Exception as e:  # the display closed while it was asked (python-xlib's own types)
+                self.report.message(f"cannot follow the focused application ({type(e).__name__}); events are stored with no application")
             meta["focus"] = watcher.method
             if self.o.ignore_apps:
                 meta["ignored_apps"] = sorted(self.o.ignore_apps)
             listener.start()
+        except BaseException:
+            watcher.stop()
+            _restore_signals(old_signals)
+            raise
+        try:
+            with Store(self.db) as store:
+                session_id = store.create_session("record", canvas, started=started, kind="mouse", period_seconds=self.o.period, meta=meta)
+        except BaseException as e:
+            listener.stop()
+            watcher.stop()
+            _restore_signals(old_signals)
+            if isinstance(e, OSError):  # an unwritable directory, a full disk
+                raise UserError(f"{self.db}: cannot write the store ({e.strerror or e})") from None
+            raise
+
+        flusher = Flusher(self.db, session_id, tally, self.o.flush_interval, self.report.message)
+        pid_path = None
+        try:
+            flusher.start()
             pid_path = pidfile.write(self.db, session_id, started)
             stop_file = pid_path.with_suffix(".stop")
             self.report.started(session_id, self.db, os.getpid())
@@ -510,12 +525,14 @@ class Recorder:
             flusher.join()
             if pid_path is not None:
                 pidfile.remove(pid_path)
-            for sig, prev in old_signals:
-                signal.signal(sig, prev)
+            _restore_signals(old_signals)
         if flusher.error is not None:
             raise UserError(f"{self.db}: recording could not be written ({flusher.error})")
         with Store(self.db) as store:
             self.report.finished(store.session(session_id))
+        if self._stop_reason == "display closed":
+            # Not a clean stop: a service manager's Restart=on-failure must see it.
+            raise UserError(f"the display closed (logout?) and the pointer listener with it; session {session_id} is saved up to then")
         return 0
 
     def _loop(self, tally: Tally, flusher: Flusher, listener, canvas: Canvas, stop_file: Path, started: float, desktop_canvas) -> None:
@@ -533,8 +550,7 @@ class Recorder:
             if not flusher.is_alive():
                 self._stop_reason = "error"
                 break
-            if not listener.running:  # the X server went away (logout): keep what we have
-                self.report.message("the pointer listener ended (display closed?); stopping")
+            if not listener.running:  # the X server went away (logout): keep what we have, then fail
                 self._stop_reason = "display closed"
                 break
             if now >= next_layout:
@@ -564,6 +580,11 @@ class Recorder:
             time.sleep(sleep)
             if stop_file.exists():
                 self._stop_reason = "trackheat stop"
+
+
+def _restore_signals(old: list) -> None:
+    for sig, prev in old:
+        signal.signal(sig, prev)
 
 
 _MACOS_HINT = ("no pointer events are arriving: allow this terminal (or Python) under System Settings > "

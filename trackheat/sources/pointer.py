@@ -27,11 +27,22 @@ Only the mouse is listened to; never the keyboard.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any, Callable
 
 from trackheat.sources.display import make_dpi_aware
 from trackheat.errors import NoDisplay
+
+# Seconds start() waits for the listener to be ready: a healthy X server takes milliseconds.
+START_TIMEOUT = 5.0
+# The pynput releases whose private listener attributes this module was tested against
+# (_ready, _condition, _running, _context, _display_record, _SCROLL_BUTTONS, _handler,
+# _emitter, _initialize, _button): pyproject pins the same range, tests/test_hostile.py
+# fails loudly when an installed pynput lacks one of them.
+PYNPUT_TESTED = ((1, 8), (1, 9))  # >= first, < second
+PYNPUT_INTERNALS = ("_ready", "_condition", "_running", "_queue", "_SCROLL_BUTTONS", "_handler", "_emitter",
+                    "_initialize", "_button", "StopException")
 
 OnMove = Callable[[int, int], object]
 OnClick = Callable[[int, int, str, bool], object]  # x, y, button name (left/middle/right/...), pressed
@@ -55,13 +66,16 @@ class PointerListener:
         self.trusted: bool | None = None  # macOS: whether the process may monitor input (None elsewhere)
 
     # -- lifecycle -------------------------------------------------------
-    def start(self, timeout: float = 10.0) -> "PointerListener":
-        """Start listening; returns once events are being delivered (or raises)."""
+    def start(self, timeout: float = START_TIMEOUT) -> "PointerListener":
+        """Start listening; returns once events are being delivered, or raises NoDisplay
+        within `timeout` seconds when the listener thread dies or never gets ready (the X
+        server at its client limit, the display closing during start-up)."""
         make_dpi_aware()
         try:
             from pynput import mouse
-        except ImportError as e:  # no X server: pynput fails at import time
-            raise NoDisplay(f"cannot listen to the pointer: {e}") from None
+        except ImportError as e:  # no X server: pynput fails at import time (with a multi-line hint)
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise NoDisplay(f"cannot listen to the pointer: {' '.join(first.split())}") from None
         on_move = self.on_move
         on_click = self.on_click
         on_scroll = self.on_scroll
@@ -82,7 +96,11 @@ class PointerListener:
         self._listener = _listener_class(mouse)(on_move=_move, on_click=_click, on_scroll=_scroll)
         self._listener.daemon = True  # never keeps the process alive
         self._listener.start()
-        self._wait_ready(timeout)
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()  # never waits on the dead thread (see stop)
+            raise
         self.trusted = getattr(self._listener, "IS_TRUSTED", None) if sys.platform == "darwin" else None
         return self
 
@@ -93,37 +111,70 @@ class PointerListener:
         deadline = time.monotonic() + timeout
         with lst._condition:
             while not lst._ready:
-                if not lst.is_alive() or time.monotonic() > deadline:
-                    raise NoDisplay("the pointer listener did not start (is the display still there?)")
+                if not lst.is_alive():
+                    why = getattr(lst, "failure", None)
+                    raise NoDisplay("cannot listen to the pointer: the listener ended while connecting to the display"
+                                    + (f" ({_describe(why)})" if why is not None else "")
+                                    + "; is the X server at its client limit or gone?")
+                if time.monotonic() > deadline:
+                    raise NoDisplay(f"cannot listen to the pointer: the listener was not ready after {timeout:g} s "
+                                    "(the X server did not answer)")
                 lst._condition.wait(0.05)
 
     @property
     def running(self) -> bool:
-        return self._listener is not None and self._listener.is_alive()
+        lst = self._listener
+        return lst is not None and lst.is_alive() and getattr(lst, "failure", None) is None
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Stop and join, delivering events the system already has; never waits for new input."""
+        """Stop and join, delivering events the system already has; never waits for new input,
+        and returns within about `timeout` seconds whatever state the listener thread is in.
+
+        pynput's own stop() waits for the listener's ready flag when its X context does not
+        exist yet (`AbstractListener.wait`): a thread that died in `Display()` never sets it,
+        and the caller hung forever (issue 11). A listener that never got ready is therefore
+        only marked stopped here, and everything that talks to pynput or the X server runs
+        in a daemon thread joined with a timeout: a dead or stuck display cannot hold us.
+        """
         lst = self._listener
         if lst is None:
             return
         self._listener = None
-        if lst.is_alive() and hasattr(lst, "_context") and hasattr(lst, "_display_record"):
-            if _xrecord_disable(lst._context):
-                lst.join(timeout)
-                if not lst.is_alive():
-                    lst._running = False  # ended by the server; pynput's stop() would talk to a closed display
-                    return
-        try:
-            lst.stop()
-        except Exception:  # the display may already be gone; the thread is a daemon anyway
-            pass
-        lst.join(timeout)
+        if not getattr(lst, "_ready", True):
+            # Never ready: its thread died or is stuck connecting. Its run loop checks
+            # `running` before delivering anything; it is a daemon and dies with us.
+            lst._running = False
+            return
+        worker = threading.Thread(target=_stop_listener, args=(lst, timeout), name="trackheat-pointer-stop", daemon=True)
+        worker.start()
+        worker.join(2 * timeout + 1.0)
 
     def __enter__(self) -> "PointerListener":
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _describe(e: BaseException) -> str:
+    """One line for what python-xlib raised (its connection errors carry the server's words)."""
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _stop_listener(lst, timeout: float) -> None:
+    """End a listener that got ready (runs in a throw-away thread: see PointerListener.stop)."""
+    if lst.is_alive() and hasattr(lst, "_context") and hasattr(lst, "_display_record"):
+        if _xrecord_disable(lst._context):
+            lst.join(timeout)
+            if not lst.is_alive():
+                lst._running = False  # ended by the server; pynput's stop() would talk to a closed display
+                return
+    try:
+        lst.stop()
+    except Exception:  # the display may already be gone; the thread is a daemon anyway
+        pass
+    lst.join(timeout)
 
 
 def _listener_class(mouse):
@@ -151,7 +202,16 @@ def _listener_class(mouse):
             # pynput calls record_enable_context on this display next: read the
             # stream ourselves instead of through python-xlib's reply machinery.
             rec = self._display_record
-            rec.record_enable_context = lambda context, callback: _read_record_stream(rec, context, self._batch, self._odd)
+            rec.record_enable_context = lambda context, callback: self._stream(rec, context)
+
+        def _stream(self, rec, context):
+            try:
+                _read_record_stream(rec, context, self._batch, self._odd)
+            except BaseException as e:
+                # The display went away mid-stream. Say so at once: pynput's clean-up after
+                # this talks to the dead connection and may block, keeping the thread alive.
+                self.failure = e
+                raise
 
         def _batch(self, data):
             """All core events of one socket read (many XRecord replies), in order."""
@@ -178,11 +238,13 @@ def _listener_class(mouse):
         _batch = base._emitter(_batch)
         _odd = base._emitter(_odd)
 
+        failure: BaseException | None = None  # why run() ended early, for start()'s message
+
         def run(self):
             try:
                 super().run()
-            except Exception:  # the X server went away (logout); pynput's cleanup then fails too
-                pass
+            except Exception as e:  # the X server went away (logout); pynput's cleanup then fails too
+                self.failure = e
 
     FastXorgListener.__name__ = "Listener"
     return FastXorgListener

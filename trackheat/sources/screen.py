@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from trackheat.canvas import Canvas, Rect
+from trackheat.errors import NoDisplay
 
 
 def open_mss():
@@ -17,7 +18,11 @@ def open_mss():
     import mss
 
     factory = getattr(mss, "MSS", None) or mss.mss
-    return factory()
+    try:
+        return factory()
+    except Exception as e:  # the display closed or is at its client limit: mss raises its own types
+        text = " ".join(str(e).split()) or type(e).__name__
+        raise NoDisplay(f"cannot read the screen: {text}") from None
 
 
 def desktop_canvas(sct=None) -> Canvas:
