@@ -246,3 +246,313 @@ def test_pynput_internals_are_the_ones_tested(xvfb):
 
     assert "self.wait()" in inspect.getsource(xorg.ListenerMixin._stop_platform), \
         "pynput's Xorg stop no longer waits for ready: re-check PointerListener.stop"
+
+
+# -- helpers: another user, real permissions ---------------------------------------------
+
+ATTACKER = "trackheat-attacker"
+
+
+def _attacker() -> tuple[int, int]:
+    """(uid, gid) of a second local user, made with useradd when running as root (CI)."""
+    import pwd
+
+    if os.geteuid() != 0:
+        msg = "needs root to act as a second user (CI runs make test as root)"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    try:
+        pw = pwd.getpwnam(ATTACKER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ATTACKER], check=True,
+                       capture_output=True)
+        pw = pwd.getpwnam(ATTACKER)
+    return pw.pw_uid, pw.pw_gid
+
+
+# Root ignores file modes; without these capabilities it is held to them like any user.
+_NO_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+
+
+def _th(*args, env=None, limit_fsize: int | None = None, modes_apply: bool = False, timeout: float = 120):
+    """`python -m trackheat ...`, optionally under `ulimit -f`, or (modes_apply) with root's
+    power to ignore file modes dropped, so a read-only file is read-only for it too."""
+    import resource
+    import signal
+
+    def pre() -> None:
+        if limit_fsize is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_fsize, limit_fsize))
+
+    prefix = _NO_OVERRIDE if modes_apply and os.geteuid() == 0 else []
+    e = env if env is not None else headless_env()
+    return subprocess.run([*prefix, sys.executable, "-m", "trackheat", *map(str, args)], capture_output=True, text=True, env=e,
+                          cwd=ROOT, timeout=timeout, preexec_fn=pre)
+
+
+def _one_line(p: subprocess.CompletedProcess, status: int = 2) -> str:
+    assert p.returncode == status, (p.returncode, p.stdout, p.stderr)
+    assert "Traceback" not in p.stderr, p.stderr
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, p.stderr
+    return lines[0]
+
+
+def _mouse_csv(path: Path, rows: list[tuple]) -> Path:
+    path.write_text("record timestamp,client timestamp,button,state,x,y\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return path
+
+
+# -- 2. nothing poisons the store --------------------------------------------------------
+
+@pytest.mark.parametrize("stamp", ["Infinity", "1e308", "nan", "-inf", "1e999"])
+def test_non_finite_timestamp_imports_nothing(tmp_path, stamp):
+    db = tmp_path / "s.db"
+    good = _mouse_csv(tmp_path / "good.csv", [(0.0, 0.0, "NoButton", "Move", 10, 10), (0.1, 0.1, "NoButton", "Move", 11, 10)])
+    bad = _mouse_csv(tmp_path / "bad.csv", [(0.0, 0.0, "NoButton", "Move", 10, 10), (0.1, stamp, "NoButton", "Move", 11, 10)])
+    p = _th("import", "--db", db, good, bad)
+    line = _one_line(p)
+    assert "bad.csv" in line and "nothing" in line.lower() or "bad.csv:3" in line, line
+    assert "RuntimeWarning" not in p.stderr
+    assert _sessions(db) == 0  # not even good.csv, given first: one transaction across files
+    # the store stays usable
+    assert _th("import", "--db", db, good).returncode == 0
+    for cmd in (["sessions"], ["stats", "--session", "all"]):
+        q = _th(*cmd, "--db", db)
+        assert q.returncode == 0 and "Traceback" not in q.stderr, q.stderr
+
+
+def test_store_refuses_out_of_range_values_directly(tmp_path):
+    import numpy as np
+
+    from trackheat.canvas import Canvas, Rect
+    from trackheat.errors import UserError
+    from trackheat.importers.base import ImportedSession
+    from trackheat.store import Store
+
+    canvas = Canvas.desktop([Rect(0, 0, 100, 100)])
+    ok = ImportedSession("test:ok", canvas, np.array([1, 2]), np.array([3, 4]), ts=np.array([1.7e9, 1.7e9 + 1]))
+    for bad in (ImportedSession("test:t", canvas, np.array([1]), np.array([1]), ts=np.array([np.inf])),
+                ImportedSession("test:x", canvas, np.array([1e300]), np.array([1.0])),
+                ImportedSession("test:d", canvas, np.array([1]), np.array([1]), dwell=np.array([np.nan])),
+                ImportedSession("test:s", canvas, np.array([1]), np.array([1]), started=float("-inf")),
+                ImportedSession("test:c", canvas, np.array([1]), np.array([1]), clicks=[(float("nan"), 1, 1, "left")])):
+        with Store(tmp_path / "s.db") as store:
+            with pytest.raises(UserError, match="out of range"):
+                store.save_imported([ok, bad])
+            assert store.sessions() == []
+    with Store(tmp_path / "s.db") as store:
+        assert len(store.save_imported([ok])) == 1
+
+
+# -- 4. foreign SQLite files are never written; errors name their cause ------------------
+
+def _foreign(path: Path, **pragmas) -> bytes:
+    import sqlite3
+
+    c = sqlite3.connect(path)
+    c.execute("CREATE TABLE contacts(name TEXT, phone TEXT)")
+    c.execute("INSERT INTO contacts VALUES ('a', '1')")
+    for k, v in pragmas.items():
+        c.execute(f"PRAGMA {k}={v}")
+    c.commit()
+    c.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("cmd", [["sessions"], ["stats"], ["export", "-o", "OUT"], ["import", "FILE"]])
+@pytest.mark.parametrize("version", [0, -5, 7])
+def test_foreign_sqlite_file_is_never_written(tmp_path, cmd, version):
+    import hashlib
+    import sqlite3
+
+    db = tmp_path / "other.db"
+    before = hashlib.sha256(_foreign(db, user_version=version)).hexdigest()
+    good = _mouse_csv(tmp_path / "m.csv", [(0.0, 0.0, "NoButton", "Move", 10, 10)])
+    args = [str(tmp_path / "out") if a == "OUT" else str(good) if a == "FILE" else a for a in cmd]
+    line = _one_line(_th(*args, "--db", db))
+    assert "not a trackheat store" in line, line
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    assert not (tmp_path / "other.db-wal").exists()
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+        assert c.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        assert c.execute("PRAGMA user_version").fetchone()[0] == version
+
+
+def test_garbage_file_is_not_a_store(tmp_path):
+    db = tmp_path / "x.db"
+    db.write_bytes(b"hello, I am a text file\n" * 100)
+    before = db.read_bytes()
+    assert "not a trackheat store" in _one_line(_th("sessions", "--db", db))
+    assert db.read_bytes() == before
+
+
+def test_read_only_store_and_directory_still_read(tmp_path):
+    """stats/export/sessions on a read-only store in a read-only directory (really read-only:
+    as root the run drops the capabilities that ignore modes); import says read-only."""
+    d = tmp_path / "ro"
+    d.mkdir()
+    db = d / "s.db"
+    good = _mouse_csv(tmp_path / "m.csv", [(0.0, 0.0, "NoButton", "Move", 10, 10), (0.1, 0.1, "NoButton", "Move", 20, 10)])
+    assert _th("import", "--db", db, good).returncode == 0
+    # As a recorder's crash leaves it: the -wal/-shm files gone with the process that held them.
+    os.chmod(db, 0o400)
+    os.chmod(d, 0o500)
+    try:
+        for cmd in (["sessions"], ["stats", "--session", "all"]):
+            p = _th(*cmd, "--db", db, modes_apply=True)
+            assert p.returncode == 0, p.stderr
+        p = _th("export", "--db", db, "--session", "all", "-o", tmp_path / "out", modes_apply=True)
+        assert p.returncode == 0, p.stderr
+        line = _one_line(_th("import", "--db", db, good, modes_apply=True))
+        assert "read-only" in line, line
+        assert sorted(f.name for f in d.iterdir()) == ["s.db"]  # nothing created beside it
+    finally:
+        os.chmod(d, 0o700)
+
+
+def test_concurrent_first_opens_wait_for_each_other(tmp_path):
+    """Eight processes opening one new store at once, 10 rounds: all succeed."""
+    code = ("import sys; from trackheat.store import Store\n"
+            "with Store(sys.argv[1]) as s: s.sessions()\n")
+    for rnd in range(10):
+        db = tmp_path / f"new{rnd}.db"
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(db)], stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                 for _ in range(8)]
+        for p in procs:
+            _out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+
+
+def test_locked_store_names_the_process(tmp_path):
+    import sqlite3
+
+    from trackheat.store import Store, describe_error
+
+    db = tmp_path / "s.db"
+    Store(db).close()
+    holder = subprocess.Popen([sys.executable, "-c", "import sqlite3, sys, time\n"
+                               "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                               "c.execute('BEGIN EXCLUSIVE'); print('held', flush=True); time.sleep(60)", str(db)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        c = sqlite3.connect(db, timeout=0.1)
+        with pytest.raises(sqlite3.OperationalError) as e:
+            c.execute("BEGIN IMMEDIATE")
+        msg = str(describe_error(e.value, db))
+        assert f"PID {holder.pid}" in msg and "locked" in msg, msg
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_disk_full_during_import_is_one_line_and_rolls_back(tmp_path):
+    """A real write limit (ulimit -f): the import fails with the cause, the store stays whole."""
+    import sqlite3
+
+    db = tmp_path / "s.db"
+    small = _mouse_csv(tmp_path / "small.csv", [(0.0, 0.0, "NoButton", "Move", 10, 10)])
+    assert _th("import", "--db", db, small).returncode == 0
+    rows = [(i * 0.01, i * 0.01, "NoButton", "Move", i % 1900, (i * 7) % 1000) for i in range(200_000)]
+    big = _mouse_csv(tmp_path / "big.csv", rows)
+    limit = db.stat().st_size + 64 * 1024
+    line = _one_line(_th("import", "--db", db, big, limit_fsize=limit))
+    assert "full" in line or "too large" in line.lower() or "I/O" in line, line
+    with sqlite3.connect(db) as c:
+        assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert c.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 1
+
+
+# -- 3. files nobody else can redirect ---------------------------------------------------
+
+def _shared_dir(tmp_path: Path, sticky: bool) -> Path:
+    d = tmp_path / ("sticky" if sticky else "shared")
+    d.mkdir()
+    os.chmod(tmp_path, 0o755)
+    os.chmod(d, 0o1777 if sticky else 0o777)
+    return d
+
+
+@pytest.mark.parametrize("sticky", [True, False])
+def test_planted_symlinks_are_not_followed(tmp_path, sticky):
+    uid, gid = _attacker()
+    d = _shared_dir(tmp_path, sticky)
+    victim = tmp_path / "victim-secret"
+    victim.write_text("precious\n")
+    os.chmod(victim, 0o600)
+    good = _mouse_csv(tmp_path / "m.csv", [(0.0, 0.0, "NoButton", "Move", 10, 10)])
+    # The attacker's part: symlinks owned by the second user (made by root, then lchown'ed:
+    # the same files the attacker would make, without needing this checkout readable by them).
+    first_pid = os.getpid() + 1
+    links = [(d / "store.db", victim), (d / "dangling.db", d / "nowhere")]
+    links += [(d / f"mine.db.recorder-{pid}.{ext}", victim) for pid in range(first_pid, first_pid + 400) for ext in ("json", "tmp", "stop")]
+    for link, target in links:
+        os.symlink(target, link)
+        os.lchown(link, uid, gid)
+    # A store path that is the attacker's symlink: refused, the victim's file untouched.
+    line = _one_line(_th("import", "--db", d / "store.db", good))
+    assert "symlink" in line, line
+    line = _one_line(_th("import", "--db", d / "dangling.db", good))
+    assert "symlink" in line and not (d / "nowhere").exists(), line
+    # Pid files: written as root in the shared directory, never through the planted links.
+    from trackheat.accumulate import pidfile
+
+    for pid in range(first_pid, first_pid + 3):
+        path = d / f"mine.db.recorder-{pid}.json"
+        try:
+            written = _write_pidfile_as(d / "mine.db", pid)
+        except PermissionError:  # sticky: root may replace it, a user may not -- never follows it either way
+            written = None
+        if written is not None:
+            assert written == path and not path.is_symlink() and (path.stat().st_mode & 0o777) == 0o600
+            pidfile.remove(path)
+    assert victim.read_text() == "precious\n" and (victim.stat().st_mode & 0o777) == 0o600
+
+
+def _write_pidfile_as(db: Path, pid: int) -> Path:
+    """pidfile.write for a given pid (what a recorder with that pid would do)."""
+    code = ("import os, sys; from pathlib import Path; from trackheat.accumulate import pidfile\n"
+            "os.getpid = lambda: int(sys.argv[2])\n"
+            "print(pidfile.write(Path(sys.argv[1]), 1, 0.0))")
+    r = subprocess.run([sys.executable, "-c", code, str(db), str(pid)], capture_output=True, text=True, cwd=ROOT)
+    if "PermissionError" in r.stderr:
+        raise PermissionError(r.stderr)
+    assert r.returncode == 0, r.stderr
+    return Path(r.stdout.strip())
+
+
+@pytest.mark.parametrize("mode, owner_other", [(0o666, True), (0o666, False), (0o620, False), (0o600, True)])
+def test_store_of_another_user_or_writable_by_others_is_refused(tmp_path, mode, owner_other):
+    from trackheat.store import Store
+
+    db = tmp_path / "s.db"
+    Store(db).close()
+    before = db.read_bytes()
+    if owner_other:
+        uid, gid = _attacker()
+        os.chown(db, uid, gid)
+    os.chmod(db, mode)
+    good = _mouse_csv(tmp_path / "m.csv", [(0.0, 0.0, "NoButton", "Move", 10, 10)])
+    line = _one_line(_th("import", "--db", db, good))
+    if owner_other:
+        assert "another user" in line, line
+    else:
+        assert f"chmod 600 {db}" in line, line
+    assert db.read_bytes() == before
+
+
+def test_new_files_are_private_whatever_the_umask(tmp_path):
+    db = tmp_path / "deep" / "s.db"
+    good = _mouse_csv(tmp_path / "m.csv", [(0.0, 0.0, "NoButton", "Move", 10, 10)])
+    old = os.umask(0)
+    try:
+        p = _th("import", "--db", db, good)
+    finally:
+        os.umask(old)
+    assert p.returncode == 0, p.stderr
+    for f in db.parent.iterdir():
+        assert (f.stat().st_mode & 0o077) == 0, (f, oct(f.stat().st_mode))
+    assert (db.parent.stat().st_mode & 0o077) == 0

@@ -28,6 +28,7 @@ import json
 import math
 import os
 import sqlite3
+import stat
 import time
 import zlib
 from dataclasses import dataclass
@@ -373,10 +374,13 @@ class _Merge:
 
 
 def _create_private(path: Path) -> None:
-    """Create the store file 0600 before SQLite opens it (its -wal/-shm copy the mode)."""
+    """Create the store file 0600 before SQLite opens it (its -wal/-shm copy the mode).
+
+    O_EXCL|O_NOFOLLOW: a symlink planted at the path (dangling or not) is never
+    followed, so nobody can make trackheat create its store somewhere else."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except FileExistsError:
         return
     os.close(fd)
@@ -385,47 +389,27 @@ def _create_private(path: Path) -> None:
 class Store:
     """A connection to one store file. Not shared between threads: open one per thread."""
 
-    def __init__(self, path: str | os.PathLike, *, create: bool = True, readonly: bool = False) -> None:
-        """`readonly=True` (the viewer) opens the file with SQLite's mode=ro: no
-        statement through this connection can change it, and it is never
-        created or migrated. It still sees a running recorder's commits (WAL)."""
+    def __init__(self, path: str | os.PathLike, *, create: bool = True, readonly: bool = False, for_reading: bool = False) -> None:
+        """Open (and with `create`, make) a store. Nothing is written to a file until it is
+        known to be a trackheat store or a new, empty one (see _open_checked).
+
+        `readonly=True` (the viewer) opens the file with SQLite's mode=ro: no statement
+        through this connection can change it, and it is never created or migrated. It
+        still sees a running recorder's commits (WAL). `for_reading=True` (commands that
+        only read): a read-only file or directory is opened like that; a writable one
+        normally, so an older schema is upgraded on the way."""
         self.path = Path(path)
         self._depth = 0
         self._app_ids: dict[str, int] = {}
         self._app_names: dict[int, str] = {}
+        self._db = _open_checked(self.path, create=create and not readonly, readonly=readonly, for_reading=for_reading or readonly)
         if readonly:
-            self._open_readonly()
             return
-        if not self.path.exists():
-            if not create:
-                raise UserError(f"{self.path}: no such store (nothing recorded or imported yet?)")
-            try:
-                _create_private(self.path)
-            except OSError as e:
-                raise UserError(f"{self.path}: cannot create the store ({e.strerror})") from None
         try:
-            self._db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except sqlite3.DatabaseError as e:
-            raise UserError(f"{self.path}: not a trackheat store ({e})") from None
-
-    def _open_readonly(self) -> None:
-        if not self.path.is_file():
-            raise UserError(f"{self.path}: no such store (nothing recorded or imported yet?)")
-        try:
-            self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as e:
-            raise UserError(f"{self.path}: not a trackheat store, or not readable ({e})") from None
-        if version == 0:  # any SQLite file: trackheat's schema starts at 1
-            raise UserError(f"{self.path}: not a trackheat store (an SQLite database without trackheat's schema)")
-        if version != SCHEMA_VERSION:
-            newer = "a newer trackheat; upgrade trackheat" if version > SCHEMA_VERSION else "an older trackheat; any command that writes to it (record, import) upgrades it"
-            raise UserError(f"{self.path}: schema {version}, made by {newer}")
-        self._depth = 0
+        except sqlite3.Error as e:
+            self._db.close()
+            raise describe_error(e, self.path) from None
 
     # -- lifecycle -------------------------------------------------------
     def close(self) -> None:
@@ -487,7 +471,8 @@ class Store:
             yield self
         except BaseException:
             self._depth = 0
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite may have rolled back already (disk full, I/O error)
+                self._db.execute("ROLLBACK")
             self._app_ids.clear()  # ids made in the rolled-back transaction are gone
             self._app_names.clear()
             raise
@@ -605,6 +590,8 @@ class Store:
     def save_imported(self, sessions: Sequence[ImportedSession], content_hash: str | None = None) -> list[int]:
         """Write imported sessions in one transaction (all or nothing); returns their ids."""
         ids = []
+        for s in sessions:
+            check_imported(s)  # before anything is written: one bad value must not poison the store
         with self.transaction():
             for s in sessions:
                 started = time.time() if s.started is None else s.started
@@ -1150,3 +1137,249 @@ def _save_positions(store: Store, sid: int, periods: np.ndarray, xs: np.ndarray,
     for p in np.unique(up):
         m = up == p
         store.add_position_arrays(sid, int(p), ux[m], uy[m], csum[m], dsum[m])
+
+
+# -- opening safely and saying why not (issue 11) ---------------------------------------
+# Everything a file must pass before SQLite writes a byte to it, and the real cause of a
+# failure in words a user can act on (a full disk is not "not a trackheat store").
+
+TIME_RANGE = (0.0, 4102444800.0)  # epoch seconds a stored time may take: 1970-01-01 .. 2100-01-01 (UTC)
+COORD_LIMIT = 1 << 20  # |x|, |y| in pixels: 1,048,576, far past any desktop, far from int64 overflow
+COUNT_LIMIT = 1 << 40  # one row's count (a trillion events)
+SECONDS_LIMIT = 1e10  # dwell, active and idle seconds, distance in pixels: finite and below this
+
+
+def _check_owned(path: Path, what: str) -> None:
+    """Refuse a file another user could have planted or can change: a symlink (dangling, or
+    to a file that is not ours), another user's file, a group/world-writable one."""
+    if not hasattr(os, "geteuid"):  # Windows: ACLs, not modes
+        return
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    me = os.geteuid()
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            target = os.stat(path)
+        except OSError:
+            raise UserError(f"{path}: {what} is a symlink to {os.readlink(path)!r}, which does not exist; refusing to create "
+                            "a file through it (remove the link, or give the real path)") from None
+        if st.st_uid != me or target.st_uid != me:
+            raise UserError(f"{path}: {what} is a symlink to another user's file or made by another user; refusing to follow it "
+                            "(remove the link, or give the real path)")
+        st = target
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(f"{path}: {what} is not a regular file")
+    if st.st_uid != me:
+        raise UserError(f"{path}: {what} belongs to another user (uid {st.st_uid}); trackheat only uses files of the user "
+                        "running it (use a path of your own, or have the owner `chown` it to you)")
+    if st.st_mode & 0o022:
+        who = "everyone" if st.st_mode & 0o002 else "its group"
+        raise UserError(f"{path}: {what} is writable by {who}, so anyone could change it; fix it with: chmod 600 {path}")
+
+
+def _ro_uri(path: Path, immutable: bool = False) -> str:
+    from urllib.parse import quote
+
+    return f"file:{quote(str(path.absolute()))}?{'immutable=1' if immutable else 'mode=ro'}"
+
+
+def _connect_ro(path: Path) -> sqlite3.Connection:
+    """A read-only connection. mode=ro needs the -shm file or a writable directory for a WAL
+    file; when neither, immutable=1 (nobody can be writing to a file in a read-only place)."""
+    db = sqlite3.connect(_ro_uri(path), uri=True, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError as e:
+        db.close()
+        text = str(e).lower()
+        if "unable to open" not in text and "readonly" not in text:
+            raise
+    return sqlite3.connect(_ro_uri(path, immutable=True), uri=True, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+
+
+def _probe(path: Path) -> int:
+    """The file's schema version, read without writing anything; UserError unless it is a
+    trackheat store, a newer one, or new (empty file or empty database: version 0)."""
+    if path.stat().st_size == 0:
+        return 0
+    try:
+        db = _connect_ro(path)
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as e:
+        raise describe_error(e, path) from None
+    if version == 0 and not tables:
+        return 0  # an empty SQLite file: nothing to lose
+    if version <= 0 or "sessions" not in tables:
+        raise UserError(f"{path}: not a trackheat store (an SQLite database of something else, schema {version}); "
+                        "trackheat leaves it untouched")
+    if version > SCHEMA_VERSION:
+        raise UserError(f"{path}: made by a newer trackheat (schema {version} > {SCHEMA_VERSION}); upgrade trackheat")
+    return int(version)
+
+
+def _wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting for concurrent first opens: this pragma does not go through the
+    busy handler, and several processes creating one store at once got "database is locked"."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    delay = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL").fetchone()
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e).lower() or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def _open_checked(path: Path, *, create: bool, readonly: bool, for_reading: bool) -> sqlite3.Connection:
+    """Owner and mode checks, then a read-only look, then (only for a trackheat store or a
+    new file, and only when writing is possible and wanted) a read-write connection."""
+    for suffix in ("", "-wal", "-shm"):
+        _check_owned(path.with_name(path.name + suffix), "the store" if not suffix else f"the store's {suffix} file")
+    if not os.path.lexists(path):
+        if not create:
+            raise UserError(f"{path}: no such store (nothing recorded or imported yet?)")
+        try:
+            _create_private(path)
+        except OSError as e:
+            raise UserError(f"{path}: cannot create the store ({e.strerror or e})") from None
+        _check_owned(path, "the store")
+    writable = not readonly and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+    if not writable and not for_reading:
+        where = "the file" if not os.access(path, os.W_OK) else "its directory"
+        raise UserError(f"{path}: read-only ({where} is not writable by this user), and this command writes to the store")
+    version = _probe(path)
+    if not writable:
+        if version == 0:  # any SQLite file: trackheat's schema starts at 1
+            raise UserError(f"{path}: not a trackheat store (an SQLite database without trackheat's schema, or empty)")
+        if version < SCHEMA_VERSION:
+            raise UserError(f"{path}: schema {version}, made by an older trackheat; any command that writes to it "
+                            "(record, import) upgrades it" + ("" if readonly else " where it is writable"))
+        try:
+            return _connect_ro(path)
+        except sqlite3.Error as e:
+            raise describe_error(e, path) from None
+    try:
+        db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as e:
+        raise describe_error(e, path) from None
+    try:
+        _wal(db)
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.Error as e:
+        db.close()
+        raise describe_error(e, path) from None
+    return db
+
+
+def _lock_holders(path: Path) -> list[str]:
+    """Who holds a lock on the store or its -wal/-shm (Linux /proc/locks): 'PID 123 (trackheat)'."""
+    inodes = set()
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            inodes.add(os.stat(path.with_name(path.name + suffix)).st_ino)
+        except OSError:
+            pass
+    found: list[str] = []
+    try:
+        with open("/proc/locks") as f:
+            lines = f.readlines()
+    except OSError:
+        return found
+    for line in lines:
+        parts = line.split()
+        try:
+            i = parts.index("ADVISORY") if "ADVISORY" in parts else parts.index("MANDATORY")
+            pid, dev_ino = int(parts[i + 2]), parts[i + 3]
+            ino = int(dev_ino.rsplit(":", 1)[1])
+        except (ValueError, IndexError):
+            continue
+        if ino in inodes and pid != os.getpid():
+            try:
+                with open(f"/proc/{pid}/comm") as c:
+                    name = c.read().strip()
+            except OSError:
+                name = "?"
+            label = f"PID {pid} ({name})"
+            if label not in found:
+                found.append(label)
+    return found
+
+
+def describe_error(e: BaseException, path: Path) -> UserError:
+    """A store failure as one line naming its real cause: a full disk, a read-only file or
+    directory, a lock held by another process, a file that is not a trackheat store."""
+    text = str(e)
+    low = text.lower()
+    if "full" in low:
+        return UserError(f"{path}: the disk is full ({text}); the last write was rolled back; free some space and retry")
+    if "readonly" in low or "read-only" in low:
+        return UserError(f"{path}: read-only: the file or its directory is not writable by this user ({text})")
+    if "locked" in low or "busy" in low:
+        holders = _lock_holders(path)
+        who = ", ".join(holders) if holders else "another process"
+        return UserError(f"{path}: locked by {who} for more than {BUSY_TIMEOUT:g} s; retry when it is done")
+    if "not a database" in low or "malformed" in low or "encrypted" in low:
+        return UserError(f"{path}: not a trackheat store, or damaged ({text})")
+    if "unable to open" in low:
+        return UserError(f"{path}: cannot open it ({text}); check that it and its directory exist and are readable")
+    if "disk i/o" in low:
+        return UserError(f"{path}: disk I/O error ({text}); the last write was rolled back")
+    return UserError(f"{path}: {text}")
+
+
+def _check_range(src: str, what: str, values, lo: float, hi: float) -> None:
+    a = np.asarray(values, dtype=np.float64) if not isinstance(values, np.ndarray) or values.dtype.kind not in "iu" else values
+    if not len(a):
+        return
+    if a.dtype.kind == "f":
+        bad = ~np.isfinite(a) | (a < lo) | (a > hi)
+    else:
+        bad = (a < lo) | (a > hi)
+    if bad.any():
+        v = a[np.argmax(bad)]
+        raise UserError(f"{src}: {what} {float(v)!r} is out of range ({lo:g} .. {hi:g}); nothing was imported")
+
+
+def check_imported(s: ImportedSession) -> None:
+    """Every value an imported session would store: finite and in its column's range.
+
+    One `Infinity` timestamp once stored `started=-inf`, and every later `sessions`,
+    `stats` and `export` on that store crashed; a store never takes such a value."""
+    src = s.source
+    t0, t1 = TIME_RANGE
+    for what, v in (("start time", s.started), ("end time", s.ended)):
+        if v is not None:
+            _check_range(src, what, [v], t0, t1)
+    for what, v in (("active seconds", s.active_seconds), ("idle seconds", s.idle_seconds), ("distance", s.distance)):
+        if v is not None:
+            _check_range(src, what, [v], 0.0, SECONDS_LIMIT)
+    n = len(s.xs)
+    cols = [("x", s.xs, -COORD_LIMIT, COORD_LIMIT), ("y", s.ys, -COORD_LIMIT, COORD_LIMIT)]
+    if s.counts is not None:
+        cols.append(("count", s.counts, 0, COUNT_LIMIT))
+    if s.dwell is not None:
+        cols.append(("dwell", s.dwell, 0.0, SECONDS_LIMIT))
+    if s.ts is not None:
+        cols.append(("timestamp", s.ts, t0, t1))
+    for what, col, lo, hi in cols:
+        if len(col) != n:
+            raise UserError(f"{src}: {len(col)} {what} values for {n} positions; nothing was imported")
+        _check_range(src, what, col, lo, hi)
+    for rows, what in ((s.clicks, "click"), (s.scrolls, "scroll")):
+        if rows:
+            a = np.asarray([r[:3] for r in rows], dtype=np.float64)
+            _check_range(src, f"{what} time", a[:, 0], t0, t1)
+            _check_range(src, f"{what} position", a[:, 1:3].ravel(), -COORD_LIMIT, COORD_LIMIT)
+    if s.scrolls:
+        _check_range(src, "scroll step", np.asarray([r[3:5] for r in s.scrolls], dtype=np.float64).ravel(), -COORD_LIMIT, COORD_LIMIT)

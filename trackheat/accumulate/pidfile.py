@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -45,24 +46,48 @@ def pid_path(db: Path, pid: int | None = None) -> Path:
 
 
 def write(db: Path, session: int, started: float) -> Path:
-    """Announce this process as a recorder on `db` (written atomically, 0600)."""
+    """Announce this process as a recorder on `db` (written atomically, 0600).
+
+    The temporary file gets a random name made with O_CREAT|O_EXCL (mkstemp) and is
+    renamed over the pid file: a symlink planted at either name in a shared directory
+    is never followed (rename replaces the link itself), so no recorder -- root's
+    included -- can be made to write into somebody else's file."""
     import socket
+    import tempfile
 
     path = pid_path(db)
     info = {"pid": os.getpid(), "session": session, "db": str(Path(db).absolute()), "started": started, "host": socket.gethostname()}
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(info, f)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(info, f)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
     return path
+
+
+def ours(path: Path) -> bool:
+    """A plain file (not a symlink) owned by this user: the only pid and stop files trusted.
+    Anyone who can write a shared directory can drop files there; they stop nothing."""
+    if not hasattr(os, "geteuid"):
+        return True
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid()
 
 
 def remove(path: Path) -> None:
     for p in (path, path.with_suffix(".stop")):
         try:
             p.unlink()
-        except FileNotFoundError:
+        except (FileNotFoundError, PermissionError):  # gone, or another user's in a sticky directory
             pass
 
 
@@ -113,6 +138,8 @@ def recorders(db: Path) -> tuple[list[RecorderInfo], list[RecorderInfo]]:
     db = Path(db).absolute()
     running, stale = [], []
     for path in sorted(db.parent.glob(f"{db.name}.recorder-*.json")):
+        if not ours(path):
+            continue  # another user's (or planted): neither trusted nor removed
         try:
             d = json.loads(path.read_text())
             info = RecorderInfo(path, int(d["pid"]), int(d["session"]), str(d["db"]), float(d["started"]), str(d.get("host", "")))
@@ -128,7 +155,10 @@ def recorders(db: Path) -> tuple[list[RecorderInfo], list[RecorderInfo]]:
 
 def request_stop(info: RecorderInfo) -> None:
     """Ask a recorder to end cleanly (it flushes, writes its end time, removes its pid file)."""
-    info.stop_file.touch()
+    try:  # never through a symlink planted at the name
+        os.close(os.open(info.stop_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o600))
+    except FileExistsError:
+        pass
     if sys.platform != "win32":
         try:
             os.kill(info.pid, signal.SIGTERM)

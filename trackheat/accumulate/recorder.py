@@ -518,7 +518,7 @@ class Recorder:
                     flusher.add_screenshots(ended, screenshot_pngs())
             except Exception as e:  # the display may be gone at logout; the events matter more
                 self.report.message(f"no end screenshot ({e})")
-            if pid_path is not None and pid_path.with_suffix(".stop").exists():
+            if pid_path is not None and pidfile.ours(pid_path.with_suffix(".stop")):
                 self._stop_reason = "trackheat stop"  # whether its file or its SIGTERM came first
             meta["stopped_by"] = self._stop_reason or "error"
             flusher.finish(ended, meta)
@@ -578,7 +578,7 @@ class Recorder:
             if deadline is not None:
                 sleep = min(sleep, max(0.0, deadline - now))
             time.sleep(sleep)
-            if stop_file.exists():
+            if pidfile.ours(stop_file):  # another user's file stops nothing
                 self._stop_reason = "trackheat stop"
 
 

@@ -9,6 +9,7 @@ import time, so `--help`, `import`, `sessions`, `stats`, `export`, `gaze` and
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from typing import Sequence
 
@@ -43,6 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.exit_status
     except BrokenPipeError:  # `trackheat sessions | head`
         return 0
+    except sqlite3.Error as e:  # a store failure after opening (disk full, locked, read-only): its cause, one line
+        from trackheat.paths import resolve_db
+        from trackheat.store import describe_error
+
+        print(f"trackheat {args.command}: {describe_error(e, resolve_db(getattr(args, 'db', None)))}", file=sys.stderr)
+        return 2
     except OSError as e:
         # A file we were told to write or read (an -o folder, a --density path) is not usable.
         where = f"{e.filename}: " if e.filename else ""

@@ -22,7 +22,8 @@ def add_session(p: argparse.ArgumentParser, default: str = "last") -> None:
 def open_store(args: argparse.Namespace, *, create: bool = False):
     from trackheat.store import Store
 
-    return Store(resolve_db(getattr(args, "db", None)), create=create)
+    # A command that does not create only reads: a read-only file or directory is fine.
+    return Store(resolve_db(getattr(args, "db", None)), create=create, for_reading=not create)
 
 
 def print_json(obj) -> None:

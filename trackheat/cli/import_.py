@@ -1,4 +1,4 @@
-"""`trackheat import FILE...`: third-party logs into the store, one transaction per file."""
+"""`trackheat import FILE...`: third-party logs into the store, one transaction for all files."""
 
 from __future__ import annotations
 
@@ -77,21 +77,30 @@ def run(args: argparse.Namespace) -> int:
     warn_assumed(parsed)
     digests = [importers.content_hash(f) for f in args.files]  # the same content imported twice is found by this
     with open_store(args, create=True) as store:
-        for (f, sessions), digest in zip(parsed, digests):
-            before = store.find_hash(digest)
-            if before and not args.again:
-                which = ", ".join(map(str, before))
-                if args.json:
-                    print_json({"file": str(f), "already_imported_as": before})
-                else:
-                    print(f"{f}: already imported as session {which}; nothing imported (`trackheat import --again` imports it once more)")
-                continue
-            ids = store.save_imported(sessions, content_hash=digest)
-            for sid, s in zip(ids, sessions):
-                when = s.meta.get("time_source") or ("import time" if s.started is None else "the file")
-                if args.json:
-                    print_json({"session": sid, "file": str(f), "format": s.source.split(":")[0], "moves": s.moves, "clicks": len(s.clicks), "scrolls": len(s.scrolls), "dropped": s.dropped, "skipped": s.skipped, "time_source": when})
-                else:
-                    extra = f", {s.skipped} skipped" if s.skipped else ""
-                    print(f"session {sid}: {f}: {s.moves} moves, {len(s.clicks)} clicks, {len(s.scrolls)} scrolls, {s.dropped} dropped rows{extra}; times from {when}")
+        # One transaction across all files: a value the store refuses in the last file leaves
+        # nothing of the first (README: nothing from any file is imported); lines are printed after.
+        lines: list = []
+        with store.transaction():
+            for (f, sessions), digest in zip(parsed, digests):
+                before = store.find_hash(digest)
+                if before and not args.again:
+                    which = ", ".join(map(str, before))
+                    if args.json:
+                        lines.append({"file": str(f), "already_imported_as": before})
+                    else:
+                        lines.append(f"{f}: already imported as session {which}; nothing imported (`trackheat import --again` imports it once more)")
+                    continue
+                ids = store.save_imported(sessions, content_hash=digest)
+                for sid, s in zip(ids, sessions):
+                    when = s.meta.get("time_source") or ("import time" if s.started is None else "the file")
+                    if args.json:
+                        lines.append({"session": sid, "file": str(f), "format": s.source.split(":")[0], "moves": s.moves, "clicks": len(s.clicks), "scrolls": len(s.scrolls), "dropped": s.dropped, "skipped": s.skipped, "time_source": when})
+                    else:
+                        extra = f", {s.skipped} skipped" if s.skipped else ""
+                        lines.append(f"session {sid}: {f}: {s.moves} moves, {len(s.clicks)} clicks, {len(s.scrolls)} scrolls, {s.dropped} dropped rows{extra}; times from {when}")
+        for line in lines:
+            if isinstance(line, dict):
+                print_json(line)
+            else:
+                print(line)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -72,10 +73,13 @@ class Format:
 def parse_float(text: str, path: Path, line: int, column: str) -> float:
     """A number from a cell, or BadInput naming the file, line and column."""
     try:
-        return float(text)
+        value = float(text)
     except (TypeError, ValueError):
         shown = text if len(str(text)) <= 40 else str(text)[:37] + "..."
         raise BadInput(path, f"{column} is not a number: {shown!r}", line) from None
+    if not math.isfinite(value):  # 'inf', 'Infinity', 'nan', '1e999': never a coordinate or a time
+        raise BadInput(path, f"{column} is not a finite number: {text.strip()[:40]!r}", line)
+    return value
 
 
 def csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:

@@ -168,14 +168,11 @@ def points(store: Store, session_ids: Sequence[int], weight: str, width: int, he
 
 
 def save_files(store: Store, parsed: list[tuple[Path, list[ImportedSession]]]) -> list[tuple[int | None, str, ImportedSession]]:
-    """Save every file's sessions (one transaction per file) and close the store: (id, file, session)."""
+    """Save every file's sessions (one transaction for all files) and close the store: (id, file, session)."""
 
     try:
-        out: list[tuple[int | None, str, ImportedSession]] = []
-        for path, sessions in parsed:
-            ids = store.save_imported(sessions)
-            out += [(sid, str(path), s) for sid, s in zip(ids, sessions)]
-        return out
+        ids = iter(store.save_imported([s for _path, sessions in parsed for s in sessions]))
+        return [(next(ids), str(path), s) for path, sessions in parsed for s in sessions]
     finally:
         store.close()
 
