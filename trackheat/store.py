@@ -33,7 +33,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -1365,7 +1365,7 @@ def check_imported(s: ImportedSession) -> None:
         if v is not None:
             _check_range(src, what, [v], 0.0, SECONDS_LIMIT)
     n = len(s.xs)
-    cols = [("x", s.xs, -COORD_LIMIT, COORD_LIMIT), ("y", s.ys, -COORD_LIMIT, COORD_LIMIT)]
+    cols: list[tuple[str, Any, float, float]] = [("x", s.xs, -COORD_LIMIT, COORD_LIMIT), ("y", s.ys, -COORD_LIMIT, COORD_LIMIT)]
     if s.counts is not None:
         cols.append(("count", s.counts, 0, COUNT_LIMIT))
     if s.dwell is not None:
