@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent / "trackheat"
 
 # Stage of each top-level module or package; a module may import its own stage or earlier ones.
 STAGES = {
-    "errors": 0, "defaults": 0, "canvas": 0, "activity": 0, "paths": 0, "arrays": 0, "pool": 0, "__init__": 0, "__main__": 6,
+    "errors": 0, "defaults": 0, "canvas": 0, "activity": 0, "paths": 0, "arrays": 0, "pool": 0, "imagesize": 0, "__init__": 0, "__main__": 6,
     "sources": 1, "importers": 1,
     "store": 2, "accumulate": 2,
     "render": 3,

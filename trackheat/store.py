@@ -1144,7 +1144,7 @@ def _save_positions(store: Store, sid: int, periods: np.ndarray, xs: np.ndarray,
 # failure in words a user can act on (a full disk is not "not a trackheat store").
 
 TIME_RANGE = (0.0, 4102444800.0)  # epoch seconds a stored time may take: 1970-01-01 .. 2100-01-01 (UTC)
-COORD_LIMIT = 1 << 20  # |x|, |y| in pixels: 1,048,576, far past any desktop, far from int64 overflow
+COORD_LIMIT = 1 << 31  # |x|, |y| in pixels (as the importers' own limit): far past any desktop, far from int64 overflow
 COUNT_LIMIT = 1 << 40  # one row's count (a trillion events)
 SECONDS_LIMIT = 1e10  # dwell, active and idle seconds, distance in pixels: finite and below this
 

@@ -68,6 +68,11 @@ def reference_size(path: Path, options: ImportOptions, default: tuple[int, int] 
 def image_size(path: Path) -> tuple[int, int] | None:
     import cv2
 
+    from trackheat.imagesize import check_image
+
+    size = check_image(path)  # from the header; refused past the pixel limit before decoding
+    if size is not None:
+        return size
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         return None

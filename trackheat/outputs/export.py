@@ -25,8 +25,9 @@ from trackheat.accumulate.kernel import gaussian_patch
 from trackheat.accumulate import points
 from trackheat.accumulate.points import load_points, place
 from trackheat.canvas import Canvas, Rect, parse_size, union
+from trackheat.imagesize import check_image
 from trackheat.errors import UserError
-from trackheat.outputs.images import DEFAULT_ALPHA, compose_images, neutral_background, write_png
+from trackheat.outputs.images import DEFAULT_ALPHA, compose_images, neutral_background, private_file, write_png
 from trackheat.outputs.summary import describe_range
 from trackheat.store import TimeRange
 
@@ -138,6 +139,7 @@ def background_file(path: str | Path) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise UserError(f"{p}: no such file", param="background")
+    check_image(p)  # the header's size, before decoding: a small file may declare gigapixels
     img = cv2.imread(str(p), cv2.IMREAD_COLOR)
     if img is None:
         raise UserError(f"{p}: not an image OpenCV can read (PNG, JPEG, BMP, ...)", param="background")
@@ -223,7 +225,8 @@ def write_rendered(out_dir: str | Path, heatmap: np.ndarray, overlay: np.ndarray
     if density_path is not None:
         dp = Path(density_path)
         dp.parent.mkdir(parents=True, exist_ok=True)
-        np.save(dp, grid)
+        with private_file(dp) as f:  # to a file object, np.save adds no ".npy": the path given is the path written
+            np.save(f, grid)
     return heat, over
 
 

@@ -106,6 +106,9 @@ def load_reference(path: str | Path) -> np.ndarray:
         raise UserError(f"{p}: no such file", param="reference")
     if p.is_dir():
         raise UserError(f"{p}: is a directory, not an image", param="reference")
+    from trackheat.imagesize import check_image
+
+    check_image(p)  # the header's size, before decoding: a small file may declare gigapixels
     img = cv2.imread(str(p), cv2.IMREAD_COLOR)
     if img is None or img.size == 0:
         raise UserError(f"{p}: not an image OpenCV can read (PNG, JPEG, ...)", param="reference")

@@ -10,6 +10,8 @@ writer (live's snapshots too).
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 from typing import Sequence
 
@@ -34,10 +36,28 @@ def encode_png(image: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
+def private_file(path: str | Path):
+    """A binary file opened for writing, mode 0600 whatever the umask or its old mode.
+
+    Heatmaps can show the screen (screenshots as background) and where someone
+    worked: like the store, they are readable by their owner only. O_NOFOLLOW: a
+    symlink planted at the name is refused, never written through."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+        return os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def write_png(path: str | Path, image: np.ndarray) -> Path:
-    """Write one image (export's PNGs, live's snapshots) as `encode_png` makes it."""
+    """Write one image (export's PNGs, live's snapshots) as `encode_png` makes it, 0600 (see private_file)."""
     path = Path(path)
-    path.write_bytes(encode_png(image))
+    data = encode_png(image)
+    with private_file(path) as f:
+        f.write(data)
     return path
 
 
@@ -73,7 +93,8 @@ def write_images(
     if density_path is not None:
         dp = Path(density_path)
         dp.parent.mkdir(parents=True, exist_ok=True)
-        np.save(dp, np.asarray(density, np.float32))
+        with private_file(dp) as f:  # to a file object, np.save adds no ".npy": the path given is the path written
+            np.save(f, np.asarray(density, np.float32))
     return heat_path, over_path
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trackheat import render
-from trackheat.outputs.images import write_png
+from trackheat.outputs.images import private_file, write_png
 from trackheat.errors import UserError
 from trackheat.render.motion import MotionHeatmap
 from trackheat.sources.frames import FrameSource
@@ -92,6 +92,7 @@ def open_writer(path: Path, fps: float, size: tuple[int, int]):
         raise UserError(f"the video must end in {', '.join(FOURCC)}", param="out")
     if not path.parent.exists():
         raise UserError(f"directory {path.parent} does not exist", param="out")
+    private_file(path).close()  # made 0600 first: the writer then fills a file only its owner reads
     w = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*FOURCC[ext]), float(fps), size)
     if not w.isOpened():
         raise UserError(f"cannot write a {ext} video here", param="out")
