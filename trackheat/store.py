@@ -1195,7 +1195,9 @@ def _connect_ro(path: Path) -> sqlite3.Connection:
     except sqlite3.OperationalError as e:
         db.close()
         text = str(e).lower()
-        if "unable to open" not in text and "readonly" not in text:
+        # immutable=1 takes no locks: only where nobody can be writing (a read-only directory);
+        # elsewhere it could read a file another process is creating, half-written.
+        if ("unable to open" not in text and "readonly" not in text) or os.access(path.parent, os.W_OK):
             raise
     return sqlite3.connect(_ro_uri(path, immutable=True), uri=True, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
 
@@ -1208,8 +1210,10 @@ def _probe(path: Path) -> int:
     try:
         db = _connect_ro(path)
         try:
+            db.execute("BEGIN")  # both reads from one snapshot: another process may be creating the store
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            db.execute("COMMIT")
         finally:
             db.close()
     except sqlite3.DatabaseError as e:

@@ -89,7 +89,38 @@ def csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     applies to all of them at once.
     """
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        for row in reader:
+        reader = csv.reader(_bounded_lines(fh, path))
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:  # a field past the limit, a NUL, a quote at an odd place
+                text = f"a field longer than {MAX_FIELD:,} characters" if "field limit" in str(e) else str(e)
+                raise BadInput(path, text, reader.line_num) from None
+            except UnicodeDecodeError as e:
+                raise BadInput(path, f"not UTF-8 text (byte 0x{e.object[e.start]:02x})", reader.line_num + 1) from None
+            if len(row) > MAX_COLUMNS:
+                raise BadInput(path, f"{len(row):,} cells in one row (more than {MAX_COLUMNS:,}): not a log", reader.line_num)
             if row and any(c.strip() for c in row):
                 yield reader.line_num, row
+
+
+MAX_LINE = 1 << 20  # characters in one line of a CSV log: a mouse log's lines are ~40
+MAX_FIELD = 1 << 16  # characters in one CSV field (the csv module's own default is 128 K)
+MAX_COLUMNS = 1000  # cells in one row
+
+
+def _bounded_lines(fh, path: Path) -> Iterator[str]:
+    """The file's lines (any of LF, CRLF, CR), refusing one longer than MAX_LINE before it
+    is in memory whole: 100 MB of commas once became a list of 100 million cells (2.2 GB)."""
+    csv.field_size_limit(MAX_FIELD)
+    n = 0
+    while True:
+        line = fh.readline(MAX_LINE + 1)
+        if not line:
+            return
+        n += 1
+        if len(line) > MAX_LINE:
+            raise BadInput(path, f"a line longer than {MAX_LINE:,} characters: not a log", n)
+        yield line

@@ -101,7 +101,7 @@ class Table:
         lengths = e - s
         n = len(s)
         w = max(int(lengths.max()) if n else 1, 1)
-        if n * w > max(MAX_CUT_BYTES, 4 * len(a)) and w > MAX_CELL:
+        if w > MAX_FIELD or (n * w > max(MAX_CUT_BYTES, 4 * len(a)) and w > MAX_CELL):
             # One huge cell would make the fixed-width column n times its size: refuse it instead.
             k = int(np.argmax(lengths))
             raise BadInput(self.path, f"a cell of {int(lengths[k]):,} bytes (more than {MAX_CELL:,}): not an export's value", self.line_of(k))
@@ -178,11 +178,15 @@ class Table:
             return fast
         try:
             return col.astype(np.int64)
-        except ValueError:
+        except (ValueError, OverflowError):
             f = self.floats(name)  # names the bad cell, or accepts 1.0-style integers
             if np.isnan(f).any():
                 k = int(np.flatnonzero(np.isnan(f))[0])
                 raise BadInput(self.path, f"{name} is empty", self.line_of(k)) from None
+            big = ~(np.abs(f) < 2.0**63)
+            if big.any():  # 20-digit timestamps: no clock writes them
+                k = int(np.flatnonzero(big)[0])
+                raise BadInput(self.path, f"{name} is out of range: {col[k].decode('utf-8', 'replace')[:40]!r}", self.line_of(k)) from None
             return f.astype(np.int64)
 
     def bools(self, name: str) -> np.ndarray:
@@ -211,6 +215,7 @@ class Table:
 # read column-wise below at a fraction of that. Cells of any other shape (NaN,
 # exponents, spaces, signs other than a leading minus, more digits than the
 # exact path allows, garbage) go to numpy's cast, which also names bad cells.
+SCAN_WIDTH = 32  # bytes: the widest cell the plain-number scan looks at (19 digits, a dot and a sign fit)
 EXACT_DIGITS = 15  # a mantissa under 10**15 < 2**53 divided by 10**k (k <= 22) is correctly rounded: the same float as float(text)
 
 
@@ -221,6 +226,18 @@ def _scan(col: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     holds any other byte, or a byte after its end.
     """
     n, w = len(col), col.dtype.itemsize
+    if w > SCAN_WIDTH:
+        # No plain number is this wide: scan the short cells only, in a column of width
+        # SCAN_WIDTH. The loop below runs once per character position, so one 1 MB cell
+        # made the whole column cost a million numpy passes (14 s; issue 11).
+        short = np.char.str_len(col) <= SCAN_WIDTH
+        parts = _scan(col[short].astype(f"S{SCAN_WIDTH}"))
+        full = []
+        for part in parts:
+            a = np.zeros(n, part.dtype)
+            a[short] = part
+            full.append(a)
+        return full[0], full[1], full[2], full[3], full[4], full[5]
     bt = np.ascontiguousarray(col.view(np.uint8).reshape(n, w).T)  # one contiguous row per character position
     mant = np.zeros(n, np.uint64)
     ndig = np.zeros(n, np.uint8)
@@ -301,10 +318,18 @@ def _known_bools(col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 
-def _split_header(line: str, delimiter: str) -> list[str]:
-    return next(csv.reader([line], delimiter=delimiter))
+def _split_header(line: str, delimiter: str, path: Path | None = None) -> list[str]:
+    try:
+        header = next(csv.reader([line], delimiter=delimiter))
+    except csv.Error as e:
+        raise BadInput(path or "file", f"unreadable header ({e})", 1) from None
+    if len(header) > MAX_COLUMNS:
+        raise BadInput(path or "file", f"a header of {len(header):,} columns (more than {MAX_COLUMNS:,}): not an export", 1)
+    return header
 
 
+MAX_COLUMNS = 5000  # an export's header: Tobii Pro Lab writes ~100 columns
+MAX_FIELD = 1 << 20  # bytes in any one cell, whatever the column: refused, never scanned
 MAX_CELL = 4096  # bytes: no export writes a longer value; a longer one in a big column is refused, not cut
 MAX_CUT_BYTES = 1 << 28  # a column cut up to this size is always allowed
 GROUP_BLOCK = 1 << 13  # rows per block (small enough for malloc to reuse one block's memory for the next) when checking that an id column holds one value
@@ -364,6 +389,15 @@ def read_table(path: Path, delimiter: str = ",", ragged: bool = False) -> Table:
     # One pass for both line ends and delimiters: both are <= 44 (',' or TAB).
     low = _low_bytes(a)
     kinds = a[low]
+    cr = low[kinds == 13]
+    if len(cr):
+        nxt = cr + 1
+        lone = cr[(nxt >= len(a)) | (a[np.minimum(nxt, len(a) - 1)] != 10)]
+        if len(lone):  # CR-only or mixed line ends: a lone CR ends a line too (one copy of the file)
+            a = a.copy()
+            a[lone] = 10
+            data = a.data
+            kinds = a[low]
     if delimiter != " " and (kinds == 32).any():
         # Spaces inside cells ("Eye Tracker") are text, not structure: leave them out of the byte scan.
         text = kinds != 32
@@ -386,11 +420,19 @@ def read_table(path: Path, delimiter: str = ",", ragged: bool = False) -> Table:
         raise BadInput(path, "empty file")
     h0, h1 = int(line_starts[0]), int(line_ends[0])
     try:
-        header = _split_header(bytes(a[h0:h1]).decode("utf-8"), delimiter)
+        header = _split_header(bytes(a[h0:h1]).decode("utf-8"), delimiter, path)
     except UnicodeDecodeError:
         raise BadInput(path, "header is not UTF-8 text", 1) from None
     ncols = len(header)
     starts, ends = line_starts[1:], line_ends[1:]
+    if len(starts):
+        # Before any per-cell work: a row of millions of delimiters would become a list of
+        # millions of cells in the csv module (100 MB of commas: 2.2 GB).
+        # (the row bounds take the offsets' dtype: the other way round numpy copies all offsets)
+        cells = np.searchsorted(delims, ends.astype(delims.dtype)) - np.searchsorted(delims, starts.astype(delims.dtype)) + 1
+        k = int(np.argmax(cells))
+        if cells[k] > max(MAX_COLUMNS, ncols + 1):
+            raise BadInput(path, f"{int(cells[k]):,} cells in one row (the header has {ncols})", int(np.searchsorted(nl, starts[k])) + 1)
     fast = not (kinds == 34).any()  # no quotes anywhere
     if fast and len(starts):
         delims = delims[delims >= starts[0]]
@@ -424,7 +466,7 @@ def _read_regular(path: Path, a: np.ndarray, low: np.ndarray, kinds: np.ndarray,
     if not is_nl[k] or (kinds[:k] == 13).any() or (kinds[:k] == 34).any():
         return None
     try:
-        header = _split_header(bytes(a[: int(low[k])]).decode("utf-8"), delimiter)
+        header = _split_header(bytes(a[: int(low[k])]).decode("utf-8"), delimiter, path)
     except UnicodeDecodeError:
         raise BadInput(path, "header is not UTF-8 text", 1) from None
     ncols = len(header)
@@ -447,6 +489,21 @@ def _read_regular(path: Path, a: np.ndarray, low: np.ndarray, kinds: np.ndarray,
     return t
 
 
+def _rows_or_bad_input(reader, path: Path):
+    """A csv reader's rows; its errors (a field past MAX_FIELD, a stray quote) as BadInput."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            text = f"a field longer than {MAX_FIELD:,} bytes" if "field limit" in str(e) else str(e)
+            raise BadInput(path, text, reader.line_num) from None
+        if len(row) > MAX_COLUMNS:
+            raise BadInput(path, f"{len(row):,} cells in one row (more than {MAX_COLUMNS:,})", reader.line_num)
+        yield row
+
+
 def _read_slow(path: Path, data: bytes, header: list[str], delimiter: str, ragged: bool = False) -> Table:
     """The csv module path: quotes, ragged rows; names the first bad line."""
     try:
@@ -461,10 +518,11 @@ def _read_slow(path: Path, data: bytes, header: list[str], delimiter: str, ragge
     gc.disable()  # millions of small lists: the cyclic GC would rescan them over and over
     try:
         lines = text.splitlines(keepends=True)
+        csv.field_size_limit(MAX_FIELD)
         reader = csv.reader(lines, delimiter=delimiter)
         seen_header = False
         pos_of_line = np.cumsum([0] + [len(line.encode("utf-8")) for line in lines])
-        for row in reader:
+        for row in _rows_or_bad_input(reader, path):
             if not row or not any(c.strip() for c in row):
                 continue
             if not seen_header:

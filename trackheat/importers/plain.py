@@ -70,12 +70,52 @@ def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
+JSON_DEPTH = 32  # [[x, y, count], ...] is 2 deep; a deeper file is not one of ours
+JSON_DIGITS = 20  # digits of one JSON integer (Python's own limit, 4300, raised ValueError mid-parse)
+
+
+def _json_depth(text: str) -> int:
+    """How deep brackets nest, counted before parsing (outside strings only roughly: a
+    bracket inside a key can only make this larger, and such keys are refused anyway)."""
+    import re
+
+    depth = top = 0
+    for m in re.finditer(r"[\[\]{}]", text):
+        if m.group() in "[{":
+            depth += 1
+            if depth > top:
+                top = depth
+                if top > JSON_DEPTH:
+                    return top
+        else:
+            depth -= 1
+    return top
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > JSON_DIGITS:
+        raise ValueError(f"a number of {len(text)} digits")
+    return int(text)
+
+
+def _json_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number a log can hold")
+
+
 def _json_read(path: Path, options: ImportOptions) -> list[ImportedSession]:
-    text = path.read_text(encoding="utf-8-sig")
     try:
-        data = json.loads(text)
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise BadInput(path, f"not UTF-8 text (byte 0x{e.object[e.start]:02x})") from None
+    depth = _json_depth(text)
+    if depth > JSON_DEPTH:
+        raise BadInput(path, f"JSON nested {depth} deep (the formats need 2)", 1)
+    try:
+        data = json.loads(text, parse_int=_json_int, parse_constant=_json_constant)
     except json.JSONDecodeError as e:
         raise BadInput(path, f"invalid JSON: {e.msg} (column {e.colno})", e.lineno) from None
+    except (ValueError, RecursionError) as e:  # a number too long, a NaN, nesting past the interpreter's stack
+        raise BadInput(path, f"invalid JSON: {' '.join(str(e).split())[:120]}") from None
     xs: list[int] = []
     ys: list[int] = []
     counts: list[int] = []
