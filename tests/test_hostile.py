@@ -607,3 +607,85 @@ def test_gigapixel_reference_is_refused_from_its_header(tmp_path):
     p, secs = _bounded("gaze", fix, "--reference", ref, "-o", tmp_path / "o", memory=2 << 30)
     line = _one_line(p)
     assert "30000x20000" in line and "100 MP" in line and secs < 30, line
+
+
+# -- 6. a full disk: the backlog lands in bounded pieces as space allows -------------------
+
+def test_backlog_is_written_in_bounded_pieces_as_space_allows(tmp_path):
+    """SQLite's own 'database or disk is full' (max_page_count): while full nothing is lost;
+    when a little space comes back, pieces of the backlog land; then all of it, exactly once."""
+    from trackheat.accumulate.recorder import BACKLOG_ROWS, Flusher, Tally
+    from trackheat.canvas import Canvas, Rect
+    from trackheat.store import Store
+
+    db = tmp_path / "s.db"
+    store = Store(db)
+    sid = store.create_session("test", Canvas.desktop([Rect(0, 0, 4000, 4000)]), started=1.7e9)
+    t = [1.7e9]
+
+    def clock() -> float:
+        t[0] += 0.001
+        return t[0]
+
+    tally = Tally(start=1.7e9, clock=clock)
+    n = 4 * BACKLOG_ROWS
+    for i in range(n):  # n distinct positions: n rows
+        tally.on_move(i % 4000, i // 4000)
+    said: list[str] = []
+    fl = Flusher(db, sid, tally, 1.0, said.append)
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count={pages + 2}")  # full: not even one piece fits
+    assert fl.flush(store, 1.7e9 + 60) is False and fl.backlog and "full" in said[-1]
+    assert fl.moves == 0
+    store._db.execute(f"PRAGMA max_page_count={pages + 60}")  # room for a piece or two, not for all
+    assert fl.flush(store, 1.7e9 + 61) is False
+    assert 0 < fl.moves < n, fl.moves  # some pieces landed while the disk stayed nearly full
+    store._db.execute("PRAGMA max_page_count=1073741823")
+    assert fl.flush(store, 1.7e9 + 62) is True and not fl.backlog
+    assert fl.moves == n
+    p = store.positions([sid])
+    assert int(p.count.sum()) == n and len(p) == n  # every move once
+    assert store.integrity_check() == "ok"
+    store.close()
+
+
+# -- 7. costly options are range-checked up front ------------------------------------------
+
+@pytest.mark.parametrize("cmd, flag", [
+    (["export", "--sigma", "1e9"], "--sigma"),
+    (["export", "--sigma", "inf"], "--sigma"),
+    (["export", "--since", "9999999d"], "--since"),
+    (["export", "--size", "100000x100000"], "--size"),
+    (["gaze", "--bins", "100000"], "--bins"),
+    (["gaze", "--sigma", "1e9"], "--sigma"),
+])
+def test_costly_options_are_refused_up_front(tmp_path, cmd, flag):
+    db = tmp_path / "s.db"
+    assert _th("import", "--db", db, ROOT / "sample_logs" / "browser.csv").returncode == 0
+    if cmd[0] == "gaze":
+        args = ["gaze", ROOT / "sample_logs" / "gaze" / "plain" / "fixations.csv", "--reference",
+                ROOT / "sample_logs" / "gaze" / "reference.png", "-o", tmp_path / "o", *cmd[1:]]
+    else:
+        args = [*cmd, "--db", db, "-o", tmp_path / "o"]
+    t0 = time.monotonic()
+    line = _one_line(_th(*args))
+    assert line.split(": ")[1] == flag, line
+    assert time.monotonic() - t0 < 60
+
+
+def test_outputs_are_private_and_density_path_is_real(tmp_path):
+    db = tmp_path / "s.db"
+    assert _th("import", "--db", db, ROOT / "sample_logs" / "browser.csv").returncode == 0
+    old = os.umask(0)
+    try:
+        p = _th("export", "--db", db, "-o", tmp_path / "o", "--density", tmp_path / "dens.bin")
+    finally:
+        os.umask(old)
+    assert p.returncode == 0, p.stderr
+    assert str(tmp_path / "dens.bin") in p.stdout + p.stderr
+    assert (tmp_path / "dens.bin").exists() and not (tmp_path / "dens.bin.npy").exists()
+    import numpy as np
+
+    assert np.load(tmp_path / "dens.bin").ndim == 2
+    for f in [tmp_path / "dens.bin", *(tmp_path / "o").iterdir()]:
+        assert (f.stat().st_mode & 0o777) == 0o600, (f, oct(f.stat().st_mode))

@@ -287,6 +287,43 @@ def write_batch(store: Store, session_id: int, b: Batch, *, ended: float, layout
         store.roll_up(session_id, ended + DAY if final else ended)
 
 
+BACKLOG_ROWS = 5000  # rows per transaction when writing a backlog (~200 KB of store pages)
+
+
+def split_batch(b: Batch, max_rows: int = BACKLOG_ROWS) -> list[Batch]:
+    """The batch as pieces of at most `max_rows` position, click or scroll rows each, in
+    order; the session totals (active, idle, distance) ride on the first piece."""
+    pieces: list[Batch] = []
+    group: list[PeriodBuffer] = []
+    n = 0
+
+    def close() -> None:
+        nonlocal group, n
+        if group:
+            pieces.append(Batch(group, [], [], sum(sum(q.counts.values()) for q in group)))
+        group, n = [], 0
+
+    for p in b.periods:
+        keys = sorted(set(p.counts) | set(p.dwell))
+        for i in range(0, len(keys), max_rows):
+            part = keys[i:i + max_rows]
+            if n + len(part) > max_rows:
+                close()
+            group.append(PeriodBuffer(p.period, p.app, p.ignored, counts={k: p.counts[k] for k in part if k in p.counts},
+                                      dwell={k: p.dwell[k] for k in part if k in p.dwell}))
+            n += len(part)
+    close()
+    for i in range(0, len(b.clicks), max_rows):
+        pieces.append(Batch([], b.clicks[i:i + max_rows], []))
+    for i in range(0, len(b.scrolls), max_rows):
+        pieces.append(Batch([], [], b.scrolls[i:i + max_rows]))
+    if not pieces:
+        pieces.append(Batch([], [], []))
+    first = pieces[0]
+    first.active, first.idle, first.distance, first.ignored = b.active, b.idle, b.distance, b.ignored
+    return pieces
+
+
 @dataclass
 class RecordOptions:
     db: Path
@@ -324,6 +361,7 @@ class Flusher(threading.Thread):
         self.ended: float | None = None
         self.error: BaseException | None = None
         self.flushes = 0
+        self.backlog = False  # a write failed: the next flushes go in bounded pieces
         self.moves = self.clicks = self.scrolls = 0  # totals written so far
         self.last_flush_ms = 0.0
 
@@ -370,21 +408,33 @@ class Flusher(threading.Thread):
             layouts, self._layouts = self._layouts, []
             shots, self._shots = self._shots, []
         t0 = time.perf_counter()
-        try:
-            write_batch(store, self.session_id, b, ended=now, layouts=layouts, screenshots=shots, meta=self._meta if final else None, final=final)
-        except StoreError as e:
-            # Keep everything for the next try: a busy or full disk must not lose events.
-            self.tally.restore(b)
-            with self._extra_lock:
-                self._layouts[:0] = layouts
-                self._shots[:0] = shots
-            self.say(f"cannot write to {self.db} ({e}); keeping the events in memory and retrying")
-            return False
+        # A backlog (an earlier write failed: disk full, store busy) goes in pieces of at most
+        # BACKLOG_ROWS rows, each its own transaction: what fits lands as space allows, instead
+        # of the whole backlog waiting until all of it fits at once.
+        pieces = split_batch(b, BACKLOG_ROWS) if self.backlog else [b]
+        for i, piece in enumerate(pieces):
+            last = i == len(pieces) - 1
+            try:
+                write_batch(store, self.session_id, piece, ended=now, layouts=layouts if i == 0 else (),
+                            screenshots=shots if i == 0 else (), meta=self._meta if final and last else None,
+                            final=final and last)
+            except StoreError as e:
+                # Keep everything not written for the next try: a busy or full disk must not lose events.
+                for rest in reversed(pieces[i:]):  # reversed: restore() puts clicks back in front
+                    self.tally.restore(rest)
+                if i == 0:
+                    with self._extra_lock:
+                        self._layouts[:0] = layouts
+                        self._shots[:0] = shots
+                self.backlog = True
+                self.say(f"cannot write to {self.db} ({e}); keeping the events in memory and retrying")
+                return False
+            self.moves += piece.moves
+            self.clicks += len(piece.clicks)
+            self.scrolls += len(piece.scrolls)
+        self.backlog = False
         self.last_flush_ms = (time.perf_counter() - t0) * 1000
         self.flushes += 1
-        self.moves += b.moves
-        self.clicks += len(b.clicks)
-        self.scrolls += len(b.scrolls)
         return True
 
 

@@ -46,6 +46,9 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+MAX_AGE = 100 * 365 * 86400.0  # seconds: the oldest --since/--until an age may name
+
+
 def parse_time(text: str | None, flag: str) -> float | None:
     """--since/--until: ISO date or datetime, or a relative age such as 2h, 30m, 7d."""
     if text is None:
@@ -55,10 +58,13 @@ def parse_time(text: str | None, flag: str) -> float | None:
     if t and t[-1] in units and t[:-1].replace(".", "", 1).isdigit():
         import time
 
-        return time.time() - float(t[:-1]) * units[t[-1]]
+        age = float(t[:-1]) * units[t[-1]]
+        if not age <= MAX_AGE:  # 9999999d was a year -25353 traceback
+            raise UserError(f"{flag}: expected an age of at most 100 years (36500d); got {text!r}")
+        return time.time() - age
     try:
         return _dt.datetime.fromisoformat(t).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         raise UserError(f"{flag}: expected a date such as 2026-11-21 or 2026-11-21T14:00, or an age such as 2h or 7d; got {text!r}") from None
 
 

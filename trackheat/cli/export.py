@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_db(p)
     add_session(p)
-    p.add_argument("--since", metavar="T", help="only activity from T on: 2026-11-21, 2026-11-21T14:00, or an age such as 2h, 7d (moves and dwell to whole --period buckets, clicks exactly)")
+    p.add_argument("--since", metavar="T", help="only activity from T on: 2026-11-21, 2026-11-21T14:00, or an age such as 2h, 7d (at most 36500d; moves and dwell to whole --period buckets, clicks exactly)")
     p.add_argument("--until", metavar="T", help="only activity before T (same forms as --since)")
     p.add_argument("--app", action="append", metavar="NAME", help="only what happened in application NAME (repeatable; `trackheat stats` lists them)")
     p.add_argument("--kind", choices=["moves", "clicks", "dwell", "scrolls"], default="moves",
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     bg.add_argument("--screenshot", action="store_true", help="draw over a screenshot taken now (needs an X11 display)")
     bg.add_argument("--stored-screenshot", action="store_true", help="draw over the screenshot stored with the session")
     p.add_argument("--monitor", default="all", metavar="N|all", help="crop to monitor N (1 = first, as mss numbers them) or draw the whole desktop (default)")
-    p.add_argument("--sigma", metavar="S", help="blob size: pixels (20) or a share of the diagonal (1.5%%); default 1%% of the diagonal, half that for clicks")
+    p.add_argument("--sigma", metavar="S", help="blob size: pixels (20) or a share of the diagonal (1.5%%), at most the diagonal; default 1%% of the diagonal, half that for clicks")
     p.add_argument("--colormap", default=defaults.COLORMAP, metavar="NAME", help="any OpenCV colormap by name: turbo, jet, inferno, hot, viridis, magma, ... (default: %(default)s)")
     p.add_argument("--scale", default=defaults.SCALE, metavar="max|pNN|log|sqrt", help="max (linear to the top), pNN such as p99.5 (clip at that percentile), log or sqrt (long-tailed data); default %(default)s")
     p.add_argument("--alpha", type=float, default=defaults.ALPHA, metavar="A", help="opacity of the heat over the background, 0..1 (default %(default)s)")

@@ -28,8 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "marker-mapper-fixations, pupil-core-gaze, pupil-core-fixations, pupil-core-surface-gaze, pupil-core-surface-fixations, tobii-tsv, "
                    "tobii-studio, eyelink, gaze-csv")
     add_gaze_options(p)
-    p.add_argument("--bins", type=int, default=defaults.BINS, help="histogram bins on the wider side of the reference (default %(default)s)")
-    p.add_argument("--sigma", type=float, metavar="S", help=f"Gaussian blur in bins (default {defaults.SIGMA_BINS:g}, Pupil Cloud's 1 %% of {defaults.BINS})")
+    p.add_argument("--bins", type=int, default=defaults.BINS, help="histogram bins on the wider side of the reference, 1..4096 (default %(default)s)")
+    p.add_argument("--sigma", type=float, metavar="S", help=f"Gaussian blur in bins, 0..--bins (default {defaults.SIGMA_BINS:g}, Pupil Cloud's 1 %% of {defaults.BINS})")
     p.add_argument("--colormap", default=defaults.COLORMAP, metavar="NAME", help="OpenCV colormap name: turbo, jet, inferno, viridis, hot, ... (default %(default)s)")
     p.add_argument("--scale", default=defaults.SCALE, help="colour scale: max (Pupil Cloud's), pNN.N percentile, log or sqrt (default %(default)s)")
     p.add_argument("--alpha", type=float, help="opacity of the heat over the reference in overlay.png (0-1)")

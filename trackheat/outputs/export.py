@@ -57,6 +57,9 @@ def parse_sigma(text: str | float | None, width: int, height: int) -> float | No
         v = float("nan")
     if not (v > 0 and math.isfinite(v)):
         raise UserError(f"expected pixels such as 20 or a share of the diagonal such as 1.5%; got {text!r}", param="sigma")
+    diagonal = math.hypot(width, height)
+    if v > max(diagonal, 1.0):  # a blob wider than the picture is a flat picture, and costs with sigma squared
+        raise UserError(f"expected at most the picture's diagonal ({diagonal:.0f} px, 100%); got {text!r}", param="sigma")
     return v
 
 

@@ -180,6 +180,9 @@ def save_files(store: Store, parsed: list[tuple[Path, list[ImportedSession]]]) -
         store.close()
 
 
+MAX_BINS = 4096  # histogram bins on the wider side: 13x Pupil Cloud's 300, a 4096x4096 grid at most
+
+
 def sigma_bins(sigma: float | None) -> float:
     """The blur in bins: the binned density's own default (Pupil Cloud's: 1 % of the 300 bins)."""
     return DEFAULT_SIGMA_BINS if sigma is None else float(sigma)
@@ -244,10 +247,10 @@ def heatmap(
     options = options or ImportOptions()
     if not files:
         raise UserError("no files given")
-    if int(bins) < 1:
-        raise UserError(f"expected a positive number, got {bins}", param="bins")
-    if sigma is not None and not sigma >= 0:
-        raise UserError(f"expected a number >= 0 (in bins), got {sigma}", param="sigma")
+    if not 1 <= int(bins) <= MAX_BINS:  # the histogram and its blur grow with bins squared
+        raise UserError(f"expected a number of bins from 1 to {MAX_BINS}, got {bins}", param="bins")
+    if sigma is not None and not (0 <= sigma <= int(bins)):  # a blur wider than the grid is a flat picture (and NaN/inf never pass)
+        raise UserError(f"expected a blur from 0 to `bins` ({int(bins)}) bins, got {sigma}", param="sigma")
     if normalize not in NORMALIZE:
         raise UserError(f"expected one of {', '.join(NORMALIZE)}, got {normalize!r}", param="normalize")
     if top is not None and not (np.isfinite(top) and top > 0):
