@@ -520,13 +520,14 @@ class Recorder:
                       ignore=self.o.ignore_apps)
         listener = PointerListener(tally.on_move, tally.on_click, tally.on_scroll)
         watcher = focus_watcher(tally.set_app)
+        focus_note = None  # told once recording runs: a start-up failure is one line, its cause
         try:
             try:
                 watcher.start()  # before the listener: the first event already knows its application
             except UserError as e:
-                self.report.message(f"{e}; events are stored with no application")
+                focus_note = f"{e}; events are stored with no application"
             except Exception as e:  # the display closed while it was asked (python-xlib's own types)
-                self.report.message(f"cannot follow the focused application ({type(e).__name__}); events are stored with no application")
+                focus_note = f"cannot follow the focused application ({type(e).__name__}); events are stored with no application"
             meta["focus"] = watcher.method
             if self.o.ignore_apps:
                 meta["ignored_apps"] = sorted(self.o.ignore_apps)
@@ -553,6 +554,8 @@ class Recorder:
             pid_path = pidfile.write(self.db, session_id, started)
             stop_file = pid_path.with_suffix(".stop")
             self.report.started(session_id, self.db, os.getpid())
+            if focus_note:
+                self.report.message(focus_note)
             if listener.trusted is False:
                 self.report.message(_MACOS_HINT)
             if self.o.screenshot in ("start", "both"):
