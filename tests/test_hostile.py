@@ -216,36 +216,39 @@ def test_two_recorders_started_at_once(tmp_path):
         assert _sessions(tmp_path / f"two{i}.db") == 2
 
 
+_INTERNALS_CHECK = r"""
+import inspect, sys, time
+from importlib.metadata import version
+from pynput import mouse
+from pynput._util import xorg
+from trackheat.sources import pointer
+
+v = tuple(int(p) for p in version("pynput").split(".")[:2])
+lo, hi = pointer.PYNPUT_TESTED
+assert lo <= v < hi, f"pynput {v} is outside the range trackheat.sources.pointer was tested with ({lo}..<{hi})"
+lst = pointer._listener_class(mouse)(on_move=lambda *a: None, on_click=lambda *a: None, on_scroll=lambda *a: None)
+assert lst.__class__.__name__ == "Listener" and lst.__class__ is not mouse.Listener, "the fast Xorg listener was not built"
+for name in pointer.PYNPUT_INTERNALS:
+    assert hasattr(lst, name), f"pynput's listener lost `{name}`, which trackheat.sources.pointer uses"
+assert lst._ready is False and lst._running is False
+# The hang of issue 11 in pynput itself: stop() before ready waits on _ready. Ours must not.
+pl = pointer.PointerListener(lambda x, y: None)
+pl._listener = lst  # a listener whose thread never started: never ready
+t0 = time.monotonic()
+pl.stop()
+assert time.monotonic() - t0 < 1.0
+assert "self.wait()" in inspect.getsource(xorg.ListenerMixin._stop_platform), \
+    "pynput's Xorg stop no longer waits for ready: re-check PointerListener.stop"
+print("ok")
+"""
+
+
 def test_pynput_internals_are_the_ones_tested(xvfb):
     """pointer.py reaches into pynput's listener (its ready flag, XRecord context, emitter):
-    a pynput outside the tested range, or one without these attributes, must fail here, loudly."""
-    from importlib.metadata import version
-
-    os.environ["DISPLAY"] = xvfb.display
-    from pynput import mouse
-
-    from trackheat.sources import pointer
-
-    v = tuple(int(p) for p in version("pynput").split(".")[:2])
-    lo, hi = pointer.PYNPUT_TESTED
-    assert lo <= v < hi, f"pynput {v} is outside the range trackheat.sources.pointer was tested with ({lo}..<{hi})"
-    lst = pointer._listener_class(mouse)(on_move=lambda *a: None, on_click=lambda *a: None, on_scroll=lambda *a: None)
-    assert lst.__class__.__name__ == "Listener" and lst.__class__ is not mouse.Listener, "the fast Xorg listener was not built"
-    for name in pointer.PYNPUT_INTERNALS:
-        assert hasattr(lst, name), f"pynput's listener lost `{name}`, which trackheat.sources.pointer uses"
-    assert lst._ready is False and lst._running is False
-    # The hang of issue 11 in pynput itself: stop() before ready waits on _ready. Ours must not.
-    pl = pointer.PointerListener(lambda x, y: None)
-    pl._listener = lst  # a listener whose thread never started: never ready
-    t0 = time.monotonic()
-    pl.stop()
-    assert time.monotonic() - t0 < 1.0
-    import inspect
-
-    from pynput._util import xorg
-
-    assert "self.wait()" in inspect.getsource(xorg.ListenerMixin._stop_platform), \
-        "pynput's Xorg stop no longer waits for ready: re-check PointerListener.stop"
+    a pynput outside the tested range, or one without these attributes, must fail here, loudly.
+    (In a subprocess: importing pynput binds it to a display, which must not leak into other tests.)"""
+    p = subprocess.run([sys.executable, "-c", _INTERNALS_CHECK], capture_output=True, text=True, env=xvfb.env, cwd=ROOT, timeout=60)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-2000:]
 
 
 # -- helpers: another user, real permissions ---------------------------------------------
