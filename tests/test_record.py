@@ -62,11 +62,24 @@ class Rec:
 
 
 def moves(xvfb, points) -> None:
-    """One xdotool process for a whole path (an event per step, as fast as X takes them)."""
+    """One xdotool process for a whole path (an event per step, as fast as X takes them).
+
+    Returns once the X server has taken the last move (the pointer is there): xdotool
+    exits after sending its requests, and on a loaded machine the server may still be
+    working through them when a test goes on to stop the recorder.
+    """
     args: list = []
     for x, y in points:
         args += ["mousemove", x, y]
     xvfb.xdotool(*args)
+    last = tuple(points[-1])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        loc = dict(kv.split(":", 1) for kv in xvfb.xdotool("getmouselocation").split())
+        if (int(loc["x"]), int(loc["y"])) == last:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the X server did not take the moves up to {last} within 10 s")
 
 
 def stored(db: Path, sid: int | None = None) -> dict:
