@@ -68,7 +68,7 @@ def test_heat_where_people_walk_and_none_on_still_floor(frames):
 
 
 def test_equals_the_seed_at_full_resolution(frames):
-    hm = MotionHeatmap(process_scale=1.0)
+    hm = MotionHeatmap(process_scale=1.0, blend="full")
     worst_heat, worst_px = 0.0, 0
     for f, (norm, overlay) in zip(frames, seed_pipeline(frames)):
         hm.update(f)
@@ -126,7 +126,7 @@ def test_reset_clears(frames):
 
 
 def test_render_blends_through_the_renderer(frames):
-    hm = MotionHeatmap(alpha=0.4, colormap="jet")
+    hm = MotionHeatmap(alpha=0.4, colormap="jet", blend="full")
     for f in frames[:30]:
         hm.update(f)
     out = hm.render(frames[29])
@@ -145,7 +145,7 @@ def test_render_scales_the_levels_up_then_colours_them(frames, size, scale):
     between the two bands of rows, a blob across the band boundary drawn whole."""
     from trackheat import render
 
-    hm = MotionHeatmap(process_scale=scale)
+    hm = MotionHeatmap(process_scale=scale, blend="full")
     for i, f in enumerate(frames[:12]):
         f = cv2.resize(f, size)
         hm.update(f)

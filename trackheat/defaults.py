@@ -11,6 +11,11 @@ from __future__ import annotations
 # The renderer (render/): how a density is coloured.
 COLORMAP = "turbo"
 SCALE = "max"
+# export's default scale per kind, chosen on the real mouse-dynamics sessions: moves spread over the
+# screen (sqrt shows the paths beside the busiest spot); clicks and dwell pile up on a few spots (one
+# spot of 340 clicks under `max` hides everything else, `log` draws every single click as the same
+# disc): a percentile clip keeps the rest readable, and the colour bar marks the clip.
+KIND_SCALES = {"moves": "sqrt", "clicks": "p99", "dwell": "p99"}
 ALPHA = 0.65  # opacity of the heat over the background in overlay.png
 
 # Gaze (accumulate/binned.py): Pupil Cloud's heatmap.
@@ -31,7 +36,9 @@ LIVE_THRESHOLD = 25  # gray-level change that counts as motion
 LIVE_BLUR = 5  # Gaussian blur kernel before differencing, px
 LIVE_DILATE = 2  # dilation iterations of the motion mask
 LIVE_COLORMAP = "jet"
-LIVE_ALPHA = 0.4  # heat weight in the blend
+LIVE_ALPHA = 0.4  # heat weight in the whole-frame blend (`live --blend full`); the per-level blend uses ALPHA
+LIVE_BLENDS = ("level", "full")  # level: export's look (cold pixels untouched); full: the tutorial's tint
+LIVE_BLEND = "level"
 MAX_FPS = 30.0  # screen grabs per second at most: capture must not take a whole core from the processing
 
 # The recorder (accumulate/recorder.py) and the dwell rule (activity.py).

@@ -185,6 +185,12 @@ class MotionAccumulator:
             return 0.0
         return max(float(cv2.minMaxLoc(self.accumulator)[1]), self.floor)
 
+    def total_heat(self) -> float:
+        """The sum of the motion heat (frames of motion x process pixels): which frame had the most."""
+        if self._size is None:
+            return 0.0
+        return float(cv2.sumElems(self.accumulator)[0])
+
     def _upscale(self, small: np.ndarray) -> np.ndarray:
         if not self._scaled:
             return small

@@ -19,11 +19,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from trackheat import render
+from trackheat.canvas import Rect
 from trackheat.outputs.images import private_file, write_png
 from trackheat.errors import UserError
 from trackheat.render.motion import MotionHeatmap
@@ -35,7 +36,12 @@ if TYPE_CHECKING:
 WINDOW = "trackheat live"
 # The `c` key walks through these; they read well over a screen or a camera.
 CYCLE = ["jet", "turbo", "inferno", "hot", "viridis", "magma", "plasma", "cividis", "rainbow", "ocean"]
-FOURCC = {".avi": "MJPG", ".mp4": "mp4v", ".mkv": "MJPG"}
+# Containers OpenCV writes itself (its pip wheels have Motion JPEG, but no H.264 or VP9 encoder) ...
+FOURCC = {".avi": "MJPG", ".mkv": "MJPG"}
+# ... and those written through PyAV, whose wheels ship FFmpeg with libx264 and libvpx: what
+# browsers and players play (OpenCV's .mp4 would be MPEG-4 Part 2, which most do not).
+AV_CODECS = {".mp4": "libx264", ".webm": "libvpx-vp9"}
+VIDEO_SUFFIXES = (*FOURCC, *AV_CODECS)
 KEYS_HELP = "q/Esc quit, r reset, space pause, +/- decay, c colormap, m cursor layer, s snapshot"
 
 
@@ -45,6 +51,8 @@ class LiveResult:
     seconds: float = 0.0
     written: int = 0  # frames written to `out`
     snapshots: list[Path] = field(default_factory=list)
+    snapshot_note: str = ""  # which frame the end snapshot shows, said with its path
+    window_note: str = ""  # where the window was placed
 
     @property
     def fps(self) -> float:
@@ -84,15 +92,70 @@ class CursorFeed:
             self._listener = None
 
 
+class AvWriter:
+    """H.264 (.mp4) or VP9 (.webm) through PyAV: `write(bgr)` per frame, `release()` at the end.
+
+    4:2:0 video needs even sizes: an odd last row or column is dropped.
+    """
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+        try:
+            import av
+        except ImportError:
+            raise UserError(f"writing {path.suffix} needs PyAV: pip install 'trackheat[video]' "
+                            "(or write .avi, which OpenCV writes itself)", param="out") from None
+        from fractions import Fraction
+
+        codec = AV_CODECS[path.suffix.lower()]
+        self._w, self._h = size[0] // 2 * 2, size[1] // 2 * 2
+        if self._w < 2 or self._h < 2:
+            raise UserError(f"a {self._w}x{self._h} frame is too small for a {path.suffix} video", param="out")
+        try:
+            self._container = av.open(str(path), mode="w")
+        except Exception as e:  # av.error.*: one line, not a traceback
+            raise UserError(f"cannot write {path}: {e}", param="out") from None
+        stream = self._container.add_stream(codec, rate=Fraction(float(fps)).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = self._w, self._h, "yuv420p"
+        stream.options = ({"crf": "23", "preset": "veryfast"} if codec == "libx264"
+                          else {"crf": "32", "b:v": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"})
+        self._stream = stream
+        self._av = av
+
+    def write(self, frame: np.ndarray) -> None:
+        img = frame[: self._h, : self._w]
+        vf = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="bgr24")
+        for packet in self._stream.encode(vf):
+            self._container.mux(packet)
+
+    def release(self) -> None:
+        try:
+            for packet in self._stream.encode():  # flush the encoder's delayed frames
+                self._container.mux(packet)
+        finally:
+            self._container.close()
+
+
+def _private(path: Path) -> None:
+    """Outputs are 0600 (they show the screen)."""
+    try:
+        path.chmod(0o600)
+    except OSError:
+        pass
+
+
 def open_writer(path: Path, fps: float, size: tuple[int, int]):
+    """A video writer for `path` by its suffix: .mp4 (H.264) and .webm (VP9) through PyAV,
+    .avi and .mkv (Motion JPEG) through OpenCV. Each has write(bgr) and release()."""
     import cv2
 
     ext = path.suffix.lower()
-    if ext not in FOURCC:
-        raise UserError(f"the video must end in {', '.join(FOURCC)}", param="out")
+    if ext not in VIDEO_SUFFIXES:
+        raise UserError(f"the video must end in {', '.join(VIDEO_SUFFIXES)}", param="out")
     if not path.parent.exists():
         raise UserError(f"directory {path.parent} does not exist", param="out")
     private_file(path).close()  # made 0600 first: the writer then fills a file only its owner reads
+    if ext in AV_CODECS:
+        return AvWriter(path, fps, size)
     w = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*FOURCC[ext]), float(fps), size)
     if not w.isOpened():
         raise UserError(f"cannot write a {ext} video here", param="out")
@@ -128,10 +191,67 @@ def _hud_text(img: np.ndarray, lines: list[str]) -> None:
         cv2.putText(img, text, (8, 4 + lh * (i + 1) - 6), cv2.FONT_HERSHEY_SIMPLEX, fs, (255, 255, 255), 1, cv2.LINE_AA)
 
 
+MIN_BESIDE = 320  # px: a window narrower than this beside the captured area is not worth it
+_MARGIN = 16  # px between the window and the captured area or a screen edge
+_DECOR = 40  # px a window manager's title bar may add above the image
+
+
+@dataclass(frozen=True)
+class Placement:
+    x: int
+    y: int
+    width: int
+    height: int
+    where: str  # said to the user: "right of the captured area on monitor 1", ...
+    covers: bool  # whether it stands on the captured area (then masked out of the motion)
+
+
+def place_window(frame_size: tuple[int, int], captured: Rect | None, monitors: Sequence[Rect] = (),
+                 limit: tuple[int, int] = (1280, 720)) -> Placement | None:
+    """Where the live window goes: beside the captured area when a monitor has room for it
+    (the largest free strip wins), else small in the captured area's bottom-right corner.
+
+    None for a camera or file (the toolkit places it). The window keeps the frame's aspect.
+    """
+    if captured is None:
+        return None
+    fw, fh = frame_size
+    best: tuple[float, Placement] | None = None
+    for i, m in enumerate(monitors, 1):
+        ix0, iy0 = max(m.left, captured.left), max(m.top, captured.top)
+        ix1, iy1 = min(m.right, captured.right), min(m.bottom, captured.bottom)
+        if ix1 <= ix0 or iy1 <= iy0:
+            strips = [("on monitor", m)]  # a monitor the capture does not touch: all of it is free
+        else:
+            strips = [("left of", Rect(m.left, m.top, ix0 - m.left, m.height)),
+                      ("right of", Rect(ix1, m.top, m.right - ix1, m.height)),
+                      ("above", Rect(m.left, m.top, m.width, iy0 - m.top)),
+                      ("below", Rect(m.left, iy1, m.width, m.bottom - iy1))]
+        for side, r in strips:
+            aw, ah = r.width - 2 * _MARGIN, r.height - 2 * _MARGIN - _DECOR
+            if aw <= 0 or ah <= 0:
+                continue
+            f = min(aw / fw, ah / fh, limit[0] / fw, limit[1] / fh, 1.0)
+            w, h = int(fw * f), int(fh * f)
+            if w < MIN_BESIDE:
+                continue
+            where = f"on monitor {i}" if side == "on monitor" else f"{side} the captured area (monitor {i})"
+            p = Placement(r.left + _MARGIN, r.top + _MARGIN + _DECOR, w, h, where, False)
+            if best is None or w * h > best[0]:
+                best = (w * h, p)
+    if best is not None:
+        return best[1]
+    f = min(0.25, limit[0] / fw, limit[1] / fh)  # no room: a quarter-size window in a corner
+    w, h = max(160, int(fw * f)), max(90, int(fh * f))
+    return Placement(captured.right - w - _MARGIN, captured.bottom - h - _MARGIN - _DECOR, w, h,
+                     "in the bottom-right corner of the captured area, at 1/4 size (no room beside it; "
+                     "its rectangle is left out of the motion)", True)
+
+
 class Window:
     """The cv2 window: display size, the HUD, keys, and where it stands on the desktop."""
 
-    def __init__(self, frame_size: tuple[int, int], screen_rect=None) -> None:
+    def __init__(self, frame_size: tuple[int, int], screen_rect=None, monitors: Sequence[Rect] = ()) -> None:
         import cv2
 
         from trackheat.sources.display import require_window
@@ -139,15 +259,16 @@ class Window:
         require_window("live")
         self.cv2 = cv2
         w, h = frame_size
-        # On the captured screen, half its size (it is masked out of the motion;
-        # the rest stays visible); a camera at its size up to 1280 wide.
-        limit = (w // 2, h // 2) if screen_rect is not None else (1280, 720)
-        f = min(1.0, limit[0] / w, limit[1] / h)
-        self.size = (max(160, int(w * f)), max(90, int(h * f)))
+        self.placement = place_window(frame_size, screen_rect, monitors)
+        if self.placement is not None:
+            self.size = (self.placement.width, self.placement.height)
+        else:  # a camera or file: at its size up to 1280x720
+            f = min(1.0, 1280 / w, 720 / h)
+            self.size = (max(160, int(w * f)), max(90, int(h * f)))
         cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         cv2.resizeWindow(WINDOW, *self.size)
-        if screen_rect is not None:  # bottom right of the captured area
-            cv2.moveWindow(WINDOW, screen_rect.right - self.size[0] - 20, screen_rect.bottom - self.size[1] - 40)
+        if self.placement is not None:
+            cv2.moveWindow(WINDOW, self.placement.x, self.placement.y)
         self._buf: np.ndarray | None = None
         self.closed = False
 
@@ -215,7 +336,11 @@ def run_live(
     frame: np.ndarray | None = None
     try:
         if window:
-            win = Window(source.size, screen_rect)
+            win = Window(source.size, screen_rect, getattr(source, "monitors", ()))
+            if win.placement is not None:
+                p = win.placement
+                res.window_note = f"window {p.where}, at {p.x},{p.y} ({p.width}x{p.height})"
+                print(f"trackheat live: {res.window_note}", file=log)
         if out is not None:
             writer = open_writer(out, source.fps, source.size)
         if cursor and screen_rect is not None:
@@ -229,6 +354,11 @@ def run_live(
         t_start = time.monotonic()
         t_last = t_start
         n_snap = 0
+        # A video file's end snapshot is its frame with the most heat (its last frame may be an
+        # end card, or still); a screen or camera has no end of its own: its last frame.
+        pick_best = snapshot is not None and bool(getattr(source, "is_file", False))
+        best: np.ndarray | None = None
+        best_heat, best_index = 0.0, 0
         while max_frames is None or res.frames < max_frames:
             if not paused or overlay is None:
                 item = source.next(timeout=None)
@@ -248,6 +378,13 @@ def run_live(
                         hm.add_points([x - screen_rect.left for x in xs], [y - screen_rect.top for y in ys])
                 overlay = hm.render(frame)
                 res.frames += 1
+                if pick_best:
+                    heat = hm.total_heat()
+                    if heat > best_heat:
+                        best_heat, best_index = heat, res.frames
+                        if best is None:
+                            best = np.empty_like(overlay)
+                        np.copyto(best, overlay)
                 if writer is not None:
                     writer.write(overlay)
                     res.written += 1
@@ -293,13 +430,20 @@ def run_live(
                 print(f"saved {paths[0]} and {paths[1]}", file=log)
         res.seconds = time.monotonic() - t_start
         if snapshot is not None and overlay is not None:
-            res.snapshots.append(write_png(snapshot, overlay))
+            if best is not None:
+                res.snapshots.append(write_png(snapshot, best))
+                res.snapshot_note = f"the frame with the most heat: frame {best_index} of {res.frames}"
+            else:
+                res.snapshots.append(write_png(snapshot, overlay))
+                res.snapshot_note = "the last frame" + (": nothing moved" if pick_best else "")
         return res
     finally:
         if feed is not None:
             feed.stop()
         if writer is not None:
             writer.release()
+            if out is not None:
+                _private(out)  # after the muxer's last write (it may create the file anew)
         if win is not None:
             win.close()
         source.close()

@@ -21,6 +21,7 @@ from __future__ import annotations
 from trackheat.render.colour import (
     ALPHA_RAMP,
     COLORMAPS,
+    DEFAULT_ALPHA,
     DEFAULT_COLORMAP,
     DEFAULT_MIN_ALPHA,
     DEFAULT_THRESHOLD,
@@ -48,7 +49,7 @@ from trackheat.render.scale import (
 from trackheat.render.shader import LevelShader
 
 __all__ = [
-    "ALPHA_RAMP", "COLORMAPS", "DEFAULT_COLORMAP", "DEFAULT_SCALE", "DEFAULT_MIN_ALPHA", "DEFAULT_THRESHOLD", "DIVERGING", "LOG_RANGE",
+    "ALPHA_RAMP", "COLORMAPS", "DEFAULT_ALPHA", "DEFAULT_COLORMAP", "DEFAULT_SCALE", "DEFAULT_MIN_ALPHA", "DEFAULT_THRESHOLD", "DIVERGING", "LOG_RANGE",
     "LevelShader", "Scale", "alpha_lut", "apply_colormap", "as_scale", "blend", "colorize", "colormap_id",
     "draw_colorbar", "fmt_amount", "normalize", "normalize_u8", "overlay", "parse_scale", "rgb_of",
     "scale_top", "scale_value", "to_u8",

@@ -12,6 +12,12 @@
  * Blend arithmetic: out = (frame*wf + colour*(256-wf) + 128) >> 8 in 16-bit
  * lanes (wf = (1-alpha) in 1/256; never above 65408, so no overflow).
  *
+ * Per-level blend (a weight table, wlut): wf is each level's own, so cold
+ * levels leave the frame as it is while hot ones cover it by their level,
+ * through the same alpha ramp as export (render.colour.alpha_lut). Levels up
+ * to `cold` have wf 256 and colour 0: a run of 16 such pixels is the frame's
+ * 48 bytes copied, which is most of a screen most of the time.
+ *
  * The GIL is released, so two bands of rows run on two cores.
  * If this module cannot be built, render.py does the same with OpenCV.
  */
@@ -153,8 +159,60 @@ static inline void gather2(uint16_t *crow, const uint16_t *lut, const uint8_t *l
     memcpy(crow + 3 * x + 3, &b, 8);
 }
 
+/* One row of the per-level blend: o = (fr*wlut[l] + lut[l] + 128) >> 8 per byte. */
+static void level_row(const uint8_t *fr, const uint8_t *lv, const uint16_t *lut, const uint16_t *wlut, int cold,
+                      Py_ssize_t w, uint8_t *o)
+{
+    Py_ssize_t x = 0;
+#ifdef SHADE_SSE2
+    const __m128i z = _mm_setzero_si128(), half = _mm_set1_epi16(128);
+    const __m128i cmax = _mm_set1_epi8((char)(cold < 0 ? 0 : cold));
+    const int stream = ((uintptr_t)o & 15) == 0; /* rows of a multiple of 16 bytes: every chunk aligned */
+    uint16_t cbuf[52], wbuf[52]; /* 16 pixels' colours and weights (+1 spare lane for the 8-byte copies) */
+    for (; x + 16 <= w; x += 16) {
+        const __m128i v = _mm_loadu_si128((const __m128i *)(lv + x));
+        const __m128i *f = (const __m128i *)(fr + 3 * x);
+        __m128i *d = (__m128i *)(o + 3 * x);
+        if (cold >= 0 && _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_subs_epu8(v, cmax), z)) == 0xFFFF) {
+            const __m128i a = _mm_loadu_si128(f), b = _mm_loadu_si128(f + 1), c = _mm_loadu_si128(f + 2);
+            if (stream) {
+                _mm_stream_si128(d, a);
+                _mm_stream_si128(d + 1, b);
+                _mm_stream_si128(d + 2, c);
+            } else {
+                _mm_storeu_si128(d, a);
+                _mm_storeu_si128(d + 1, b);
+                _mm_storeu_si128(d + 2, c);
+            }
+            continue;
+        }
+        for (int k = 0; k < 16; k++) {
+            memcpy(cbuf + 3 * k, lut + 4 * lv[x + k], 8);
+            memcpy(wbuf + 3 * k, wlut + 4 * lv[x + k], 8);
+        }
+        for (int k = 0; k < 3; k++) {
+            const __m128i fb = _mm_loadu_si128(f + k);
+            __m128i lo = _mm_mullo_epi16(_mm_unpacklo_epi8(fb, z), _mm_loadu_si128((const __m128i *)(wbuf + 16 * k)));
+            __m128i hi = _mm_mullo_epi16(_mm_unpackhi_epi8(fb, z), _mm_loadu_si128((const __m128i *)(wbuf + 16 * k + 8)));
+            lo = _mm_add_epi16(_mm_add_epi16(lo, _mm_loadu_si128((const __m128i *)(cbuf + 16 * k))), half);
+            hi = _mm_add_epi16(_mm_add_epi16(hi, _mm_loadu_si128((const __m128i *)(cbuf + 16 * k + 8))), half);
+            const __m128i r = _mm_packus_epi16(_mm_srli_epi16(lo, 8), _mm_srli_epi16(hi, 8));
+            if (stream)
+                _mm_stream_si128(d + k, r);
+            else
+                _mm_storeu_si128(d + k, r);
+        }
+    }
+#endif
+    for (; x < w; x++) {
+        const uint16_t *c = lut + 4 * lv[x], *wt = wlut + 4 * lv[x];
+        for (int k = 0; k < 3; k++)
+            o[3 * x + k] = (uint8_t)((uint16_t)((uint16_t)(fr[3 * x + k] * wt[k]) + c[k] + 128) >> 8);
+    }
+}
+
 static void shade_rows(const uint8_t *frame, const uint8_t *levels, const uint16_t *lut, int wf,
-                       uint8_t *out, const int32_t *xtab, const int32_t *ytab,
+                       const uint16_t *wlut, int cold, uint8_t *out, const int32_t *xtab, const int32_t *ytab,
                        Py_ssize_t w, Py_ssize_t h, Py_ssize_t pw, Py_ssize_t ph, Py_ssize_t r0, Py_ssize_t r1,
                        uint16_t *t16, uint32_t *hb0, uint32_t *hb1, uint8_t *lrow, uint16_t *crow)
 {
@@ -189,6 +247,10 @@ static void shade_rows(const uint8_t *frame, const uint8_t *levels, const uint16
             levels_x4(levels + k * pw, levels + f * pw, (r == 1 || r == 2) ? 7 : 5, pw, t16, lrow);
         } else {
             levels_any(levels, pw, xtab, ytab + 3 * y, w, buf, tag, lrow);
+        }
+        if (wlut) {
+            level_row(frame + y * n, lv, lut, wlut, cold, w, out + y * n);
+            continue;
         }
         /* premultiplied colour, 8.8 fixed point: one 8-byte copy per pixel (the 4th lane is
            overwritten by the next pixel; crow has one spare lane at the end). Where 16 pixels
@@ -258,13 +320,16 @@ static int exact(Py_buffer *b, Py_ssize_t len, const char *what)
 
 static PyObject *shade(PyObject *self, PyObject *args)
 {
-    Py_buffer frame, levels, lut, out, xtab, ytab;
+    Py_buffer frame, levels, lut, out, xtab, ytab, wl;
     Py_ssize_t w, h, pw, ph, r0, r1;
     int wf;
-    if (!PyArg_ParseTuple(args, "y*y*y*iw*y*y*nnnnnn", &frame, &levels, &lut, &wf, &out, &xtab, &ytab,
-                          &w, &h, &pw, &ph, &r0, &r1))
+    memset(&wl, 0, sizeof wl);
+    if (!PyArg_ParseTuple(args, "y*y*y*iw*y*y*nnnnnn|y*", &frame, &levels, &lut, &wf, &out, &xtab, &ytab,
+                          &w, &h, &pw, &ph, &r0, &r1, &wl))
         return NULL;
     PyObject *result = NULL;
+    const uint16_t *wlut = wl.obj ? (const uint16_t *)wl.buf : NULL;
+    int cold = -1; /* the highest level below which every level leaves the frame as it is (-1: none) */
     uint16_t *t16 = NULL, *crow = NULL;
     uint32_t *hb0 = NULL, *hb1 = NULL;
     uint8_t *lrow = NULL;
@@ -278,8 +343,23 @@ static PyObject *shade(PyObject *self, PyObject *args)
         goto done;
     }
     if (!exact(&frame, h * w * 3, "frame") || !exact(&out, h * w * 3, "out") || !exact(&levels, ph * pw, "levels") ||
-        !exact(&lut, 256 * 4 * 2, "lut") || !exact(&xtab, w * 3 * 4, "xtab") || !exact(&ytab, h * 3 * 4, "ytab"))
+        !exact(&lut, 256 * 4 * 2, "lut") || (wlut && !exact(&wl, 256 * 4 * 2, "wlut")) || !exact(&xtab, w * 3 * 4, "xtab") || !exact(&ytab, h * 3 * 4, "ytab"))
         goto done;
+    if (((uintptr_t)wl.buf & 1)) {
+        PyErr_SetString(PyExc_ValueError, "shade: wlut must be aligned to its element size");
+        goto done;
+    }
+    if (wlut) {
+        const uint16_t *c = (const uint16_t *)lut.buf;
+        for (int k = 0; k < 256 * 4; k++)
+            if (wlut[k] > 256) { /* more would overflow the 16-bit lanes */
+                PyErr_SetString(PyExc_ValueError, "shade: wlut weights must be 0..256");
+                goto done;
+            }
+        while (cold < 255 && wlut[4 * (cold + 1)] == 256 && wlut[4 * (cold + 1) + 1] == 256 && wlut[4 * (cold + 1) + 2] == 256 &&
+               c[4 * (cold + 1)] == 0 && c[4 * (cold + 1) + 1] == 0 && c[4 * (cold + 1) + 2] == 0)
+            cold++;
+    }
     if (((uintptr_t)lut.buf & 1) || ((uintptr_t)xtab.buf & 3) || ((uintptr_t)ytab.buf & 3)) {
         PyErr_SetString(PyExc_ValueError, "shade: lut, xtab and ytab must be aligned to their element size");
         goto done;
@@ -307,7 +387,7 @@ static PyObject *shade(PyObject *self, PyObject *args)
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    shade_rows(frame.buf, levels.buf, lut.buf, wf, out.buf, xt, yt, w, h, pw, ph, r0, r1, t16, hb0, hb1, lrow, crow);
+    shade_rows(frame.buf, levels.buf, lut.buf, wf, wlut, cold, out.buf, xt, yt, w, h, pw, ph, r0, r1, t16, hb0, hb1, lrow, crow);
 #ifdef SHADE_SSE2
     _mm_sfence();
 #endif
@@ -326,13 +406,16 @@ done:
     PyBuffer_Release(&out);
     PyBuffer_Release(&xtab);
     PyBuffer_Release(&ytab);
+    if (wl.obj)
+        PyBuffer_Release(&wl);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"shade", shade, METH_VARARGS,
-     "shade(frame, levels, lut, wf, out, xtab, ytab, w, h, pw, ph, r0, r1): rows r0..r1 of "
-     "out = (frame*wf + lut[scaled levels] + 128) >> 8. Use render.LevelShader, not this."},
+     "shade(frame, levels, lut, wf, out, xtab, ytab, w, h, pw, ph, r0, r1[, wlut]): rows r0..r1 of "
+     "out = (frame*wf + lut[scaled levels] + 128) >> 8, wf per level from wlut when given. "
+     "Use render.LevelShader, not this."},
     {NULL, NULL, 0, NULL},
 };
 

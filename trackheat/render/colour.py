@@ -33,6 +33,7 @@ DEFAULT_COLORMAP = defaults.COLORMAP
 DEFAULT_THRESHOLD = 0.02  # values at or under 2 % of the top are fully transparent
 DEFAULT_MIN_ALPHA = 0  # alpha just above the threshold (0: no visible edge); rises to 255 over ALPHA_RAMP
 ALPHA_RAMP = 0.3
+DEFAULT_ALPHA = defaults.ALPHA  # the heat's weight over a picture (export's overlay, live's per-level blend)
 
 
 def colormap_id(name: str | int) -> int:

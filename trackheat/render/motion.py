@@ -10,11 +10,19 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from trackheat import defaults
 from trackheat.accumulate.motion import PROCESS_PIXELS, MotionAccumulator, auto_process_scale
+from trackheat.errors import UserError
+from trackheat.render.colour import DEFAULT_ALPHA, alpha_lut
 from trackheat.render.scale import normalize, normalize_u8
 from trackheat.render.shader import LevelShader
 
-__all__ = ["PROCESS_PIXELS", "MotionHeatmap", "auto_process_scale"]
+__all__ = ["BLENDS", "FULL_ALPHA", "PROCESS_PIXELS", "MotionHeatmap", "auto_process_scale"]
+
+# "level": export's look (cold pixels are the frame itself, heat covers it by its level through
+# render.colour.alpha_lut); "full": the tutorial's addWeighted of the whole colormap over the frame.
+BLENDS = defaults.LIVE_BLENDS
+FULL_ALPHA = defaults.LIVE_ALPHA  # the tutorial's weight for the whole-frame blend
 
 
 class MotionHeatmap(MotionAccumulator):
@@ -27,7 +35,25 @@ class MotionHeatmap(MotionAccumulator):
 
     `render()` returns a buffer that the next `render()` call overwrites
     (a fresh 4K frame per call costs page faults); copy it to keep it.
+
+    `blend` is "level" (the default: export's look, still areas untinted) or
+    "full" (the tutorial's whole-frame tint); `alpha` defaults to export's
+    overlay weight for "level" and the tutorial's 0.4 for "full".
     """
+
+    def __init__(self, *args, blend: str = defaults.LIVE_BLEND, alpha: float | None = None, **kwargs) -> None:
+        if blend not in BLENDS:
+            raise UserError(f"unknown blend {blend!r}; known: {', '.join(BLENDS)}", param="blend")
+        if alpha is None:
+            alpha = DEFAULT_ALPHA if blend == "level" else FULL_ALPHA
+        super().__init__(*args, alpha=alpha, **kwargs)
+        self.blend = blend
+        self._ramp = alpha_lut()
+
+    @property
+    def ramp(self) -> np.ndarray | None:
+        """The per-level alpha of the "level" blend (export's ramp), None for "full"."""
+        return self._ramp if self.blend == "level" else None
 
     def _setup(self, w: int, h: int) -> None:
         super()._setup(w, h)
@@ -66,7 +92,7 @@ class MotionHeatmap(MotionAccumulator):
     def render(self, frame_bgr: np.ndarray) -> np.ndarray:
         """The frame blended with the coloured heat (the cursor layer drawn over the motion)."""
         self._ensure(frame_bgr)
-        return self._shader.shade(frame_bgr, self._levels(), self._out, self.colormap, self.alpha)
+        return self._shader.shade(frame_bgr, self._levels(), self._out, self.colormap, self.alpha, self.ramp)
 
     def heat_bgr(self) -> np.ndarray:
         """The coloured heat alone at the frame's size (for a snapshot), cursor layer included when shown.

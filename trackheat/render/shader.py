@@ -50,13 +50,41 @@ def _shade_lut(cmap: int, frame_weight: int) -> np.ndarray:
     return table
 
 
+def frame_weights(alpha: float, ramp: np.ndarray | None) -> np.ndarray:
+    """(256,) int: each level's frame weight in 1/256, from `alpha` times the per-level
+    alpha `ramp` (0..255, render.colour.alpha_lut), or `alpha` alone for every level."""
+    a = np.full(256, float(alpha)) if ramp is None else float(alpha) * (np.asarray(ramp, np.float64) / 255.0)
+    return np.rint((1.0 - a) * 256).astype(np.int64)
+
+
+@functools.lru_cache(maxsize=64)
+def _level_luts(cmap: int, weights: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The per-level blend's tables: colours times (256 - weight) and the weights, (256, 4)
+    uint16 each (lanes w, w, w, 0), for the C loop's gathers."""
+    wf = np.frombuffer(weights, np.int64).astype(np.uint16)
+    colour = np.zeros((256, 4), np.uint16)
+    colour[:, :3] = _colormap_table(cmap).astype(np.uint16) * (np.uint16(256) - wf)[:, None]
+    wl = np.zeros((256, 4), np.uint16)
+    wl[:, :3] = wf[:, None]
+    return colour, wl
+
+
+@functools.lru_cache(maxsize=64)
+def _alpha_table(weights: bytes) -> np.ndarray:
+    """(1, 256) float32: each level's colour share (1 - weight/256), for the OpenCV path."""
+    return (1.0 - np.frombuffer(weights, np.int64) / 256.0).astype(np.float32).reshape(1, 256)
+
+
 class LevelShader:
     """The live overlay's full-size pass: heat levels scaled up to the frame, coloured, blended.
 
-    out = frame*(1-alpha) + colormap(levels scaled up)*alpha, for a stream of
+    out = frame*(1-a) + colormap(levels scaled up)*a, for a stream of
     frames of one size whose 0..255 heat levels come at one (usually smaller)
     size. The levels are scaled with OpenCV's bilinear geometry and then
     coloured, at every scale, so the overlay looks the same at 720p, 1080p and 4K.
+    `a` is `alpha` for every level (the tutorial's whole-frame blend), or with
+    a `ramp` (render.colour.alpha_lut: export's look) `alpha * ramp[level] / 255`,
+    so cold pixels stay exactly the frame and heat covers it by its level.
 
     With the C loop (trackheat.render._shade) each row is scaled, looked up and
     blended in one sweep, in two bands of rows on two threads: at 1080p
@@ -89,9 +117,13 @@ class LevelShader:
         else:
             self._scaled = None if (pw, ph) == (w, h) else np.empty((h, w), np.uint8)
             self._colour = np.empty((h, w, 3), np.uint8)
+            self._alpha: np.ndarray | None = None  # per-pixel colour share (ramp blends only)
 
-    def shade(self, frame: np.ndarray, levels: np.ndarray, out: np.ndarray, colormap: str | int, alpha: float) -> np.ndarray:
-        """Write the overlay of `frame` (BGR uint8) and `levels` (uint8) into `out`; returns `out`."""
+    def shade(self, frame: np.ndarray, levels: np.ndarray, out: np.ndarray, colormap: str | int, alpha: float,
+              ramp: np.ndarray | None = None) -> np.ndarray:
+        """Write the overlay of `frame` (BGR uint8) and `levels` (uint8) into `out`; returns `out`.
+
+        `ramp`: a (256,) uint8 alpha per level (None: `alpha` over the whole frame)."""
         w, h = self.size
         pw, ph = self.levels_size
         if frame.shape != (h, w, 3) or frame.dtype != np.uint8:
@@ -104,15 +136,37 @@ class LevelShader:
         if not math.isfinite(a):
             raise ValueError(f"LevelShader: alpha must be a number in 0..1, got {alpha!r}")
         a = min(max(a, 0.0), 1.0)
+        weights = None if ramp is None else frame_weights(a, ramp)
+        if weights is not None and (weights == weights[0]).all():
+            a, weights = 1.0 - float(weights[0]) / 256.0, None  # one weight for all: the whole-frame path
         if self.native:
-            wf = int(round((1.0 - a) * 256))
-            args = (np.ascontiguousarray(frame), np.ascontiguousarray(levels), _shade_lut(colormap_id(colormap), wf), wf, out,
-                    self._xtab, self._ytab, w, h, pw, ph)
-            self._in_bands(lambda r0, r1: _shade.shade(*args, r0, r1), h)
+            if weights is None:
+                wf = int(round((1.0 - a) * 256))
+                args = (np.ascontiguousarray(frame), np.ascontiguousarray(levels), _shade_lut(colormap_id(colormap), wf), wf, out,
+                        self._xtab, self._ytab, w, h, pw, ph)
+                self._in_bands(lambda r0, r1: _shade.shade(*args, r0, r1), h)
+            else:
+                colour_lut, weight_lut = _level_luts(colormap_id(colormap), weights.tobytes())
+                args = (np.ascontiguousarray(frame), np.ascontiguousarray(levels), colour_lut, 0, out,
+                        self._xtab, self._ytab, w, h, pw, ph)
+                self._in_bands(lambda r0, r1: _shade.shade(*args, r0, r1, weight_lut), h)
             return out
         lv = levels if self._scaled is None else cv2.resize(levels, (w, h), dst=self._scaled, interpolation=cv2.INTER_LINEAR)
         colour = apply_colormap(lv, colormap, out=self._colour)
-        self._in_bands(lambda r0, r1: blend(frame[r0:r1], colour[r0:r1], a, out=out[r0:r1]), h)  # addWeighted: one core
+        if weights is None:
+            self._in_bands(lambda r0, r1: blend(frame[r0:r1], colour[r0:r1], a, out=out[r0:r1]), h)  # addWeighted: one core
+            return out
+        # per level: the colour's share of each pixel, then out = frame + (colour - frame) * share
+        share = cv2.LUT(lv, _alpha_table(weights.tobytes()), dst=self._alpha)
+        self._alpha = share
+
+        def run(r0: int, r1: int) -> None:
+            s = share[r0:r1, :, None]
+            f = frame[r0:r1].astype(np.float32)
+            np.rint(f + (colour[r0:r1].astype(np.float32) - f) * s, out=f)
+            np.copyto(out[r0:r1], f, casting="unsafe")
+
+        self._in_bands(run, h)
         return out
 
     @staticmethod

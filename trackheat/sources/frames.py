@@ -42,6 +42,7 @@ class FrameSource:
     size: tuple[int, int] = (0, 0)  # (width, height)
     fps: float = 30.0  # nominal rate, for a written video
     rect: Rect | None = None  # desktop rectangle captured (screen sources only)
+    monitors: tuple[Rect, ...] = ()  # the desktop's monitors (screen sources only: where a window may go)
     keep_all = False
 
     def __init__(self) -> None:
@@ -166,6 +167,7 @@ class ScreenSource(FrameSource):
             mons = sct.monitors
         finally:
             sct.close()
+        self.monitors = tuple(Rect(int(m["left"]), int(m["top"]), int(m["width"]), int(m["height"])) for m in mons[1:])
         if region is not None:
             desk = mons[0]
             left = max(region.left, desk["left"])
