@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -114,7 +114,7 @@ class AvWriter:
             self._container = av.open(str(path), mode="w")
         except Exception as e:  # av.error.*: one line, not a traceback
             raise UserError(f"cannot write {path}: {e}", param="out") from None
-        stream = self._container.add_stream(codec, rate=Fraction(float(fps)).limit_denominator(1001))
+        stream: Any = self._container.add_stream(codec, rate=Fraction(float(fps)).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = self._w, self._h, "yuv420p"
         stream.options = ({"crf": "23", "preset": "veryfast"} if codec == "libx264"
                           else {"crf": "32", "b:v": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"})
