@@ -15,7 +15,7 @@ SCALE = "max"
 # screen (sqrt shows the paths beside the busiest spot); clicks and dwell pile up on a few spots (one
 # spot of 340 clicks under `max` hides everything else, `log` draws every single click as the same
 # disc): a percentile clip keeps the rest readable, and the colour bar marks the clip.
-KIND_SCALES = {"moves": "sqrt", "clicks": "p99", "dwell": "p99"}
+KIND_SCALES = {"moves": "sqrt", "clicks": "p99", "dwell": "p99", "scrolls": "p99"}
 ALPHA = 0.65  # opacity of the heat over the background in overlay.png
 
 # Gaze (accumulate/binned.py): Pupil Cloud's heatmap.

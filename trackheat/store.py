@@ -882,17 +882,25 @@ class Store:
             return ids
         if spec == "last":
             return [ids[-1]]
-        wanted = []
+        wanted: list[int] = []
         known = set(ids)
         for part in spec.split(","):
-            try:
-                n = int(part)
+            try:  # N, or a range N-M as titles write it
+                a, _, b = part.strip().partition("-")
+                lo, hi = int(a), int(b or a)
             except ValueError:
-                raise UserError(f"expected a number, 'all' or 'last', got {part!r}", param="session") from None
-            if n not in known:
-                raise UserError(f"{self.path}: no session {n} (sessions are {ids[0]}..{ids[-1]}; see `trackheat sessions`)")
-            if n not in wanted:
-                wanted.append(n)
+                raise UserError(f"expected a number, a range such as 1-3, 'all' or 'last', got {part!r}", param="session") from None
+            if hi < lo:
+                raise UserError(f"a range goes up, such as {hi}-{lo}; got {part!r}", param="session")
+            for n in range(lo, hi + 1):
+                if n not in known:
+                    if b:
+                        continue  # a range may span deleted sessions
+                    raise UserError(f"{self.path}: no session {n} (sessions are {ids[0]}..{ids[-1]}; see `trackheat sessions`)")
+                if n not in wanted:
+                    wanted.append(n)
+        if not wanted:
+            raise UserError(f"{self.path}: no session in {spec} (sessions are {ids[0]}..{ids[-1]}; see `trackheat sessions`)")
         return wanted
 
     def time_range(self, session_ids: Sequence[int], since: float | None = None, until: float | None = None) -> TimeRange:

@@ -333,6 +333,7 @@ class RecordOptions:
     period: int = PERIOD
     screenshot: str = "none"  # none|start|end|both
     ignore_apps: tuple[str, ...] = ()  # nothing is recorded while one of these has the focus
+    force_x11: bool = False  # on Wayland, record through XWayland anyway (only XWayland apps are heard)
 
     def check(self) -> None:
         if self.duration is not None and self.duration <= 0:
@@ -507,7 +508,7 @@ class Recorder:
         from trackheat.sources.screen import desktop_canvas, screenshot_pngs
         from trackheat.store import Store
 
-        require_pointer("recording the pointer")
+        require_pointer("recording the pointer", capture=self.o.screenshot != "none", force_x11=self.o.force_x11)
         canvas = desktop_canvas()
         started = time.time()
         meta = {"recorder": "trackheat record", "pid": os.getpid(), "host": socket.gethostname(), "platform": sys.platform,

@@ -34,9 +34,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unknown_options(parser: argparse.ArgumentParser, command: str | None, extras: list[str]) -> None:
+    """A mistyped option: the subcommand's usage and the closest option it has, exit 2 (argparse
+    alone would print the top-level usage, which does not list the subcommand's options)."""
+    import difflib
+
+    sub = errors.subparser(parser, command) or parser
+    known = [o for a in sub._actions for o in a.option_strings]
+    first = next((e for e in extras if e.startswith("-")), extras[0])
+    close = difflib.get_close_matches(first.split("=", 1)[0], known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}?" if close else f"; see `trackheat {command} --help`" if command else ""
+    sub.print_usage(sys.stderr)
+    print(f"{sub.prog}: error: unrecognized arguments: {' '.join(extras)}{hint}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        _unknown_options(parser, getattr(args, "command", None), extras)
     try:
         return int(args.run(args) or 0)
     except UserError as e:

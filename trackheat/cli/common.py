@@ -11,12 +11,12 @@ from trackheat.errors import UserError
 from trackheat.paths import resolve_db
 
 
-def add_db(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", metavar="PATH", help="store file (default: $TRACKHEAT_DB or the user data directory)")
+def add_db(p: argparse.ArgumentParser, help: str | None = None) -> None:
+    p.add_argument("--db", metavar="PATH", help=help or "store file (default: $TRACKHEAT_DB or the user data directory)")
 
 
 def add_session(p: argparse.ArgumentParser, default: str = "last") -> None:
-    p.add_argument("--session", default=default, metavar="N|all|last", help=f"which session(s) (default: {default})")
+    p.add_argument("--session", default=default, metavar="N|N,M|N-M|all|last", help=f"which session(s): one, a list, a range, all or the last (default: {default})")
 
 
 def open_store(args: argparse.Namespace, *, create: bool = False):

@@ -23,13 +23,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", choices=["moves", "clicks", "dwell", "scrolls"], default="moves",
                    help="what to draw: pointer moves (default), clicks (sharper blobs), dwell seconds, or scroll steps (sharp, like clicks)")
     bg = p.add_mutually_exclusive_group()
-    bg.add_argument("--background", metavar="FILE", help="image to draw over, scaled to the canvas (default: dark canvas with monitor outlines)")
+    bg.add_argument("--background", metavar="FILE", help="image to draw over, scaled to the canvas (default: the session's stored screenshot if it has one, "
+                    "else a dark canvas with monitor outlines)")
     bg.add_argument("--screenshot", action="store_true", help="draw over a screenshot taken now (needs an X11 display)")
-    bg.add_argument("--stored-screenshot", action="store_true", help="draw over the screenshot stored with the session")
+    bg.add_argument("--stored-screenshot", action="store_true", help="draw over the screenshot stored with the session (the default when it has one; an error when not)")
     p.add_argument("--monitor", default="all", metavar="N|all", help="crop to monitor N (1 = first, as mss numbers them) or draw the whole desktop (default)")
     p.add_argument("--sigma", metavar="S", help="blob size: pixels (20) or a share of the diagonal (1.5%%), at most the diagonal; default 1%% of the diagonal, half that for clicks")
     p.add_argument("--colormap", default=defaults.COLORMAP, metavar="NAME", help="any OpenCV colormap by name: turbo, jet, inferno, hot, viridis, magma, ... (default: %(default)s)")
-    p.add_argument("--scale", default=defaults.SCALE, metavar="max|pNN|log|sqrt", help="max (linear to the top), pNN such as p99.5 (clip at that percentile), log or sqrt (long-tailed data); default %(default)s")
+    p.add_argument("--scale", default=None, metavar="max|pNN|log|sqrt",
+                   help="max (linear to the top), pNN such as p99.5 (clip at that percentile of the active pixels: "
+                        "the bar marks it), log or sqrt (long-tailed data); default per kind: "
+                        + ", ".join(f"{k} {v}" for k, v in defaults.KIND_SCALES.items()))
     p.add_argument("--alpha", type=float, default=defaults.ALPHA, metavar="A", help="opacity of the heat over the background, 0..1 (default %(default)s)")
     p.add_argument("--size", metavar="WxH", help="output size, e.g. 1280x720, or a width alone (default: canvas size)")
     p.add_argument("--density", metavar="FILE.npy", help="also save the float32 density grid (numpy .npy, rows = y)")
@@ -39,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from trackheat.outputs.export import export_session
+    from trackheat.outputs.images import fmt_px
 
     since = parse_time(args.since, "--since")
     until = parse_time(args.until, "--until")
@@ -52,5 +57,7 @@ def run(args: argparse.Namespace) -> int:
     extra = f" and {r.density}" if r.density else ""
     if r.range_text:
         print(f"range: {r.range_text}")
-    print(f"wrote {r.heatmap} and {r.overlay}{extra}: {r.width}x{r.height}, {r.amount} at {r.points:,} positions, sigma {r.sigma:.1f} px")
+    print(f"wrote {r.heatmap} and {r.overlay}{extra}: {r.width}x{r.height}, {r.amount} at {r.points:,} positions, sigma {fmt_px(r.sigma)} px")
+    for note in r.notes:
+        print(note)
     return 0

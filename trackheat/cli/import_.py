@@ -6,12 +6,14 @@ import argparse
 
 from trackheat.cli.common import add_db, open_store, print_json
 from trackheat.defaults import CONFIDENCE, IDT_DISPERSION, IDT_MIN_FIXATION, IVT_MIN_FIXATION, IVT_VELOCITY, PX_PER_DEGREE
+from trackheat.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import mouse or gaze logs into the store", description="Import logs into the store: one session per file (per recording for multi-recording gaze files). The format is detected from the header.")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--format", default="auto", help="auto (default), or a format name: mouse-dynamics, positions-json, csv, and the gaze formats")
+    p.add_argument("files", nargs="*", metavar="FILE")
+    p.add_argument("--format", default="auto", help="auto (default: detected from the header), or a format name (see --formats)")
+    p.add_argument("--formats", action="store_true", help="list the formats and the header each expects, and exit")
     add_gaze_options(p)
     add_db(p)
     p.add_argument("--json", action="store_true", help="one JSON object per imported session")
@@ -69,6 +71,11 @@ def warn_assumed(sessions_by_file) -> None:
 def run(args: argparse.Namespace) -> int:
     from trackheat import importers
 
+    if args.formats:
+        print(importers.listing())
+        return 0
+    if not args.files:
+        raise UserError("give one or more FILEs to import (or --formats to list the formats)")
     options = options_from(args)
     # Read every file before writing any: a bad file anywhere stops the run with nothing written.
     from trackheat.accumulate.fixations import apply_mode
@@ -95,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
                     when = s.meta.get("time_source") or ("import time" if s.started is None else "the file")
                     if args.json:
                         lines.append({"session": sid, "file": str(f), "format": s.source.split(":")[0], "moves": s.moves, "clicks": len(s.clicks), "scrolls": len(s.scrolls), "dropped": s.dropped, "skipped": s.skipped, "time_source": when})
+                    elif s.kind == "gaze":  # the words `trackheat gaze` uses for the same rows
+                        lines.append(f"session {sid}: {f}: {s.moves} {s.meta.get('points', 'gaze samples')}, {s.skipped} skipped, {s.dropped} off the reference")
                     else:
                         extra = f", {s.skipped} skipped" if s.skipped else ""
                         lines.append(f"session {sid}: {f}: {s.moves} moves, {len(s.clicks)} clicks, {len(s.scrolls)} scrolls, {s.dropped} dropped rows{extra}; times from {when}")

@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ignore-app", action="append", default=[], metavar="NAME",
                    help="record nothing while application NAME has the focus (X11: the WM_CLASS class, e.g. KeePassXC; "
                         "repeatable); the summary says how many events were ignored")
+    p.add_argument("--force-x11", action="store_true",
+                   help="on Wayland, record through XWayland anyway: only the pointer over XWayland windows is heard")
     p.add_argument("--quiet", action="store_true", help="no start and status lines; only the summary and errors")
     p.add_argument("--status", action="store_true", help="list the recorders running on the store and exit (status 1 if none)")
     p.add_argument("--json", action="store_true", help="with --status: a JSON list")
@@ -45,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         return show_status(db, args.json)
 
     opts = RecordOptions(db=db, duration=args.duration, flush_interval=args.flush_interval, idle_after=args.idle_after,
-                         period=args.period, screenshot=args.screenshot, ignore_apps=tuple(args.ignore_app))
+                         period=args.period, screenshot=args.screenshot, ignore_apps=tuple(args.ignore_app),
+                         force_x11=args.force_x11)
     return Recorder(opts, TerminalReport(quiet=args.quiet)).run()
 
 

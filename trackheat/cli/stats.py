@@ -9,7 +9,9 @@ from trackheat.outputs.summary import summarize
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("stats", help="summarize one session or all")
+    p = sub.add_parser("stats", help="summarize one session or all",
+                       description="Totals for the sessions chosen: moves and distinct positions, clicks per button, scrolls, "
+                                   "distance travelled, active and idle time, and the hot spots (the busiest places, each a blob apart).")
     add_db(p)
     add_session(p)
     p.add_argument("--since", metavar="T", help="only activity from T on: 2026-11-21T14:00 or an age such as 2h (positions to whole stored periods; the output says which range)")

@@ -11,7 +11,9 @@ from trackheat.paths import resolve_db
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("stop", help="stop the recorders running on the store (they write everything first)")
+    p = sub.add_parser("stop", help="stop the recorders running on the store (they write everything first)",
+                       description="Ask the recorders running on the store to stop (SIGTERM): each writes what it holds, "
+                                   "closes its session and exits; stop waits for them and prints each session's summary.")
     add_db(p)
     p.add_argument("--pid", type=int, help="stop only this recorder (see `trackheat record --status`)")
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="how long to wait for each to exit (default: 30)")

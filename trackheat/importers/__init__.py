@@ -16,7 +16,8 @@ from trackheat.errors import BadInput, UserError
 from trackheat.importers import gaze_plain, mouse_dynamics, plain
 from trackheat.importers.base import Format, ImportedSession, ImportOptions, parse_float
 
-__all__ = ["FORMATS", "content_hash", "Format", "ImportOptions", "ImportedSession", "detect", "formats", "header_of", "parse_float", "read"]
+__all__ = ["FORMATS", "content_hash", "Format", "ImportOptions", "ImportedSession", "detect", "formats", "header_of", "header_start",
+           "listing", "parse_float", "read"]
 
 FORMATS: tuple[Format, ...] = (*mouse_dynamics.FORMATS, *plain.FORMATS, *gaze_plain.FORMATS)
 
@@ -67,9 +68,21 @@ def detect(path: Path, options: ImportOptions) -> Format:
     for f in table.values():
         if f.detect(header, path):
             return f
-    shown = header if len(header) <= 80 else header[:77] + "..."
-    expected = "; ".join(f"{f.name} ({f.description})" for f in table.values())
-    raise BadInput(path, f"unknown format: header {shown!r} matches none of: {expected}", 1)
+    raise BadInput(path, f"unknown format: the header starts {header_start(header)}; see `trackheat import --formats`", 1)
+
+
+def header_start(header: str, columns: int = 4) -> str:
+    """The first columns of a header line, for a message: 'a, b, c, ... (12 columns)'."""
+    sep = max(("\t", ";", ","), key=header.count)
+    cols = [c.strip().strip('"') for c in header.split(sep)]
+    shown = ", ".join(repr(c if len(c) <= 30 else c[:27] + "...") for c in cols[:columns])
+    return shown + (f", ... ({len(cols)} columns)" if len(cols) > columns else "")
+
+
+def listing() -> str:
+    """Every format by name with the header it expects: `trackheat import --formats`."""
+    width = max(len(f.name) for f in FORMATS)
+    return "\n".join(f"{f.name:<{width}}  {f.description}" for f in FORMATS)
 
 
 def read(path: str | Path, options: ImportOptions | None = None) -> list[ImportedSession]:
@@ -78,9 +91,12 @@ def read(path: str | Path, options: ImportOptions | None = None) -> list[Importe
     path = Path(path)
     fmt = detect(path, options)
     try:
-        return fmt.read(path, options)
+        sessions = fmt.read(path, options)
     except UnicodeDecodeError:
         raise _bad_utf8(path) from None
+    if not any(len(s.xs) or s.clicks or s.scrolls or s.skipped or s.dropped for s in sessions):
+        raise BadInput(path, "no rows: the file has a header and nothing under it")
+    return sessions
 
 
 def _bad_utf8(path: Path) -> BadInput:

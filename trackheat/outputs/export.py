@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, MutableMapping, Sequence
 import cv2
 import numpy as np
 
-from trackheat import render
+from trackheat import defaults, render
 from trackheat.accumulate.density import default_sigma, density
 from trackheat.accumulate.kernel import gaussian_patch
 from trackheat.accumulate import points
@@ -27,7 +27,7 @@ from trackheat.accumulate.points import load_points, place
 from trackheat.canvas import Canvas, Rect, parse_size, union
 from trackheat.imagesize import check_image
 from trackheat.errors import UserError
-from trackheat.outputs.images import DEFAULT_ALPHA, compose_images, neutral_background, private_file, write_png
+from trackheat.outputs.images import DEFAULT_ALPHA, compose_images, fmt_px, neutral_background, private_file, write_png
 from trackheat.outputs.summary import describe_range
 from trackheat.store import TimeRange
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 KINDS = points.KINDS  # (read here by the viewer's menu)
 UNITS = {"moves": "moves", "clicks": "clicks", "dwell": "seconds", "scrolls": "scroll steps"}
 EVENTS = ("clicks", "scrolls")  # kinds stored one row per event, at exact times: sharper blobs, exact time ranges
+DEFAULT_SCALES = defaults.KIND_SCALES  # per kind (why: trackheat/defaults.py)
 MAX_PIXELS = 16384 * 16384  # past this a canvas is a data error, not a desktop (and would not fit in memory)
 CLICK_SIGMA_FACTOR = 0.5  # clicks are single events at exact spots: sharper blobs than moves
 UPSIZE = "lanczos"  # one image, not a video frame: Pupil Cloud's interpolation (0.5 % vs 0.7 % of a lone blob's peak, ~10 ms more at 4K)
@@ -126,7 +127,7 @@ def fresh_screenshot(canvas: Canvas) -> np.ndarray:
     """A screenshot taken now (mss), every current monitor placed at its desktop position."""
     from trackheat.sources import display
 
-    display.require_pointer("a fresh screenshot")
+    display.require_pointer("a fresh screenshot", capture=True)
     from trackheat.sources import screen
 
     sct = screen.open_mss()
@@ -163,6 +164,8 @@ class ExportResult:
     sessions: list[int] = field(default_factory=list)
     amount: str = ""
     range_text: str = ""  # the time range drawn, when one was asked for (positions: widened to whole periods)
+    notes: list[str] = field(default_factory=list)  # what the user should know (no bar drawn, ...)
+    title: str = ""
 
 
 def union_canvas(infos: Sequence[SessionInfo]) -> Canvas:
@@ -268,7 +271,7 @@ def render_session(
     monitor: str | int | None = "all",
     sigma: str | float | None = None,
     colormap: str = render.DEFAULT_COLORMAP,
-    scale: str = "max",
+    scale: str | None = None,
     alpha: float = DEFAULT_ALPHA,
     size: str | None = None,
     apps: Sequence[str | None] | None = None,
@@ -285,7 +288,11 @@ def render_session(
     density grid and the backgrounds are kept between calls, keyed by what
     determines them: a change of colormap, scale or opacity then costs only
     the colouring and the PNG encoding. Without one, nothing is kept.
+    `scale` None: the kind's default (DEFAULT_SCALES).
     """
+    if kind not in KINDS:
+        raise UserError(f"expected one of {', '.join(KINDS)}, got {kind!r}", param="kind")
+    scale = DEFAULT_SCALES[kind] if scale is None else scale
     render.colormap_id(colormap)
     render.parse_scale(scale)
     if not 0.0 <= float(alpha) <= 1.0:
@@ -331,16 +338,18 @@ def render_session(
     bg = None
     if bg_img is not None:
         bg = background_for(bg_img, canvas, fr)
-    elif stored_screenshot_:
+    elif stored_screenshot_ or (not screenshot and store.screenshots(ids[-1])):
+        # a session recorded with screenshots is drawn over them unless told otherwise
         bg = _memo(cache, ("screenshot", ids[-1], canvas, region), lambda: _crop(stored_screenshot(store, ids[-1], canvas), canvas, region))
     elif screenshot:
         bg = _crop(fresh_screenshot(canvas), canvas, region)
     total = float(np.sum(ws[inside]))
-    amount = amount_text(kind, total)
+    amount = amount_text(kind, total) + (" of dwell" if kind == "dwell" else "")
     where_txt = "" if monitor in (None, "all") else f" | monitor {monitor}"
     if apps is not None:
         where_txt += " | " + ", ".join("(no application)" if a is None else a for a in apps)
-    title = f"{_session_label(ids, infos)} | {when_text(infos, drawn_since, drawn_until)} | {kind}: {amount}{where_txt} | sigma {fr.sigma:.0f} px | scale {scale}"
+    # one sigma everywhere (title, bar, stdout): in the output's pixels
+    title = f"{_session_label(ids, infos)} | {when_text(infos, drawn_since, drawn_until)} | {amount}{where_txt} | sigma {fmt_px(fr.sigma_out)} px | scale {scale}"
     outlines = fr.outlines()
     bg = picture_bg = _to_output(bg, fr)
     if bg is None and cache is not None:  # the same dark canvas compose_images would draw, kept
@@ -348,7 +357,10 @@ def render_session(
         heat, over = compose(grid, fr, kind=kind, title=title, background=bg, background_outlines=False, colormap=colormap, scale=scale, alpha=alpha)
     else:
         heat, over = compose(grid, fr, kind=kind, title=title, background=bg, colormap=colormap, scale=scale, alpha=alpha)
-    info = ExportResult(Path("heatmap.png"), Path("overlay.png"), None, fr.width, fr.height, int(inside.sum()), total, fr.sigma, list(ids), amount, range_text)
+    notes = [] if render.colorbar_fits(fr.width, fr.height) else [
+        f"no colour bar or title: the picture is smaller than {render.MIN_BAR_SIZE[0]}x{render.MIN_BAR_SIZE[1]}"]
+    info = ExportResult(Path("heatmap.png"), Path("overlay.png"), None, fr.width, fr.height, int(inside.sum()), total, fr.sigma_out, list(ids), amount,
+                        range_text, notes, title)
     return Rendered(heat, over, grid, info, picture_bg, outlines)
 
 
@@ -422,7 +434,7 @@ def compose(grid: np.ndarray, fr: Frame, *, kind: str, title: str, background: n
     unit_scale = 1.0 / float(gaussian_patch(fr.sigma_out).max())
     return compose_images(
         grid, background_bgr=bg, colormap=colormap, scale=scale, alpha=alpha, unit=UNITS[kind], title=title, unit_scale=unit_scale,
-        outlines=fr.outlines(), background_outlines=bg is None if background_outlines is None else background_outlines,
+        outlines=fr.outlines(), background_outlines=bg is None if background_outlines is None else background_outlines, blob_px=fr.sigma_out,
     )
 
 

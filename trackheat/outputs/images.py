@@ -77,6 +77,7 @@ def write_images(
     background_outlines: bool = True,
     density_path: str | Path | None = None,
     top: float | None = None,
+    blob_px: float | None = None,
 ) -> tuple[Path, Path]:
     """Write OUT/heatmap.png (RGBA: transparent where nothing happened) and
     OUT/overlay.png (over the background, with title and colour bar): the
@@ -84,7 +85,7 @@ def write_images(
     """
     heat, framed = compose_images(
         density, background_bgr=background_bgr, colormap=colormap, scale=scale, alpha=alpha, unit=unit, title=title,
-        label=label, unit_scale=unit_scale, outlines=outlines, background_outlines=background_outlines, top=top,
+        label=label, unit_scale=unit_scale, outlines=outlines, background_outlines=background_outlines, top=top, blob_px=blob_px,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -112,6 +113,7 @@ def compose_images(
     outlines: Sequence[Rect] = (),
     background_outlines: bool = True,
     top: float | None = None,
+    blob_px: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The heatmap (BGRA: transparent where nothing happened) and the overlay
     (BGR: over the background, with title and colour bar), in memory.
@@ -123,9 +125,14 @@ def compose_images(
     density is left as computed.
     The colour bar reads 0-100 % and, at each tick, the absolute amount:
     density times `unit_scale` (export passes the factor that makes a lone
-    point read 1, so the bar counts moves, clicks or seconds per blob).
+    point read 1, so the bar counts moves, clicks or seconds per blob: a lone
+    point reads 1 at its centre, 140 is as much as 140 points stacked in one
+    blob; `blob_px` (the blob's sigma in output pixels) is said on the bar).
     `top` fixes the density at 100 % (maps drawn apart then share one scale);
-    None: the scale's own top (the maximum or the percentile).
+    None: the scale's own top (the maximum or the percentile); above it the
+    bar is marked as clipped.
+    A picture smaller than render.MIN_BAR_SIZE gets no bar and no title
+    (render.colorbar_fits says which; the caller says so).
     """
     d = np.asarray(density, np.float32)
     if d.ndim != 2 or d.size == 0:
@@ -145,9 +152,19 @@ def compose_images(
     heat = cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA)
     bg = neutral_background(w, h, outlines if background_outlines else ()) if background_bgr is None else background_bgr
     mixed = render.overlay(bg, rgba, alpha=alpha)
-    bar_top = (render.scale_top(d, scale) if top is None else float(top)) * float(unit_scale)
-    framed = render.draw_colorbar(mixed, colormap, label if label is not None else unit, unit="per blob" if unit_scale != 1.0 else "", top=bar_top, scale=scale, title=title)
+    top_raw = render.scale_top(d, scale) if top is None else float(top)
+    clipped = float(d.max()) > top_raw * (1 + 1e-6)  # a percentile, or a shared `top` below this map's maximum
+    per = "" if unit_scale == 1.0 else (f"per {fmt_px(blob_px)} px blob" if blob_px else "per blob")
+    framed = render.draw_colorbar(mixed, colormap, label if label is not None else unit, unit=per, top=top_raw * float(unit_scale),
+                                  scale=scale, title=title, clipped=clipped)
     return heat, framed
+
+
+def fmt_px(v: float | None) -> str:
+    """A blob size in pixels as titles, bars and messages all say it: 22, 8.5, 0.75."""
+    if v is None:
+        return "?"
+    return f"{v:.0f}" if v >= 10 else f"{v:.2g}"
 
 
 def neutral_background(width: int, height: int, outlines: Sequence[Rect] = ()) -> np.ndarray:

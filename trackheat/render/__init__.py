@@ -33,7 +33,7 @@ from trackheat.render.colour import (
     colormap_id,
     overlay,
 )
-from trackheat.render.colourbar import draw_colorbar, fmt_amount, rgb_of
+from trackheat.render.colourbar import MIN_BAR_SIZE, colorbar_fits, draw_colorbar, fmt_amount, rgb_of
 from trackheat.render.scale import (
     DEFAULT_SCALE,
     LOG_RANGE,
@@ -50,7 +50,7 @@ from trackheat.render.shader import LevelShader
 
 __all__ = [
     "ALPHA_RAMP", "COLORMAPS", "DEFAULT_ALPHA", "DEFAULT_COLORMAP", "DEFAULT_SCALE", "DEFAULT_MIN_ALPHA", "DEFAULT_THRESHOLD", "DIVERGING", "LOG_RANGE",
-    "LevelShader", "Scale", "alpha_lut", "apply_colormap", "as_scale", "blend", "colorize", "colormap_id",
+    "LevelShader", "MIN_BAR_SIZE", "Scale", "colorbar_fits", "alpha_lut", "apply_colormap", "as_scale", "blend", "colorize", "colormap_id",
     "draw_colorbar", "fmt_amount", "normalize", "normalize_u8", "overlay", "parse_scale", "rgb_of",
     "scale_top", "scale_value", "to_u8",
 ]

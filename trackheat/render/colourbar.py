@@ -11,8 +11,11 @@ from trackheat.render.scale import Scale, scale_value
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
+MIN_BAR_SIZE = (160, 120)  # (w, h): below this the bar's text would be unreadable, so none is drawn
+
+
 def fmt_amount(v: float) -> str:
-    """A short number for a label: 0.42, 3.5, 87, 1.2k, 3.4M."""
+    """A short number for a label (at most 5 characters): 0.42, 3.5, 87, 1.2k, 3.4M, 1e-05."""
     a = abs(v)
     if a >= 1e6:
         return f"{v / 1e6:.3g}M"
@@ -24,6 +27,8 @@ def fmt_amount(v: float) -> str:
         return f"{v:.3g}"
     if a == 0:
         return "0"
+    if a < 0.01:
+        return f"{v:.0e}"
     return f"{v:.2g}"
 
 
@@ -31,6 +36,20 @@ def _text(img: np.ndarray, text: str, org: tuple[int, int], fs: float, color=(23
     # Hershey fonts are ASCII only; keep labels ASCII. Drawn on the dark panel, so no shadow.
     text = text.encode("ascii", "replace").decode()
     cv2.putText(img, text, org, _FONT, fs, color, thick, cv2.LINE_AA)
+
+
+def _geq(img: np.ndarray, x: int, y: int, size: int, thick: int, color=(235, 235, 235)) -> None:
+    """A drawn "greater than or equal" sign (Hershey fonts have no such glyph), baseline at y."""
+    s = max(size, 4)
+    top, mid, bot = y - s, y - s // 2 - s // 6, y - s // 3
+    cv2.line(img, (x, top), (x + s * 2 // 3, mid), color, thick, cv2.LINE_AA)
+    cv2.line(img, (x + s * 2 // 3, mid), (x, bot), color, thick, cv2.LINE_AA)
+    cv2.line(img, (x, y), (x + s * 2 // 3, y), color, thick, cv2.LINE_AA)
+
+
+def colorbar_fits(width: int, height: int) -> bool:
+    """Whether a picture is large enough for a readable bar and title (MIN_BAR_SIZE)."""
+    return width >= MIN_BAR_SIZE[0] and height >= MIN_BAR_SIZE[1]
 
 
 def draw_colorbar(
@@ -43,36 +62,41 @@ def draw_colorbar(
     scale: str | Scale = "max",
     title: str | None = None,
     background=(32, 32, 32),
+    clipped: bool = False,
 ) -> np.ndarray:
     """A new BGR image: `image_bgr` with a title strip above and a colour bar at the right.
 
     The bar reads 0-100 % at five ticks; with `top` (the absolute value at
     100 %) and `unit`, each tick also shows its absolute amount under the
-    scale in use (so a log bar says what 50 % really means). Drawn outside
-    the picture so it never hides a part of the screen; sized from the
-    image height so it stays readable from 640x480 to 4K.
+    scale in use (so a log bar says what 50 % really means). `clipped`: values
+    above the top exist and are drawn at 100 % (a percentile scale): the bar
+    gets a cap and the top amount a ">=" sign. Drawn outside the picture so it
+    never hides a part of the screen; sized from the image height so it stays
+    readable from 640x480 to 4K. The panel's width depends only on that size,
+    never on the label or the numbers, so pictures of one canvas have one width.
+    A picture smaller than MIN_BAR_SIZE is returned as it is (see colorbar_fits).
     """
     img = np.asarray(image_bgr)
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
     h, w = img.shape[:2]
+    if not colorbar_fits(w, h):
+        return img.copy()
     u = max(min(h, w * 9 // 16) / 720.0, 0.8)  # layout unit: 1.0 at 720p, never too small to read
     fs = 0.5 * u
     thick = max(1, int(round(u)))
     (_, th), _ = cv2.getTextSize("0 %", _FONT, fs, thick)
     title_h = int(round(th * 2.6)) if title else 0
-    tick_texts = []
-    for i in range(5):
-        f = i / 4
-        t = f"{int(f * 100)} %"
-        if top is not None and top > 0:
-            t += f"  {fmt_amount(scale_value(f, top, scale))}"
-        tick_texts.append(t)
-    label_lines = [s for s in (label, f"({unit})" if unit and top is not None and top > 0 else "") if s]
-    text_w = max([cv2.getTextSize(t, _FONT, fs, thick)[0][0] for t in tick_texts + label_lines] + [0])
+    with_amounts = top is not None and top > 0
+    pct_w = cv2.getTextSize("100 %", _FONT, fs, thick)[0][0]
+    amount_w = max(cv2.getTextSize(t, _FONT, fs, thick)[0][0] for t in ("0.088", "88.8k", "8e-05"))
+    geq_w = th  # room for the drawn >= sign before the top amount
+    gap = cv2.getTextSize("  ", _FONT, fs, thick)[0][0]
+    text_w = pct_w + (gap + geq_w + amount_w if with_amounts else 0)
     bar_w = int(round(18 * u))
     pad = int(round(12 * u))
     panel_w = pad + bar_w + pad // 2 + text_w + pad
+    label_lines = [s for s in (label, unit if unit and with_amounts else "") if s]
     # A very short picture (a few rows of a tiny canvas) still gets a whole bar:
     # the panel, and so the output, is never shorter than the bar needs.
     ph = max(h, 2 * pad + 2 * th + 24)
@@ -85,24 +109,43 @@ def draw_colorbar(
         if tw > out.shape[1] - 2 * pad:  # shrink a long title to fit rather than cut it
             tfs *= (out.shape[1] - 2 * pad) / tw
         _text(out, title, (pad, int(round(title_h * 0.68))), tfs, thick=thick)
-    # The bar: 100 % at the top.
-    y0 = title_h + pad + (len(label_lines) + 1) * int(th * 1.8)
+    # The bar: 100 % at the top (below a cap when the scale clips).
+    cap_h = int(round(bar_w * 0.8)) if clipped else 0
+    y0 = title_h + pad + (len(label_lines) + 1) * int(th * 1.8) + cap_h
     y1 = title_h + ph - pad - th
     if y1 - y0 < 20:
-        y0, y1 = title_h + pad, title_h + ph - pad
+        y0, y1 = title_h + pad + cap_h, title_h + ph - pad
     n = max(y1 - y0, 2)
     ramp = np.linspace(1.0, 0.0, n, dtype=np.float32).reshape(-1, 1)
     colours = apply_colormap(np.repeat(ramp, bar_w, axis=1), colormap)
     x0 = w + pad
     out[y0:y0 + n, x0:x0 + bar_w] = colours
     cv2.rectangle(out, (x0 - 1, y0 - 1), (x0 + bar_w, y0 + n), (200, 200, 200), 1)
+    if clipped:  # a triangle in the top colour: "and more" (matplotlib's extend="max")
+        tip = np.array([[x0 - 1, y0 - 1], [x0 + bar_w, y0 - 1], [x0 + bar_w // 2, y0 - 1 - cap_h]], np.int32)
+        top_colour = tuple(int(c) for c in colours[0, 0])
+        cv2.fillConvexPoly(out, tip, top_colour, cv2.LINE_AA)
+        cv2.polylines(out, [tip], True, (200, 200, 200), 1, cv2.LINE_AA)
     for i, t in enumerate(label_lines):
-        _text(out, t, (x0, title_h + pad + th + i * int(th * 1.8)), fs, thick=thick)
+        lfs = fs
+        lw = cv2.getTextSize(t, _FONT, lfs, thick)[0][0]
+        if lw > panel_w - 2 * pad:
+            lfs *= (panel_w - 2 * pad) / lw
+        _text(out, t, (x0, title_h + pad + th + i * int(th * 1.8)), lfs, thick=thick)
     tx = x0 + bar_w + pad // 2
-    for i, t in enumerate(tick_texts):
-        y = y0 + n - 1 - int(round(i / 4 * (n - 1)))
+    ax = tx + pct_w + gap + geq_w  # the amounts' column
+    for i in range(5):
+        f = i / 4
+        y = y0 + n - 1 - int(round(f * (n - 1)))
         cv2.line(out, (x0 + bar_w, y), (x0 + bar_w + pad // 3, y), (220, 220, 220), thick)
-        _text(out, t, (tx, min(max(y + th // 2, y0 + th), y0 + n)), fs, thick=thick)
+        ty = min(max(y + th // 2, y0 + th), y0 + n)
+        pct = f"{int(f * 100)} %"
+        _text(out, pct, (tx + pct_w - cv2.getTextSize(pct, _FONT, fs, thick)[0][0], ty), fs, thick=thick)
+        if with_amounts:
+            assert top is not None
+            _text(out, fmt_amount(scale_value(f, top, scale)), (ax, ty), fs, thick=thick)
+            if clipped and i == 4:
+                _geq(out, ax - geq_w, ty, th, thick)
     return out
 
 

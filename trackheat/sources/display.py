@@ -34,12 +34,18 @@ def _x11_problem() -> str | None:
     return None
 
 
-def require_pointer(what: str) -> None:
-    """For global pointer events and screen capture (record, live --screen)."""
+def require_pointer(what: str, *, capture: bool = False, force_x11: bool = False) -> None:
+    """For global pointer events (record) and screen capture too (`capture`: live --screen, screenshots).
+
+    On Wayland pynput hears the pointer only over XWayland windows (pynput issues 331, 304) and
+    mss captures nothing: `force_x11` tries anyway through XWayland's DISPLAY, for XWayland apps.
+    """
     if sys.platform in ("win32", "darwin"):
         return
-    if is_wayland():
-        raise NoDisplay(f"{what} needs global pointer events and screen capture, which Wayland does not give to other programs; {X11_HINT}")
+    if is_wayland() and not force_x11:
+        needs = "global pointer events and screen capture" if capture else "global pointer events"
+        raise NoDisplay(f"{what} needs {needs}, which Wayland gives other programs only over XWayland windows; "
+                        f"{X11_HINT}, or give `force_x11` to try anyway (XWayland apps only)")
     problem = _x11_problem()
     if problem:
         raise NoDisplay(f"{what} needs a desktop session: {problem}; {X11_HINT}")

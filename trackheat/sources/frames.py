@@ -161,7 +161,7 @@ class ScreenSource(FrameSource):
         from trackheat.sources.display import require_pointer
         from trackheat.sources.screen import open_mss
 
-        require_pointer("screen capture")
+        require_pointer("screen capture", capture=True)
         sct = open_mss()
         try:
             mons = sct.monitors
