@@ -275,7 +275,7 @@ def test_write_images_clips_heat_to_the_monitors(tmp_path):
 
 
 # -- robustness found in review ------------------------------------------------------------
-def test_tiny_canvas_still_gets_a_whole_colour_bar(tmp_path, db):
+def test_tiny_canvas_gets_no_bar_and_says_so(tmp_path, db):
     f = tmp_path / "tiny.csv"
     f.write_text("x,y,count\n5,7,3\n-10,-20,2\n")  # a 16x28 canvas
     trackheat("import", "--db", db, f, check=True)
@@ -283,16 +283,20 @@ def test_tiny_canvas_still_gets_a_whole_colour_bar(tmp_path, db):
     assert out.returncode == 0, out.stderr
     overlay = cv2.imread(str(tmp_path / "o" / "overlay.png"))
     heat = cv2.imread(str(tmp_path / "o" / "heatmap.png"), cv2.IMREAD_UNCHANGED)
-    assert heat.shape[:2] == (28, 16)
-    assert overlay.shape[0] > heat.shape[0]  # the panel made room for the bar
+    assert heat.shape[:2] == (28, 16) and overlay.shape[:2] == (28, 16)
+    assert "no colour bar" in out.stdout
 
 
 def test_colour_bar_at_every_small_height():
+    """From the minimum size up, the panel makes room for the whole bar, its labels and five ticks."""
     from trackheat import render
 
-    for h in range(1, 65):
-        out = render.draw_colorbar(np.zeros((h, 40, 3), np.uint8), "turbo", "moves", unit="moves", top=5.0, title="t")
-        assert out.shape[0] >= h and out.shape[1] > 40
+    for h in range(1, 140):
+        out = render.draw_colorbar(np.zeros((h, 80, 3), np.uint8), "turbo", "moves", unit="moves", top=5.0, title="t")
+        if h < render.MIN_BAR_SIZE[1]:
+            assert out.shape == (h, 80, 3)
+        else:
+            assert out.shape[0] >= h + 100 or out.shape[0] >= 140 and out.shape[1] > 80
 
 
 def test_absurd_coordinates_are_one_line(tmp_path, db):

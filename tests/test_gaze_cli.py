@@ -135,7 +135,7 @@ def test_db_keeps_sessions_and_a_bad_file_imports_nothing(tmp_path):
     p = trackheat("gaze", SAMPLES / "rim" / "gaze.csv", bad, "--reference", ref, "-o", tmp_path / "o", "--db", db)
     assert p.returncode == 2
     assert p.stderr.startswith("trackheat gaze: ") and len(p.stderr.strip().splitlines()) == 1
-    assert "unknown format" in p.stderr and "neon-gaze" in p.stderr
+    assert "unknown format" in p.stderr and "trackheat import --formats" in p.stderr
     assert not db.exists() or Store(db).sessions() == []
     assert not (tmp_path / "o" / "overlay.png").exists()
     p = trackheat("gaze", SAMPLES / "rim" / "gaze.csv", "--reference", ref, "-o", tmp_path / "o", "--db", db, check=True)

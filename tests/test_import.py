@@ -145,12 +145,14 @@ def test_bad_input_is_one_line_exit_2_and_nothing_imported(case, tmp_path, db):
             assert s.sessions() == []
 
 
-def test_unknown_header_lists_the_formats(tmp_path, db):
+def test_unknown_header_points_at_the_formats_listing(tmp_path, db):
     f = tmp_path / "odd.csv"
     f.write_text("a,b,c\n1,2,3\n")
     err = trackheat("import", "--db", db, f).stderr
+    assert "'a', 'b', 'c'" in err and "trackheat import --formats" in err
+    listing = trackheat("import", "--formats", check=True).stdout
     for name in ("mouse-dynamics", "positions-json", "csv"):
-        assert name in err
+        assert name in listing
 
 
 def test_forced_format_that_does_not_fit(tmp_path, db):

@@ -80,11 +80,11 @@ def test_every_default_the_cli_shows_is_the_librarys():
     from trackheat.cli.errors import subparser
 
     owned = {
-        ("export", "colormap"): defaults.COLORMAP, ("export", "scale"): defaults.SCALE, ("export", "alpha"): defaults.ALPHA,
+        ("export", "colormap"): defaults.COLORMAP, ("export", "alpha"): defaults.ALPHA,
         ("gaze", "colormap"): defaults.COLORMAP, ("gaze", "scale"): defaults.SCALE, ("gaze", "bins"): defaults.BINS,
         ("gaze", "confidence"): defaults.CONFIDENCE, ("import", "confidence"): defaults.CONFIDENCE,
         ("live", "decay"): defaults.LIVE_DECAY, ("live", "threshold"): defaults.LIVE_THRESHOLD, ("live", "blur"): defaults.LIVE_BLUR,
-        ("live", "dilate"): defaults.LIVE_DILATE, ("live", "colormap"): defaults.LIVE_COLORMAP, ("live", "alpha"): defaults.LIVE_ALPHA,
+        ("live", "dilate"): defaults.LIVE_DILATE, ("live", "colormap"): defaults.LIVE_COLORMAP, ("live", "blend"): defaults.LIVE_BLEND,
         ("live", "fps"): defaults.MAX_FPS, ("record", "flush_interval"): defaults.FLUSH_INTERVAL,
         ("record", "idle_after"): defaults.IDLE_AFTER, ("record", "period"): defaults.PERIOD,
     }
@@ -96,3 +96,11 @@ def test_every_default_the_cli_shows_is_the_librarys():
         assert action.default == value, (command, dest, action.default, value)
         shown = argparse.HelpFormatter("x")._expand_help(action)
         assert f"{value:g}" in shown if isinstance(value, float) else str(value) in shown, (command, dest, shown)
+    # defaults that depend on another option: None, and the help names each case
+    for command, dest, values in [("export", "scale", list(defaults.KIND_SCALES.values())),
+                                  ("live", "alpha", [f"{defaults.ALPHA:g}", f"{defaults.LIVE_ALPHA:g}"])]:
+        sub = subparser(parser, command)
+        assert sub is not None, command
+        [action] = [a for a in sub._actions if a.dest == dest]
+        shown = argparse.HelpFormatter("x")._expand_help(action)
+        assert action.default is None and all(v in shown for v in values), (command, dest, shown)

@@ -11,7 +11,7 @@ from trackheat.render.scale import Scale, scale_value
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-MIN_BAR_SIZE = (160, 120)  # (w, h): below this the bar's text would be unreadable, so none is drawn
+MIN_BAR_SIZE = (64, 64)  # (w, h): below this the bar's text would be unreadable, so none is drawn
 
 
 def fmt_amount(v: float) -> str:
@@ -86,7 +86,6 @@ def draw_colorbar(
     fs = 0.5 * u
     thick = max(1, int(round(u)))
     (_, th), _ = cv2.getTextSize("0 %", _FONT, fs, thick)
-    title_h = int(round(th * 2.6)) if title else 0
     with_amounts = top is not None and top > 0
     pct_w = cv2.getTextSize("100 %", _FONT, fs, thick)[0][0]
     amount_w = max(cv2.getTextSize(t, _FONT, fs, thick)[0][0] for t in ("0.088", "88.8k", "8e-05"))
@@ -97,20 +96,33 @@ def draw_colorbar(
     pad = int(round(12 * u))
     panel_w = pad + bar_w + pad // 2 + text_w + pad
     label_lines = [s for s in (label, unit if unit and with_amounts else "") if s]
-    # A very short picture (a few rows of a tiny canvas) still gets a whole bar:
-    # the panel, and so the output, is never shorter than the bar needs.
-    ph = max(h, 2 * pad + 2 * th + 24)
+    cap_h = int(round(bar_w * 0.8)) if clipped else 0
+    # A short picture (a few rows of a small canvas) still gets a whole bar with its labels
+    # and five ticks apart: the panel, and so the output, is never shorter than that.
+    ph = max(h, 2 * pad + (len(label_lines) + 1) * int(th * 1.8) + cap_h + 5 * int(th * 1.7) + th)
+    # The title: on one line, or wrapped at its " | " parts on a narrow picture (shrunk only
+    # when one part alone is too wide), rather than shrunk until it cannot be read.
+    tfs = fs * 1.1
+    avail = w + panel_w - 2 * pad
+    title_lines: list[str] = []
+    for part in (title.split(" | ") if title else []):
+        joined = f"{title_lines[-1]} | {part}" if title_lines else part
+        if title_lines and cv2.getTextSize(joined, _FONT, tfs, thick)[0][0] <= avail:
+            title_lines[-1] = joined
+        else:
+            title_lines.append(part)
+    if title_lines:
+        widest = max(cv2.getTextSize(t, _FONT, tfs, thick)[0][0] for t in title_lines)
+        if widest > avail:
+            tfs *= avail / widest
+    line_h = int(round(th * 1.9))
+    title_h = int(round(th * 2.6)) + (len(title_lines) - 1) * line_h if title_lines else 0
     out = np.empty((ph + title_h, w + panel_w, 3), np.uint8)
     out[...] = background
     out[title_h:title_h + h, :w] = img
-    if title:
-        tfs = fs * 1.1
-        tw = cv2.getTextSize(title, _FONT, tfs, thick)[0][0]
-        if tw > out.shape[1] - 2 * pad:  # shrink a long title to fit rather than cut it
-            tfs *= (out.shape[1] - 2 * pad) / tw
-        _text(out, title, (pad, int(round(title_h * 0.68))), tfs, thick=thick)
+    for i, t in enumerate(title_lines):
+        _text(out, t, (pad, int(round(th * 2.6 * 0.68)) + i * line_h), tfs, thick=thick)
     # The bar: 100 % at the top (below a cap when the scale clips).
-    cap_h = int(round(bar_w * 0.8)) if clipped else 0
     y0 = title_h + pad + (len(label_lines) + 1) * int(th * 1.8) + cap_h
     y1 = title_h + ph - pad - th
     if y1 - y0 < 20:
