@@ -58,10 +58,10 @@ demo: $(STAMP)
 	$(BIN)/trackheat import --db $(OUT)/demo.db sample_logs/*.csv
 	$(BIN)/trackheat sessions --db $(OUT)/demo.db
 	$(BIN)/trackheat stats --db $(OUT)/demo.db --session all
-	$(BIN)/trackheat export --db $(OUT)/demo.db --session 1 --background sample_logs/desktop.png -o $(OUT)/browser
-	$(BIN)/trackheat export --db $(OUT)/demo.db --session 2 --background sample_logs/desktop.png -o $(OUT)/editor
-	$(BIN)/trackheat export --db $(OUT)/demo.db --session 3 --background sample_logs/desktop.png -o $(OUT)/spreadsheet
-	$(BIN)/trackheat export --db $(OUT)/demo.db --session all --kind clicks --scale log -o $(OUT)/clicks
+	$(BIN)/trackheat export --db $(OUT)/demo.db --session 1 --background sample_logs/browser.png -o $(OUT)/browser
+	$(BIN)/trackheat export --db $(OUT)/demo.db --session 2 --background sample_logs/editor.png -o $(OUT)/editor
+	$(BIN)/trackheat export --db $(OUT)/demo.db --session 3 --background sample_logs/spreadsheet.png -o $(OUT)/spreadsheet
+	$(BIN)/trackheat export --db $(OUT)/demo.db --session all --kind clicks -o $(OUT)/clicks
 	$(BIN)/trackheat gaze sample_logs/gaze/rim/fixations.csv --reference sample_logs/gaze/rim/reference_image.jpeg -o $(OUT)/gaze
 	@echo "heatmaps: $(OUT)/{browser,editor,spreadsheet,clicks,gaze}/{heatmap,overlay}.png"
 	@echo "explore them in your browser: $(BIN)/trackheat view --db $(OUT)/demo.db"

@@ -212,7 +212,7 @@ static void level_row(const uint8_t *fr, const uint8_t *lv, const uint16_t *lut,
 }
 
 static void shade_rows(const uint8_t *frame, const uint8_t *levels, const uint16_t *lut, int wf,
-                       const uint16_t *wlut, int cold, uint8_t *out, const int32_t *xtab, const int32_t *ytab,
+                       const uint16_t *wlut, int cold_max, uint8_t *out, const int32_t *xtab, const int32_t *ytab,
                        Py_ssize_t w, Py_ssize_t h, Py_ssize_t pw, Py_ssize_t ph, Py_ssize_t r0, Py_ssize_t r1,
                        uint16_t *t16, uint32_t *hb0, uint32_t *hb1, uint8_t *lrow, uint16_t *crow)
 {
@@ -249,7 +249,7 @@ static void shade_rows(const uint8_t *frame, const uint8_t *levels, const uint16
             levels_any(levels, pw, xtab, ytab + 3 * y, w, buf, tag, lrow);
         }
         if (wlut) {
-            level_row(frame + y * n, lv, lut, wlut, cold, w, out + y * n);
+            level_row(frame + y * n, lv, lut, wlut, cold_max, w, out + y * n);
             continue;
         }
         /* premultiplied colour, 8.8 fixed point: one 8-byte copy per pixel (the 4th lane is
