@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "else a dark canvas with monitor outlines)")
     bg.add_argument("--screenshot", action="store_true", help="draw over a screenshot taken now (needs an X11 display)")
     bg.add_argument("--stored-screenshot", action="store_true", help="draw over the screenshot stored with the session (the default when it has one; an error when not)")
-    p.add_argument("--monitor", default="all", metavar="N|all", help="crop to monitor N (1 = first, as mss numbers them) or draw the whole desktop (default)")
+    p.add_argument("--monitor", default="all", metavar="N|all", help="crop to monitor N (1 = first, as mss numbers them) or draw the whole desktop: all or 0 (default: %(default)s)")
     p.add_argument("--sigma", metavar="S", help="blob size: pixels (20) or a share of the diagonal (1.5%%), at most the diagonal; default 1%% of the diagonal, half that for clicks")
     p.add_argument("--colormap", default=defaults.COLORMAP, metavar="NAME", help="any OpenCV colormap by name: turbo, jet, inferno, hot, viridis, magma, ... (default: %(default)s)")
     p.add_argument("--scale", default=None, metavar="max|pNN|log|sqrt",

@@ -67,7 +67,7 @@ def parse_sigma(text: str | float | None, width: int, height: int) -> float | No
 def pick_region(canvas: Canvas, monitor: str | int | None) -> tuple[Rect, list[Rect]]:
     """The part of the canvas drawn (all of it, or monitor N, 1-based as mss numbers them) and the monitors inside it."""
     spec = "all" if monitor is None else str(monitor).strip().lower()
-    if spec == "all":
+    if spec in ("all", "0"):  # 0 as live and mss number the whole desktop
         return canvas.bounds, list(canvas.monitors)
     try:
         n = int(spec)
@@ -345,7 +345,7 @@ def render_session(
         bg = _crop(fresh_screenshot(canvas), canvas, region)
     total = float(np.sum(ws[inside]))
     amount = amount_text(kind, total) + (" of dwell" if kind == "dwell" else "")
-    where_txt = "" if monitor in (None, "all") else f" | monitor {monitor}"
+    where_txt = "" if monitor is None or str(monitor).strip().lower() in ("all", "0") else f" | monitor {monitor}"
     if apps is not None:
         where_txt += " | " + ", ".join("(no application)" if a is None else a for a in apps)
     # one sigma everywhere (title, bar, stdout): in the output's pixels
