@@ -58,3 +58,18 @@ def test_monitor_all_and_ranges_are_accepted(tmp_path):
     assert p.returncode == 2 and "go with --screen" in p.stderr  # parsed: `all` is a monitor
     p = trackheat("live", "--webcam", "x", "--monitor", "first")
     assert p.returncode == 2 and "monitor number or all" in p.stderr
+
+
+def test_an_inferred_canvas_is_said_with_its_outliers_and_screen_sets_it(tmp_path):
+    import json
+
+    f = tmp_path / "o.csv"
+    rows = [f"{(37 * i) % 1900},{(53 * i) % 1000}" for i in range(300)] + ["-5,2", "99999,3"]
+    f.write_text("x,y\n" + "\n".join(rows) + "\n")
+    db = tmp_path / "s.db"
+    p = trackheat("import", "--db", db, f, check=True)
+    assert "warning" in p.stderr and "inferred" in p.stderr and "1 of 302 points" in p.stderr and "--screen" in p.stderr
+    p = trackheat("import", "--db", db, "--screen", "1920x1080", f, check=True)
+    assert "warning" not in p.stderr and "2 dropped rows" in p.stdout
+    listing = json.loads(trackheat("sessions", "--db", db, "--json", check=True).stdout)
+    assert listing[1]["canvas"] == [1920, 1080] and listing[1]["moves"] == 300

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from trackheat.cli.common import add_db, open_store, print_json
 from trackheat.defaults import CONFIDENCE, IDT_DISPERSION, IDT_MIN_FIXATION, IVT_MIN_FIXATION, IVT_VELOCITY, PX_PER_DEGREE
@@ -14,6 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="*", metavar="FILE")
     p.add_argument("--format", default="auto", help="auto (default: detected from the header), or a format name (see --formats)")
     p.add_argument("--formats", action="store_true", help="list the formats and the header each expects, and exit")
+    p.add_argument("--screen", metavar="WxH", help="mouse logs with no layout (csv, positions-json, mouse-dynamics): the screen "
+                                                   "they were recorded on; what lies off it is dropped (default: inferred from the points, with a warning)")
     add_gaze_options(p)
     add_db(p)
     p.add_argument("--json", action="store_true", help="one JSON object per imported session")
@@ -51,8 +54,17 @@ def options_from(args: argparse.Namespace):
             if not value > 0:
                 raise UserError(f"expected a positive number, got {value:g}", param=name)
             detection[key] = value * scale
+    screen = None
+    if getattr(args, "screen", None):
+        try:
+            sw, sh = (int(v) for v in args.screen.lower().split("x"))
+            if sw <= 0 or sh <= 0:
+                raise ValueError
+            screen = (sw, sh)
+        except ValueError:
+            raise UserError(f"--screen: expected WIDTHxHEIGHT such as 1920x1080, got {args.screen!r}") from None
     return ImportOptions(format=args.format, normalized=args.normalized, weight=args.weight, reference_size=size, confidence=args.confidence,
-                         fixations=args.fixations, eye=args.eye, detection=detection)
+                         fixations=args.fixations, eye=args.eye, detection=detection, screen=screen)
 
 
 def warn_assumed(sessions_by_file) -> None:
@@ -86,6 +98,10 @@ def run(args: argparse.Namespace) -> int:
     with open_store(args, create=True) as store:
         # One transaction across all files: a value the store refuses in the last file leaves
         # nothing of the first (README: nothing from any file is imported); lines are printed after.
+        for f, sessions in parsed:
+            for s in sessions:
+                for w in s.meta.get("warnings", []):
+                    print(f"trackheat import: warning: {f}: {w.replace('`screen`', '--screen')}", file=sys.stderr)
         lines: list = []
         with store.transaction():
             for (f, sessions), digest in zip(parsed, digests):

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     idle = f" (idle {fmt_duration(s['idle_seconds'])})" if "idle_seconds" in s else ""
     print(f"active time: {fmt_duration(s['active_seconds'])}{idle}")
     spots = "  ".join(f"({x},{y}) x{c}" for x, y, c in s["hotspots"]) or "none"
-    print(f"hot spots: {spots}")
+    print(f"hot spots (moves within a blob of each): {spots}")
     for a in s["apps"]:
         name = a["app"] if a["app"] is not None else "(no application)"
         print(f"  {name}: {a['moves']} moves, {a['clicks']} clicks, {a['scrolls']} scrolls, active {fmt_duration(a['active_seconds'])}")

@@ -96,7 +96,51 @@ def read(path: str | Path, options: ImportOptions | None = None) -> list[Importe
         raise _bad_utf8(path) from None
     if not any(len(s.xs) or s.clicks or s.scrolls or s.skipped or s.dropped for s in sessions):
         raise BadInput(path, "no rows: the file has a header and nothing under it")
+    for s in sessions:
+        if s.kind != "gaze" and s.canvas.extra.get("inferred"):
+            _place(s, options.screen)
     return sessions
+
+
+def _place(s: ImportedSession, screen: tuple[int, int] | None) -> None:
+    """A log with no layout: on the screen the user gave (what lies off it is dropped and counted),
+    or on a canvas inferred from the points, with a warning that says how many lie far from the rest."""
+    import numpy as np
+
+    from trackheat.canvas import Canvas, Rect
+
+    x, y = np.asarray(s.xs), np.asarray(s.ys)
+    if screen is not None:
+        w, h = screen
+        keep = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+        off = int(len(x) - keep.sum())
+        if off:
+            s.xs, s.ys = x[keep], y[keep]
+            for name in ("counts", "dwell", "ts"):
+                a = getattr(s, name)
+                if a is not None:
+                    setattr(s, name, np.asarray(a)[keep])
+            s.dropped += off
+        s.clicks = [c for c in s.clicks if 0 <= c[1] < w and 0 <= c[2] < h]
+        s.scrolls = [c for c in s.scrolls if 0 <= c[1] < w and 0 <= c[2] < h]
+        s.canvas = Canvas.desktop([Rect(0, 0, w, h)])
+        return
+    if len(x) == 0:
+        return
+    far = np.zeros(len(x), bool)
+    for a in (x, y):
+        lo, hi = np.percentile(a, [0.5, 99.5])
+        m = max(0.05 * (hi - lo), 50.0)
+        far |= (a < lo - m) | (a > hi + m)
+    c = s.canvas
+    text = f"no screen size in the file: the canvas is inferred from the points, {c.width}x{c.height}"
+    k = int(far.sum())
+    if k:
+        text += (f"; {k:,} of {len(x):,} points ({100 * k / len(x):.2g} %) lie far from the rest: give `screen` WxH "
+                 "to set the screen (what lies off it is dropped)")
+    else:
+        text += "; give `screen` WxH if the screen was larger"
+    s.meta.setdefault("warnings", []).append(text)
 
 
 def _bad_utf8(path: Path) -> BadInput:

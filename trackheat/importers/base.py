@@ -28,6 +28,7 @@ class ImportOptions:
     fixations: str | None = None  # gaze: file|none|ivt|idt (None: the file's own fixations when it has them, else its samples)
     eye: str | None = None  # EyeLink: left|right|mean (None: the recorded eye, or the mean of both)
     detection: dict = field(default_factory=dict)  # fixation detection: px_per_degree, velocity (deg/s), dispersion (deg), min_duration (s)
+    screen: tuple[int, int] | None = None  # (width, height) of the screen a log with no layout was recorded on
 
 
 @dataclass

@@ -37,6 +37,19 @@ def check_range(since: float | None, until: float | None) -> None:
         raise UserError("`until` must be later than `since`", param="until")
 
 
+def hot_spots_of(infos, positions) -> list[list]:
+    """[x, y, moves within a blob] of the busiest places: peaks of the density export draws
+    (accumulate/peaks.py), never two pixels of one spot, never a count of zero."""
+    from trackheat.accumulate.peaks import hot_spots
+    from trackheat.canvas import union
+
+    monitors = [m for s in infos for m in s.canvas.monitors]
+    if not monitors or not len(positions.x):
+        return []
+    b = union(monitors)
+    return [h.as_list() for h in hot_spots(positions.x, positions.y, positions.count, width=b.width, height=b.height, origin=(b.left, b.top))]
+
+
 def summarize(store: Store, ids: Sequence[int], since: float | None = None, until: float | None = None) -> dict:
     """The `stats` object: totals, clicks per button, hot spots and `apps` (per-application totals)."""
     check_range(since, until)
@@ -71,6 +84,6 @@ def summarize(store: Store, ids: Sequence[int], since: float | None = None, unti
             "range": {"since": r.asked_since, "until": r.asked_until, "positions_since": r.since, "positions_until": r.until,
                       "resolution_seconds": r.resolution, "exact": r.exact, "text": describe_range(r)},
         })
-    out["hotspots"] = store.hotspots(ids, 5, positions)
+    out["hotspots"] = hot_spots_of(infos, positions)
     out["apps"] = [a.as_dict() for a in apps]
     return out
