@@ -55,7 +55,7 @@ test: $(STAMP) sysdeps lint
 demo: $(STAMP)
 	@mkdir -p $(OUT)
 	@rm -f $(OUT)/demo.db $(OUT)/demo.db-wal $(OUT)/demo.db-shm
-	$(BIN)/trackheat import --db $(OUT)/demo.db sample_logs/*.csv
+	$(BIN)/trackheat import --db $(OUT)/demo.db --screen 1920x1080 sample_logs/*.csv
 	$(BIN)/trackheat sessions --db $(OUT)/demo.db
 	$(BIN)/trackheat stats --db $(OUT)/demo.db --session all
 	$(BIN)/trackheat export --db $(OUT)/demo.db --session 1 --background sample_logs/browser.png -o $(OUT)/browser

@@ -42,6 +42,8 @@ def test_gaze_sessions_are_told_in_gaze_words(tmp_path):
     p = trackheat("import", "--db", tmp_path / "s.db", f, check=True)
     assert "fixations" in p.stdout and "off the reference" in p.stdout
     assert "moves" not in p.stdout and "clicks" not in p.stdout
+    rows = trackheat("sessions", "--db", tmp_path / "s.db", check=True).stdout.splitlines()[1:]
+    assert rows and all(" fixations " in r and " moves " not in r for r in rows)
 
 
 def test_wayland_says_what_does_not_work_and_how_to_try_anyway(tmp_path):

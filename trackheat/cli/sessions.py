@@ -69,10 +69,12 @@ def run(args: argparse.Namespace) -> int:
             for s in rows
         ])
         return 0
-    print(f"{'id':>4}  {'start':19}  {'duration':>8}  {'moves':>9}  {'clicks':>6}  source")
+    print(f"{'id':>4}  {'start':19}  {'duration':>8}  {'count':>9} {'of':<13} {'clicks':>6}  source")
     for s in rows:
         name = f"  \"{s.name}\"" if s.name else ""
-        print(f"{s.id:>4}  {fmt_time(s.started):19}  {fmt_duration(s.duration):>8}  {s.moves:>9}  {s.clicks:>6}  {s.source}{name}")
+        # the same words as import and gaze: gaze sessions count samples or fixations, not moves
+        what = (s.meta or {}).get("points", "gaze samples") if s.kind == "gaze" else "moves"
+        print(f"{s.id:>4}  {fmt_time(s.started):19}  {fmt_duration(s.duration):>8}  {s.moves:>9} {what:<13} {s.clicks:>6}  {s.source}{name}")
     return 0
 
 

@@ -127,10 +127,12 @@ def _place(s: ImportedSession, screen: tuple[int, int] | None) -> None:
         return
     if len(x) == 0:
         return
+    # "far": beyond the box of 99 % of the points by more than its own size (a corner
+    # fling is not far; a stray 99999 is)
     far = np.zeros(len(x), bool)
     for a in (x, y):
         lo, hi = np.percentile(a, [0.5, 99.5])
-        m = max(0.05 * (hi - lo), 50.0)
+        m = max(hi - lo, 200.0)
         far |= (a < lo - m) | (a > hi + m)
     c = s.canvas
     text = f"no screen size in the file: the canvas is inferred from the points, {c.width}x{c.height}"
