@@ -123,7 +123,7 @@ def test_every_help_has_a_description_and_its_defaults():
         for a in p._actions:
             if not a.option_strings or a.help in (None, argparse.SUPPRESS) or a.dest == "help":
                 continue
-            if a.default in (None, False) or isinstance(a, argparse._StoreTrueAction):
+            if a.default in (None, False, []) or isinstance(a, (argparse._StoreTrueAction, argparse._AppendAction)):
                 continue
             shown = argparse.HelpFormatter("x")._expand_help(a)
             value = f"{a.default:g}" if isinstance(a.default, float) else str(a.default)
