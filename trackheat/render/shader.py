@@ -118,6 +118,7 @@ class LevelShader:
             self._scaled = None if (pw, ph) == (w, h) else np.empty((h, w), np.uint8)
             self._colour = np.empty((h, w, 3), np.uint8)
             self._alpha: np.ndarray | None = None  # per-pixel colour share (ramp blends only)
+            self._inv: np.ndarray | None = None  # and the frame's
 
     def shade(self, frame: np.ndarray, levels: np.ndarray, out: np.ndarray, colormap: str | int, alpha: float,
               ramp: np.ndarray | None = None) -> np.ndarray:
@@ -156,17 +157,13 @@ class LevelShader:
         if weights is None:
             self._in_bands(lambda r0, r1: blend(frame[r0:r1], colour[r0:r1], a, out=out[r0:r1]), h)  # addWeighted: one core
             return out
-        # per level: the colour's share of each pixel, then out = frame + (colour - frame) * share
+        # per level: the colour's share of each pixel, then colour*share + frame*(1-share) (cv2.blendLinear)
         share = cv2.LUT(lv, _alpha_table(weights.tobytes()), dst=self._alpha)
         self._alpha = share
-
-        def run(r0: int, r1: int) -> None:
-            s = share[r0:r1, :, None]
-            f = frame[r0:r1].astype(np.float32)
-            np.rint(f + (colour[r0:r1].astype(np.float32) - f) * s, out=f)
-            np.copyto(out[r0:r1], f, casting="unsafe")
-
-        self._in_bands(run, h)
+        if self._inv is None:
+            self._inv = np.empty_like(share)
+        inv = cv2.subtract(1.0, share, dst=self._inv)
+        self._in_bands(lambda r0, r1: cv2.blendLinear(colour[r0:r1], frame[r0:r1], share[r0:r1], inv[r0:r1], dst=out[r0:r1]), h)
         return out
 
     @staticmethod
