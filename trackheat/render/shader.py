@@ -162,7 +162,7 @@ class LevelShader:
         self._alpha = share
         if self._inv is None:
             self._inv = np.empty_like(share)
-        inv = cv2.subtract(1.0, share, dst=self._inv)
+        inv = np.subtract(np.float32(1.0), share, out=self._inv)
         self._in_bands(lambda r0, r1: cv2.blendLinear(colour[r0:r1], frame[r0:r1], share[r0:r1], inv[r0:r1], dst=out[r0:r1]), h)
         return out
 
