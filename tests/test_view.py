@@ -90,7 +90,7 @@ def week(tmp_path_factory) -> Path:
     from trackheat.store import Store
 
     with Store(db) as s:
-        s.add_screenshot(1, 1, (ROOT / "sample_logs" / "desktop.png").read_bytes())
+        s.add_screenshot(1, 1, (ROOT / "sample_logs" / "editor.png").read_bytes())
     return db
 
 
