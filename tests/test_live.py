@@ -88,6 +88,24 @@ def find_window(xvfb, name: str, timeout: float = 15.0) -> str:
     raise AssertionError(f"no window named {name!r} appeared")
 
 
+def wait_painted(x: int, y: int, timeout: float = 20.0) -> None:
+    """Until the helper's white 80x80 window shows at (x, y) on the screen (a black, unpainted
+    window moving over the black root would be no motion at all)."""
+    from trackheat.canvas import Rect
+    from trackheat.sources.screen import grab_bgra, open_mss
+
+    deadline = time.monotonic() + timeout
+    sct = open_mss()
+    try:
+        while time.monotonic() < deadline:
+            if float(grab_bgra(sct, Rect(x + 10, y + 10, 60, 60))[..., :3].mean()) > 200:
+                return
+            time.sleep(0.1)
+    finally:
+        sct.close()
+    raise AssertionError("the target window was never painted")
+
+
 def test_screen_heat_follows_a_moving_window(xvfb, monkeypatch):
     from trackheat.render.motion import MotionHeatmap
     from trackheat.sources.frames import ScreenSource
@@ -98,6 +116,7 @@ def test_screen_heat_follows_a_moving_window(xvfb, monkeypatch):
         wid = find_window(xvfb, "target")
         xvfb.xdotool("windowmove", "--sync", wid, 100, 300)
         time.sleep(0.3)
+        wait_painted(100, 300)  # a busy machine may map the window before its white is drawn
         src = ScreenSource(monitor=1, max_fps=60)
         hm = MotionHeatmap()
         try:
