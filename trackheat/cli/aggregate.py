@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--since", metavar="T", help="only activity from T on: 2026-11-21, 2026-11-21T14:00, or an age such as 2h, 7d (as export)")
     p.add_argument("--until", metavar="T", help="only activity before T (same forms as --since)")
     p.add_argument("--kind", choices=["moves", "clicks", "dwell", "scrolls"], default="moves", help="what to draw: pointer moves (default), clicks, dwell seconds or scroll steps")
-    p.add_argument("--monitor", default="all", metavar="N|all", help="crop to monitor N (1 = first) or draw the whole desktop (default)")
+    p.add_argument("--monitor", default="all", metavar="N|all", help="crop to monitor N (1 = first) or draw the whole desktop: all (default: %(default)s)")
     p.add_argument("--background", metavar="FILE", help="image to draw stores over, scaled to the canvas (default: dark canvas with monitor outlines)")
     p.add_argument("--reference", metavar="IMAGE", help="gaze exports: the reference image, surface image or scene frame to draw on")
     p.add_argument("--normalize-canvas", action="store_true", help="inputs recorded on different screens: stretch each input's canvas onto the output size (the output says which were rescaled)")
