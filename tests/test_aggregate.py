@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import pytest
 
+from trackheat import defaults
 from trackheat.canvas import Canvas, Rect
 from trackheat.store import Store
 
@@ -254,7 +255,7 @@ def test_twenty_real_sessions_each_in_its_own_store_draw_the_same_picture(tmp_pa
     for i, f in enumerate(files):
         with Store(tmp_path / "each" / f"{i:02d}.db") as st:
             st.save_imported(importers.read(f))
-    want = export_density(whole, tmp_path / "export")
+    want = export_density(whole, tmp_path / "export", "--scale", defaults.SCALE)  # aggregate's scale (export's is per kind)
     out = tmp_path / "agg"
     proc = trackheat("aggregate", tmp_path / "each", "-o", out, "--density", out / "d.npy", check=True, timeout=600)
     assert "20 inputs" in proc.stdout
