@@ -71,7 +71,7 @@ def test_an_inferred_canvas_is_said_with_its_outliers_and_screen_sets_it(tmp_pat
     db = tmp_path / "s.db"
     p = trackheat("import", "--db", db, f, check=True)
     assert "warning" in p.stderr and "inferred" in p.stderr and "1 of 302 points" in p.stderr and "--screen" in p.stderr
-    p = trackheat("import", "--db", db, "--screen", "1920x1080", f, check=True)
+    p = trackheat("import", "--db", db, "--again", "--screen", "1920x1080", f, check=True)
     assert "warning" not in p.stderr and "2 dropped rows" in p.stdout
     listing = json.loads(trackheat("sessions", "--db", db, "--json", check=True).stdout)
     assert listing[1]["canvas"] == [1920, 1080] and listing[1]["moves"] == 300

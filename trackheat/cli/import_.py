@@ -98,10 +98,6 @@ def run(args: argparse.Namespace) -> int:
     with open_store(args, create=True) as store:
         # One transaction across all files: a value the store refuses in the last file leaves
         # nothing of the first (README: nothing from any file is imported); lines are printed after.
-        for f, sessions in parsed:
-            for s in sessions:
-                for w in s.meta.get("warnings", []):
-                    print(f"trackheat import: warning: {f}: {w.replace('`screen`', '--screen')}", file=sys.stderr)
         lines: list = []
         with store.transaction():
             for (f, sessions), digest in zip(parsed, digests):
@@ -113,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
                     else:
                         lines.append(f"{f}: already imported as session {which}; nothing imported (`trackheat import --again` imports it once more)")
                     continue
+                for s in sessions:  # warnings only for files really imported
+                    for w in s.meta.get("warnings", []):
+                        print(f"trackheat import: warning: {f}: {w.replace('`screen`', '--screen')}", file=sys.stderr)
                 ids = store.save_imported(sessions, content_hash=digest)
                 for sid, s in zip(ids, sessions):
                     when = s.meta.get("time_source") or ("import time" if s.started is None else "the file")
