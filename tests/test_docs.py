@@ -4,6 +4,7 @@ out like a checkout), and every `--help` has a description and shows the default
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import re
 import shlex
@@ -17,6 +18,7 @@ from conftest import ROOT, SHARED, headless_env
 
 README = ROOT / "README.md"
 BIN = Path(sys.executable).parent
+CWD = ["."]  # where globs in README's commands are expanded (the scratch checkout)
 
 
 def shell_commands(text: str) -> list[str]:
@@ -58,6 +60,7 @@ def adapt(cmd: str) -> tuple[list[str], int, str]:
     after a few frames, a background `&` runs in the foreground."""
     cmd = cmd.removesuffix("&").strip()
     argv = shlex.split(cmd)
+    argv = [m for a in argv for m in (sorted(glob.glob(a, root_dir=CWD[0])) or [a] if any(c in a for c in "*?[") else [a])]
     if argv[0] == "trackheat":
         argv[0] = str(BIN / "trackheat")
     status, says = 0, ""
@@ -89,7 +92,10 @@ def test_every_readme_command_runs_as_written(tmp_path, xvfb):
     env["TRACKHEAT_DB"] = str(work / "default.db")
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     failures = []
+    CWD[0] = str(work)
     for cmd in COMMANDS:
+        if cmd.startswith("pip install ") and "&& " in cmd:
+            cmd = cmd.split("&& ", 1)[1]  # the extra is installed here already
         if cmd.split()[0] in NOT_RUN or cmd.startswith(("make test", "make bench")):
             continue  # the suite itself, the benchmarks, and the platforms' service managers
         if cmd.startswith("make demo"):
