@@ -99,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         # One transaction across all files: a value the store refuses in the last file leaves
         # nothing of the first (README: nothing from any file is imported); lines are printed after.
         lines: list = []
+        warnings: list[str] = []  # said once the files are in: a failed import is its one error line
         with store.transaction():
             for (f, sessions), digest in zip(parsed, digests):
                 before = store.find_hash(digest)
@@ -109,9 +110,7 @@ def run(args: argparse.Namespace) -> int:
                     else:
                         lines.append(f"{f}: already imported as session {which}; nothing imported (`trackheat import --again` imports it once more)")
                     continue
-                for s in sessions:  # warnings only for files really imported
-                    for w in s.meta.get("warnings", []):
-                        print(f"trackheat import: warning: {f}: {w.replace('`screen`', '--screen')}", file=sys.stderr)
+                warnings += [f"trackheat import: warning: {f}: {w.replace('`screen`', '--screen')}" for s in sessions for w in s.meta.get("warnings", [])]
                 ids = store.save_imported(sessions, content_hash=digest)
                 for sid, s in zip(ids, sessions):
                     when = s.meta.get("time_source") or ("import time" if s.started is None else "the file")
@@ -122,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
                     else:
                         extra = f", {s.skipped} skipped" if s.skipped else ""
                         lines.append(f"session {sid}: {f}: {s.moves} moves, {len(s.clicks)} clicks, {len(s.scrolls)} scrolls, {s.dropped} dropped rows{extra}; times from {when}")
+        for w in warnings:
+            print(w, file=sys.stderr)
         for line in lines:
             if isinstance(line, dict):
                 print_json(line)

@@ -30,7 +30,11 @@ def desktop_canvas(sct=None) -> Canvas:
     own = sct is None
     sct = sct or open_mss()
     try:
-        mons = sct.monitors[1:] or sct.monitors[:1]
+        try:
+            mons = sct.monitors[1:] or sct.monitors[:1]
+        except Exception as e:  # the display closed under us: mss's xcb layer asserts on a missing reply
+            text = " ".join(str(e).split()) or type(e).__name__
+            raise NoDisplay(f"cannot read the monitor layout: {text}") from None
         return Canvas.desktop([Rect(int(m["left"]), int(m["top"]), int(m["width"]), int(m["height"])) for m in mons])
     finally:
         if own:
