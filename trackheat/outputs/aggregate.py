@@ -43,7 +43,7 @@ from trackheat.accumulate.points import KINDS
 from trackheat.canvas import Canvas, Rect
 from trackheat.errors import UserError
 from trackheat.importers import ImportOptions
-from trackheat.outputs import export, gaze
+from trackheat.outputs import export, gaze, images
 from trackheat.outputs.images import DEFAULT_ALPHA
 
 
@@ -260,7 +260,7 @@ def _draw_mouse(grid, infos: list[dict], good: list[Described], plan: Plan, fr, 
     bg = export.background_for(bg_img, canvas, fr) if bg_img is not None else None
     heat_img, over_img = export.compose(image, fr, kind=sel.kind, title=title, background=bg, colormap=colormap, scale=scale,
                                         alpha=DEFAULT_ALPHA if alpha is None else alpha)
-    heat, over = export.write_rendered(out_dir, heat_img, over_img, image, density_path)
+    heat, over = images.write_rendered(out_dir, heat_img, over_img, image, density_path)
     return AggregateResult(heat, over, Path(density_path) if density_path else None, plan.width, plan.height, infos,
                            amount=amount, sigma=fr.sigma)
 

@@ -27,7 +27,7 @@ from trackheat.accumulate.points import load_points, place
 from trackheat.canvas import Canvas, Rect, parse_size, union
 from trackheat.imagesize import check_image
 from trackheat.errors import UserError
-from trackheat.outputs.images import DEFAULT_ALPHA, compose_images, fmt_px, neutral_background, private_file, write_png
+from trackheat.outputs.images import DEFAULT_ALPHA, compose_images, fmt_px, neutral_background, write_rendered
 from trackheat.outputs.summary import describe_range
 from trackheat.store import TimeRange
 
@@ -220,20 +220,6 @@ def export_session(store: Store, out_dir: str | Path, *, density_path: str | Pat
     r = render_session(store, **options)
     heat, over = write_rendered(out_dir, r.heatmap, r.overlay, r.density, density_path)
     return dataclasses.replace(r.info, heatmap=heat, overlay=over, density=Path(density_path) if density_path else None)
-
-
-def write_rendered(out_dir: str | Path, heatmap: np.ndarray, overlay: np.ndarray, grid: np.ndarray, density_path: str | Path | None = None) -> tuple[Path, Path]:
-    """OUT_DIR/heatmap.png and overlay.png, and the density grid to `density_path` if given (export's and aggregate's files)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    heat = write_png(out / "heatmap.png", heatmap)
-    over = write_png(out / "overlay.png", overlay)
-    if density_path is not None:
-        dp = Path(density_path)
-        dp.parent.mkdir(parents=True, exist_ok=True)
-        with private_file(dp) as f:  # to a file object, np.save adds no ".npy": the path given is the path written
-            np.save(f, grid)
-    return heat, over
 
 
 @dataclass

@@ -87,16 +87,22 @@ def write_images(
         density, background_bgr=background_bgr, colormap=colormap, scale=scale, alpha=alpha, unit=unit, title=title,
         label=label, unit_scale=unit_scale, outlines=outlines, background_outlines=background_outlines, top=top, blob_px=blob_px,
     )
+    return write_rendered(out_dir, heat, framed, np.asarray(density, np.float32), density_path)
+
+
+def write_rendered(out_dir: str | Path, heatmap: np.ndarray, overlay: np.ndarray, grid: np.ndarray, density_path: str | Path | None = None) -> tuple[Path, Path]:
+    """OUT_DIR/heatmap.png and overlay.png, and the density grid to `density_path` if given:
+    the files of export, gaze and aggregate, written the one way."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    heat_path = write_png(out / "heatmap.png", heat)
-    over_path = write_png(out / "overlay.png", framed)
+    heat = write_png(out / "heatmap.png", heatmap)
+    over = write_png(out / "overlay.png", overlay)
     if density_path is not None:
         dp = Path(density_path)
         dp.parent.mkdir(parents=True, exist_ok=True)
         with private_file(dp) as f:  # to a file object, np.save adds no ".npy": the path given is the path written
-            np.save(f, np.asarray(density, np.float32))
-    return heat_path, over_path
+            np.save(f, grid)
+    return heat, over
 
 
 def compose_images(
