@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=float, metavar="VALUE", help="the value at 100 %% of the colour bar, in its unit (seconds, samples, or the --normalize unit), "
                    "so maps drawn apart share one scale (default: the map's own maximum)")
     p.add_argument("--json", action="store_true", help="print one JSON object per recording (samples, fixations, skipped, off-reference, weight) and one for the images")
-    add_db(p, help="also keep the sessions in this store (default: none; a temporary store is used and removed)")
+    add_db(p, help="also keep the sessions in this store (default: none: the files are drawn from memory and nothing is stored)")
     p.set_defaults(run=run)
 
 
