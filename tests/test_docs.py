@@ -155,7 +155,7 @@ def test_help_texts_say_what_the_program_does():
     live = subs["live"].format_help()
     assert not any(a.dest == "db" for a in subs["live"]._actions) and "C loop" in live
     gaze_db = [a for a in subs["gaze"]._actions if a.dest == "db"][0].help
-    assert "TRACKHEAT_DB" not in gaze_db and "temporary" in gaze_db
+    assert "TRACKHEAT_DB" not in gaze_db and "nothing is stored" in gaze_db  # it draws from memory: no temporary store either
     readme = README.read_text()
     assert "reference_image.jpeg" in readme
     for spelling in ("--session 1,2", "1-2", "--monitor all"):
