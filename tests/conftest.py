@@ -68,7 +68,8 @@ class Xvfb:
         return out.stdout
 
 
-def start_xvfb(width: int = 1280, height: int = 720) -> Xvfb:
+def start_xvfb(width: int = 1280, height: int = 720, *extra: str) -> Xvfb:
+    """A private Xvfb on a free display (-displayfd); `extra` are more Xvfb arguments (-maxclients N)."""
     missing = [t for t in ("Xvfb", "xdotool") if shutil.which(t) is None]
     if missing:
         msg = f"{' and '.join(missing)} not installed (make test installs them as root; else: sudo apt-get install xvfb xdotool)"
@@ -77,7 +78,7 @@ def start_xvfb(width: int = 1280, height: int = 720) -> Xvfb:
         pytest.skip(msg)
     r, w = os.pipe()
     proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(w), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp", "-noreset", "+extension", "XTEST"],
+        ["Xvfb", "-displayfd", str(w), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp", "-noreset", "+extension", "XTEST", *extra],
         pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     os.close(w)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IN_CI, ROOT, headless_env
+from conftest import IN_CI, ROOT, headless_env, start_xvfb
 
 TRIALS = 50  # per start-up failure mode (issue 11: 50 trials each, 0 hangs)
 HANG = 25.0  # seconds after which a trial counts as a hang (start-up gives up after 5 s)
@@ -28,29 +28,8 @@ WORKERS = 4
 
 def _xvfb(maxclients: int = 64) -> tuple[subprocess.Popen, str]:
     """A private Xvfb with a client limit; returns (process, ':N') once it accepts connections."""
-    import shutil
-
-    if shutil.which("Xvfb") is None:
-        msg = "Xvfb not installed (make test installs it as root)"
-        if IN_CI:
-            pytest.fail(msg)
-        pytest.skip(msg)
-    r, w = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "640x480x24", "-nolisten", "tcp", "-noreset",
-                             "-maxclients", str(maxclients)], pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(w)
-    number = b""
-    deadline = time.monotonic() + 20
-    while not number.endswith(b"\n") and time.monotonic() < deadline:
-        chunk = os.read(r, 16)
-        if not chunk:
-            break
-        number += chunk
-    os.close(r)
-    if not number.strip():
-        proc.kill()
-        raise RuntimeError("Xvfb did not report a display number")
-    return proc, f":{number.decode().strip()}"
+    x = start_xvfb(640, 480, "-maxclients", str(maxclients))
+    return x.proc, x.display
 
 
 def _kill(proc: subprocess.Popen) -> None:
