@@ -11,6 +11,7 @@ heat equals the seed's within rounding.
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import statistics
@@ -32,17 +33,14 @@ from _seeds import seed_pipeline  # noqa: E402
 
 
 def read_frames(n: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(VIDEO))
-    out = []
-    while len(out) < n:
-        ok, f = cap.read()
-        if not ok:
-            break
-        out.append(f)
-    cap.release()
-    if not out:
+    """The video's first n frames, read by trackheat's own webcam source (every frame kept)."""
+    from trackheat.sources.frames import VideoSource
+
+    with VideoSource(str(VIDEO), fast=True) as src:
+        frames = [image for _, image in itertools.islice(src, n)]
+    if not frames:
         raise SystemExit(f"cannot read {VIDEO}")
-    return out
+    return frames
 
 
 def time_pair(frames: list[np.ndarray], size: tuple[int, int], warm: int = 3, native: bool = True, blend: str = "level") -> dict:

@@ -3,6 +3,7 @@ in a browser, a snapshot worth keeping, and a window that stays off what it capt
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import cv2
@@ -15,18 +16,13 @@ from trackheat.canvas import Rect
 from trackheat.outputs.live import place_window
 from trackheat.render import shader as render_shader
 from trackheat.render.motion import MotionHeatmap
+from trackheat.sources.frames import VideoSource
 
 
 def read_frames(n: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(need(PEDESTRIANS)))
-    out = []
-    while len(out) < n:
-        ok, f = cap.read()
-        if not ok:
-            break
-        out.append(f)
-    cap.release()
-    return out
+    """The video's first n frames, read by trackheat's own webcam source (every frame kept)."""
+    with VideoSource(str(need(PEDESTRIANS)), fast=True) as src:
+        return [image for _, image in itertools.islice(src, n)]
 
 
 def still_mask(frames: list[np.ndarray]) -> np.ndarray:
