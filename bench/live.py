@@ -1,12 +1,12 @@
-"""bench/live.py: MotionHeatmap (update + render) against the seed's starter pipeline, and mss grabs.
+"""bench/live.py: MotionHeatmap (update + render) against the reference pipeline (bench/_seeds.py), and mss grabs.
 
 Both pipelines see the same frames, interleaved frame by frame, so a busy
 machine slows both alike and the ratio stays fair: the pedestrian video at
 1280x720 and its frames resized to 1920x1080 and 3840x2160 (resizing is not
 timed). The mss grab (+ BGRA->BGR, what the screen source does per frame) is
 timed on a private Xvfb of each size. Targets (issue 5): default settings
->= 3x the seed's fps at 1080p and >= 30 fps at 4K; at process_scale=1.0 the
-heat equals the seed's within rounding.
+>= 3x the reference's fps at 1080p and >= 30 fps at 4K; at process_scale=1.0 the
+heat equals the reference's within rounding.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def main() -> int:
         rows.append((size, r))
     fallback = time_pair(frames[:120], (1920, 1080), native=False)
     full = time_pair(frames[:120], (1920, 1080), blend="full")
-    print("| frames | process scale | seed pipeline ms/frame | seed fps | MotionHeatmap() update+render ms/frame | fps | speed-up | target |")
+    print("| frames | process scale | reference ms/frame | reference fps | MotionHeatmap() update+render ms/frame | fps | speed-up | target |")
     print("|---|---|---|---|---|---|---|---|")
     for (w, h), r in rows:
         fps_seed, fps = 1000 / r["seed"], 1000 / r["ours"]
@@ -229,12 +229,12 @@ def main() -> int:
     print(f"| full-size pass alone: C loop (scale up, colour, blend in one sweep) | {native} |")
     print(f"| the same with no cold pixel (every level >= 1: the C loop's worst case) | {hot} |")
     print(f"| full-size pass alone: OpenCV calls (resize, colour lookup, addWeighted) | {fl['opencv']:.2f} |")
-    print(f"| 3x the seed's rate leaves | {seed_1080 / 3:.2f} |")
+    print(f"| 3x the reference's rate leaves | {seed_1080 / 3:.2f} |")
     print()
     heat_diff, px_diff, n = equality(frames[:150])
     eq = heat_diff <= 1e-5
-    print(f"process_scale=1.0 vs the seed, {n} frames of the 1280x720 video: max |heat difference| = {heat_diff:.2e} "
-          f"(target <= 1e-5: {'met' if eq else 'NOT met'}); overlay differs by at most {px_diff} of 255 (the seed truncates, the renderer rounds)")
+    print(f"process_scale=1.0 vs the reference, {n} frames of the 1280x720 video: max |heat difference| = {heat_diff:.2e} "
+          f"(target <= 1e-5: {'met' if eq else 'NOT met'}); overlay differs by at most {px_diff} of 255 (the reference truncates, the renderer rounds)")
     print()
     grabs = grab_times([(1280, 720), (1920, 1080), (3840, 2160)])
     print("| Xvfb screen | mss grab ms | BGRA->BGR (cv2.cvtColor) ms |")
@@ -245,7 +245,7 @@ def main() -> int:
         else:
             print(f"| {w}x{h} | {v[0]:.2f} | {v[1]:.2f} |")
     print()
-    print("Times are medians per frame; the seed and MotionHeatmap run interleaved on the same frames.")
+    print("Times are medians per frame; the reference and MotionHeatmap run interleaved on the same frames.")
     # Timing targets are reported, not enforced (a busy machine must not fail `make bench`);
     # the equality is a correctness check.
     return 0 if eq else 1
