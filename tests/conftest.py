@@ -50,6 +50,21 @@ def trackheat(*args: str, env: dict | None = None, timeout: float = 120, check: 
     return proc
 
 
+def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
+    """Exit 2, exactly one line on stderr, prefixed with the subcommand run (`trackheat export: `),
+    containing each of `words`, no traceback: a command's failure as the user sees it. The line is returned."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    args = [str(a) for a in proc.args]
+    at = next(i for i in range(len(args) - 1) if args[i] == "-m" and args[i + 1] == "trackheat")  # `python -m trackheat SUBCOMMAND ...`
+    assert lines[0].startswith(f"trackheat {args[at + 2]}: "), (args[at + 2], lines[0])
+    assert "Traceback" not in proc.stderr
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    return lines[0]
+
+
 @dataclass
 class Xvfb:
     display: str

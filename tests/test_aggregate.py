@@ -26,7 +26,7 @@ from trackheat import defaults
 from trackheat.canvas import Canvas, Rect
 from trackheat.store import Store
 
-from conftest import IN_CI, MOUSE_DYNAMICS, ROOT, need, trackheat
+from conftest import IN_CI, MOUSE_DYNAMICS, ROOT, need, one_line_error, trackheat
 
 T0 = 1_790_000_000.0  # on an hour boundary
 TOL = 1e-5  # of the peak
@@ -41,17 +41,6 @@ def need_dask() -> None:
         if IN_CI:
             pytest.fail(msg)
         pytest.skip(msg)
-
-
-def one_line_error(proc, *words: str) -> str:
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("trackheat aggregate: ")
-    assert "Traceback" not in proc.stderr
-    for w in words:
-        assert w in lines[0], (w, lines[0])
-    return lines[0]
 
 
 def assert_same_density(a: np.ndarray, b: np.ndarray) -> None:
@@ -444,3 +433,113 @@ def test_missing_dask_extra_is_one_line(one_good, tmp_path):
 def test_help_needs_no_display_and_no_dask(tmp_path):
     proc = trackheat("aggregate", "--help", check=True)
     assert "--scheduler" in proc.stdout and "--normalize-canvas" in proc.stdout and "--skip-bad" in proc.stdout
+
+
+# -- applications: --app, as export --app ------------------------------------------------------------
+def make_app_session(store: Store, rng: np.random.Generator, hour: int, n: int = 2500) -> int:
+    """A session whose moves and clicks fall in two applications (a browser left, an editor right) and some in none."""
+    sid = store.create_session("recorder", SCREEN, started=T0 + hour * 3600)
+    for app, centre in (("firefox", (350, 360)), ("editor", (930, 360)), (None, (640, 650))):
+        xy = np.clip(np.rint(rng.normal(centre, 60, (n, 2))), [0, 0], [1279, 719]).astype(np.int64)
+        rows: dict[tuple[int, int], list] = {}
+        for (x, y), c, d in zip(xy.tolist(), rng.integers(1, 9, n).tolist(), rng.exponential(0.2, n).tolist()):
+            r = rows.setdefault((x, y), [0, 0.0])
+            r[0] += c
+            r[1] += d
+        store.add_positions(sid, [(x, y, c, d) for (x, y), (c, d) in rows.items()], period=int(T0 + hour * 3600), app=app)
+        store.add_clicks(sid, [(T0 + hour * 3600 + i, int(x), int(y), "left", app) for i, (x, y) in enumerate(xy[:40].tolist())])
+    # the screen's far corner, so that a dump (no layout: its canvas covers its points) has the store's screen
+    store.add_positions(sid, [(1279, 719, 1, 0.1)], period=int(T0 + hour * 3600))
+    store.update_session(sid, ended=T0 + (hour + 1) * 3600)
+    return sid
+
+
+@pytest.fixture(scope="module")
+def app_stores(tmp_path_factory) -> tuple[list[Path], Path]:
+    """Two stores recorded with two applications, and one store holding both sessions."""
+    d = tmp_path_factory.mktemp("apps")
+    parts = []
+    with Store(d / "all.db") as whole:
+        for i in range(2):
+            with Store(d / f"a{i}.db") as part:
+                for st in (part, whole):
+                    make_app_session(st, np.random.default_rng(40 + i), hour=i)
+            parts.append(d / f"a{i}.db")
+    return parts, d / "all.db"
+
+
+@pytest.mark.parametrize("apps", [("firefox",), ("firefox", "editor")])
+def test_app_equals_export_app(app_stores, tmp_path, apps):
+    need_dask()
+    parts, whole = app_stores
+    flags = [a for app in apps for a in ("--app", app)]
+    for kind in ("moves", "clicks"):
+        want = export_density(whole, tmp_path / f"export-{kind}", "--kind", kind, "--scale", defaults.SCALE, *flags)
+        out = tmp_path / f"agg-{kind}"
+        proc = trackheat("aggregate", *parts, "-o", out, "--kind", kind, "--density", out / "d.npy", "--workers", "1", "--json", *flags, check=True)
+        got = np.load(out / "d.npy")
+        assert_same_density(got, want)
+        summary = json.loads(proc.stdout.splitlines()[-1])
+        assert summary["inputs"] == 2
+    # Something really was left out: without --app the picture has more in it.
+    everything = export_density(whole, tmp_path / "export-all")
+    assert everything.sum() > got.sum() * 1.1
+
+
+def test_app_in_parquet_dumps_equals_export_app(app_stores, tmp_path):
+    """`trackheat dump --format parquet` files carry the app column; --app chooses rows by it."""
+    need_dask()
+    parts, whole = app_stores
+    dumps = []
+    for i, p in enumerate(parts):
+        dumps.append(tmp_path / f"d{i}.parquet")
+        trackheat("dump", "--db", p, "--session", "all", "--format", "parquet", "-o", dumps[-1], check=True)
+    want = export_density(whole, tmp_path / "export", "--app", "editor", "--scale", defaults.SCALE)
+    out = tmp_path / "agg"
+    trackheat("aggregate", *dumps, "-o", out, "--app", "editor", "--density", out / "d.npy", "--workers", "1", check=True)
+    assert_same_density(np.load(out / "d.npy"), want)
+
+
+def test_unknown_app_is_one_line_naming_the_apps_the_inputs_have(app_stores, tmp_path):
+    need_dask()
+    parts, whole = app_stores
+    trackheat("dump", "--db", parts[0], "--session", "all", "--format", "parquet", "-o", tmp_path / "d.parquet", check=True)
+    for inputs in (parts, [tmp_path / "d.parquet"]):
+        proc = trackheat("aggregate", *inputs, "-o", tmp_path / "out", "--app", "firefox", "--app", "slack", "--workers", "1")
+        line = one_line_error(proc, "--app", "'slack'", "editor", "firefox", "(none)")
+        assert "slack" not in line.split("have:")[1]
+    assert not (tmp_path / "out").exists()
+    # export says the same thing of one store
+    one_line_error(trackheat("export", "--db", whole, "--session", "all", "--app", "slack", "-o", tmp_path / "out"), "--app", "'slack'", "firefox")
+
+
+# -- small inputs: drawn as export draws them (it stamps few points) -------------------------------------
+@pytest.mark.parametrize("n, extra, stamped", [(6, (), True), (100, (), True), (40, ("--kind", "clicks"), True), (2000, ("--sigma", "3"), True),
+                                                (3000, (), False)])
+def test_small_inputs_equal_export_exactly(tmp_path, n, extra, stamped):
+    """Few points: export stamps a patch per point, where counting and blurring differ by up to
+    1 % of the peak; aggregate ships the points and draws them by export's own choice."""
+    need_dask()
+    from trackheat.accumulate import density
+
+    rng = np.random.default_rng(n)
+    parts = []
+    with Store(tmp_path / "all.db") as whole:
+        for i in range(3):
+            xy = rng.integers([60, 60], [1220, 660], (n, 2))
+            counts = rng.integers(1, 5, n)
+            with Store(tmp_path / f"p{i}.db") as st:
+                for target in (st, whole):
+                    sid = target.create_session("few", SCREEN, started=T0 + i)
+                    target.add_positions(sid, [(int(x), int(y), int(c), 0.5) for (x, y), c in zip(xy, counts)], period=int(T0))
+                    target.add_clicks(sid, [(T0 + i + k, int(x), int(y), "left") for k, (x, y) in enumerate(xy[:n].tolist())])
+                    target.update_session(sid, ended=T0 + 60)
+            parts.append(tmp_path / f"p{i}.db")
+    want = export_density(tmp_path / "all.db", tmp_path / "export", *extra, "--scale", defaults.SCALE)
+    out = tmp_path / "agg"
+    trackheat("aggregate", *parts, "-o", out, "--density", out / "d.npy", "--workers", "2", *extra, check=True)
+    got = np.load(out / "d.npy")
+    assert_same_density(got, want)
+    # The case this is about: export stamped (its renderer chose to for this many points), or not.
+    sigma = {"--kind": 0.5 * 14.686, "--sigma": 3.0}.get(extra[0], 14.686) if extra else 14.686
+    assert (density.choose_method(3 * n, 1280, 720, sigma) == "stamp") == stamped

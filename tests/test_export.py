@@ -15,21 +15,10 @@ from trackheat.canvas import Canvas, Rect
 from trackheat.outputs.export import UNITS, export_session
 from trackheat.store import Store
 
-from conftest import MOUSE_DYNAMICS, ROOT, need, trackheat
+from conftest import MOUSE_DYNAMICS, ROOT, need, one_line_error, trackheat
 
 EXCERPT = ROOT / "tests" / "data" / "mouse-dynamics-user12-excerpt.csv"
 T0 = 1_790_000_000.0  # 2026-09-21, on an hour boundary
-
-
-def one_line_error(proc, *words: str) -> None:
-    """Exit 2, exactly one line on stderr naming the problem, no traceback."""
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("trackheat export: ")
-    assert "Traceback" not in proc.stderr
-    for w in words:
-        assert w in lines[0], (w, lines[0])
 
 
 def local_maxima(d: np.ndarray, min_frac: float = 0.05) -> set[tuple[int, int]]:

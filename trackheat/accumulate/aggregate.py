@@ -9,8 +9,15 @@ the blurs. So the work splits in three steps that know nothing of each other:
   the renderer blurs -- the full-resolution histogram, the reduced path's
   coarse grid where the renderer would reduce (trackheat.accumulate.density's
   `count`), or Pupil Cloud's bins for gaze (trackheat.accumulate.binned) --
-  next to the file, on whichever machine reads it;
-- `add(a, b)`, the reduce step: two partial results summed.
+  next to the file, on whichever machine reads it; `count_batch` folds many
+  small inputs in one task (a task costs the scheduler about a millisecond
+  whatever it holds);
+- `add(a, b, plan)`, the reduce step: two partial results summed.
+
+A partial travels as cheaply as it can: an input with few points sends the
+points themselves (so the client can draw them exactly as `export` would,
+stamping where export stamps), a grid mostly empty sends its non-zero cells,
+and only a full grid is sent whole.
 
 The caller blurs and colours the final grid once, through the same renderer as
 `trackheat export`, and holds one grid whatever the number of inputs.
@@ -20,6 +27,7 @@ a cluster); a plain loop over them gives the same grid.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +65,7 @@ class Selection:
     since: float | None = None
     until: float | None = None
     gaze: ImportOptions = field(default_factory=ImportOptions)
+    apps: tuple[str | None, ...] | None = None  # only these applications (None in it: events with none); None: all
 
 
 @dataclass
@@ -69,6 +78,7 @@ class Described:
     rows: int = 0  # at least as many as the points `count` reads (moves or clicks kept in the store's totals)
     format: str = ""
     problem: str | None = None
+    apps: list = field(default_factory=list)  # the applications it has events in (None: events with none)
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,7 @@ class Plan:
     placement: Placement | None = None  # one for all inputs (a shared canvas)...
     placements: dict[str, Placement] = field(default_factory=dict)  # ...or one per input (normalized canvases)
     bins: int = binned.DEFAULT_BINS  # gaze
+    points_cap: int = 0  # a partial of at most this many points travels as the points (0: always as counts)
 
     def place_of(self, path: str) -> Placement:
         if path in self.placements:
@@ -108,11 +119,33 @@ class Plan:
 
 @dataclass
 class Partial:
-    """A partial sum: the counts of some inputs, what each held, and those that could not be read."""
+    """A partial sum: the counts of some inputs, what each held, and those that could not be read.
+
+    The counts are in one of three forms, whichever is cheapest to ship:
+    `points` (x, y, weight in canvas pixels, as `export` reads them from one
+    store: few points), `cells` (flat index, value: the non-zero cells of a
+    mostly empty grid of `shape`) or `grid` (dense). At most one is set.
+    """
 
     grid: np.ndarray | None = None  # float64 counts at the plan's grid (gaze: one layer per weight)
     inputs: list[dict] = field(default_factory=list)
     bad: list[tuple[str, str]] = field(default_factory=list)  # (input, one-line reason)
+    cells: tuple[np.ndarray, np.ndarray] | None = None  # (flat index, count); an index may repeat
+    shape: tuple[int, ...] = ()  # of the grid `cells` index
+    points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.grid is None and self.cells is None and self.points is None
+
+    def dense(self) -> np.ndarray | None:
+        """The counts as a dense grid (None when there are none); points must have been counted first."""
+        if self.points is not None:
+            raise ValueError("points are drawn by the client, not summed as a grid")
+        if self.cells is not None:
+            idx, val = self.cells
+            return np.bincount(idx, weights=val, minlength=int(np.prod(self.shape))).reshape(self.shape)
+        return self.grid
 
 
 # -- finding inputs -------------------------------------------------------------
@@ -188,8 +221,8 @@ def describe(inp: Input, selection: Selection) -> Described:
         if inp.kind == PARQUET:
             from trackheat.accumulate import dumped
 
-            canvas, rows = dumped.describe(Path(inp.path), selection.kind)
-            return Described(inp, canvas=canvas, rows=rows, format="parquet")
+            canvas, rows, apps = dumped.describe(Path(inp.path), selection.kind, want_apps=selection.apps is not None)
+            return Described(inp, canvas=canvas, rows=rows, format="parquet", apps=apps)
         fmt = gaze_format(Path(inp.path), selection.gaze)
         return Described(inp, rows=0, format=fmt)
     except (UserError, OSError) as e:
@@ -207,11 +240,12 @@ def _describe_store(inp: Input, selection: Selection) -> Described:
 
     with Store(inp.path, readonly=True) as st:
         infos = st.sessions()
+        apps = st.apps([s.id for s in infos]) if infos and selection.apps is not None else []
     if selection.kind in ("clicks", "scrolls"):
         rows = sum(s.clicks if selection.kind == "clicks" else s.scrolls for s in infos)
     else:
         rows = sum(s.moves for s in infos)  # the kept total: at least the distinct positions, known without reading them
-    return Described(inp, sessions=infos, rows=rows, format="store")
+    return Described(inp, sessions=infos, rows=rows, format="store", apps=apps)
 
 
 def _one_line(inp: Input, e: BaseException) -> str:
@@ -230,7 +264,8 @@ def count(inp: Input, plan: Plan) -> Partial:
         if inp.kind == PARQUET:
             from trackheat.accumulate import dumped
 
-            xs, ys, ws, sessions = dumped.points(Path(inp.path), plan.selection.kind, plan.selection.since, plan.selection.until)
+            sel = plan.selection
+            xs, ys, ws, sessions = dumped.points(Path(inp.path), sel.kind, sel.since, sel.until, sel.apps)
         else:
             xs, ys, ws, sessions = _store_points(inp, plan.selection)
         return _count_points(inp, plan, xs, ys, ws, sessions)
@@ -244,14 +279,36 @@ def count(inp: Input, plan: Plan) -> Partial:
         raise
 
 
+def count_batch(inputs: Sequence[Input], plan: Plan) -> Partial:
+    """Several inputs counted in one task and summed there: one partial to ship, not one per input."""
+    out = Partial()
+    for inp in inputs:
+        out = add(out, count(inp, plan), plan, fresh=False)
+    return out
+
+
+def describe_batch(inputs: Sequence[Input], selection: Selection) -> list[Described]:
+    """`describe` of several inputs in one task."""
+    return [describe(i, selection) for i in inputs]
+
+
 def _store_points(inp: Input, sel: Selection) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     from trackheat.store import Store
 
+    none = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     with Store(inp.path, readonly=True) as st:
         ids = [s.id for s in st.sessions()]
         if not ids:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), 0
-        xs, ys, ws = load_points(st, ids, sel.kind, sel.since, sel.until)
+            return (*none, 0)
+        apps = None
+        if sel.apps is not None:
+            # The applications asked for that this store has (the client checked that each one is
+            # in some input); a store with none of them draws nothing.
+            have = st.apps(ids)
+            apps = [a for a in sel.apps if a in have]
+            if not apps:
+                return (*none, len(ids))
+        xs, ys, ws = load_points(st, ids, sel.kind, sel.since, sel.until, apps)
     return xs, ys, ws, len(ids)
 
 
@@ -259,15 +316,52 @@ def _count_points(inp: Input, plan: Plan, xs, ys, ws, sessions: int) -> Partial:
     pl = plan.place_of(inp.path)
     r = pl.region
     inside = (xs >= r.left) & (xs < r.right) & (ys >= r.top) & (ys < r.bottom)
-    px, py, origin = place(xs, ys, r, pl.sx, pl.sy)
-    grid = density.count(px, py, ws, width=plan.width, height=plan.height, sigma=plan.sigma, origin=origin,
-                         method=plan.method, upsize=plan.upsize)
     total = float(np.sum(ws[inside]))
     info = {"input": inp.path, "format": inp.kind, "sessions": sessions, "rows": int(len(xs)), "points": int(inside.sum()),
             "total": total}
     if pl.rescaled:
         info["rescaled"] = {"from": [r.width, r.height], "to": [plan.width, plan.height]}
-    return Partial(grid, [info])
+    if plan.points_cap and len(xs) <= plan.points_cap:
+        return Partial(points=merge_points(plan.selection.kind, [(xs, ys, ws)]), inputs=[info])
+    return Partial(inputs=[info], **_counts(plan, pl, xs, ys, ws))
+
+
+def _counts(plan: Plan, pl: Placement, xs, ys, ws) -> dict:
+    """Points counted into the plan's grid, as Partial's `grid` or `cells` (and `shape`)."""
+    px, py, origin = place(xs, ys, pl.region, pl.sx, pl.sy)
+    grid = density.count(px, py, ws, width=plan.width, height=plan.height, sigma=plan.sigma, origin=origin,
+                         method=plan.method, upsize=plan.upsize)
+    return _sparse(grid)
+
+
+# A cell of a sparse partial costs 12 bytes (int32 index, float64 count), a dense one 8: sparse
+# when at most a third of the cells are non-zero (a session covers a few % of a 1080p screen).
+SPARSE_SHARE = 1 / 3
+
+
+def _sparse(grid: np.ndarray) -> dict:
+    idx = np.flatnonzero(grid)
+    if len(idx) > grid.size * SPARSE_SHARE:
+        return {"grid": grid}
+    itype = np.int32 if grid.size < 2**31 else np.int64
+    return {"cells": (idx.astype(itype), grid.ravel()[idx]), "shape": grid.shape}
+
+
+def merge_points(kind: str, parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Point lists joined as one store would return them: positions summed per distinct pixel
+    (the store merges sessions so), clicks and scrolls one point per event."""
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    x = np.concatenate([np.asarray(p[0], np.int64) for p in parts])
+    y = np.concatenate([np.asarray(p[1], np.int64) for p in parts])
+    w = np.concatenate([np.asarray(p[2], np.float64) for p in parts])
+    if kind in ("clicks", "scrolls"):
+        return x, y, w
+    x0, y0 = int(x.min()), int(y.min())
+    span = int(y.max()) - y0 + 1
+    keys, inverse = np.unique((x - x0) * span + (y - y0), return_inverse=True)
+    return keys // span + x0, keys % span + y0, np.bincount(inverse.ravel(), weights=w, minlength=len(keys))
 
 
 def _count_gaze(inp: Input, plan: Plan) -> Partial:
@@ -287,30 +381,58 @@ def _count_gaze(inp: Input, plan: Plan) -> Partial:
         "skipped": int(sum(s.skipped for s in sessions)), "dropped": int(sum(s.dropped for s in sessions)),
         "weights": sorted({m.get("weight", m.get("default_weight", "count")) for m in metas}),
     }
-    return Partial(np.stack(layers), [info])
+    return Partial(inputs=[info], **_sparse(np.stack(layers)))
 
 
 # -- add: the reduce step -------------------------------------------------------------
-def add(a: Partial, b: Partial) -> Partial:
-    """The sum of two partial results, in a new grid: Dask may run a task again after a lost
-    worker, so a task never changes its inputs."""
-    if a.grid is None:
-        grid = b.grid
-    elif b.grid is None:
-        grid = a.grid
-    else:
-        grid = a.grid + b.grid
-    return Partial(grid, a.inputs + b.inputs, a.bad + b.bad)
+def add(a: Partial, b: Partial, plan: Plan, *, fresh: bool = True) -> Partial:
+    """The sum of two partial results.
+
+    Points stay points while the two hold at most `plan.points_cap` distinct
+    ones; then they are counted into the grid. With `fresh` (the default) the
+    result shares no array it could change with its operands: Dask may run a
+    task again after a lost worker, so a task never changes its inputs.
+    Without it (a fold that owns `a`), `a`'s dense grid is added into.
+    """
+    inputs, bad = a.inputs + b.inputs, a.bad + b.bad
+    if a.empty or b.empty:
+        keep = b if a.empty else a
+        return dataclasses.replace(keep, inputs=inputs, bad=bad)
+    if a.points is not None and b.points is not None:
+        merged = merge_points(plan.selection.kind, [a.points, b.points])
+        if len(merged[0]) <= plan.points_cap:
+            return Partial(points=merged, inputs=inputs, bad=bad)
+        return Partial(inputs=inputs, bad=bad, **_counts(plan, plan.place_of(""), *merged))
+    a, b = _as_counts(a, plan), _as_counts(b, plan)
+    if a.grid is not None or b.grid is not None:
+        if a.grid is None:
+            a, b = b, a
+        assert a.grid is not None
+        grid = a.grid.copy() if fresh else a.grid
+        if b.grid is not None:
+            grid += b.grid
+        else:
+            assert b.cells is not None
+            np.add.at(grid.reshape(-1), b.cells[0], b.cells[1])
+        return Partial(grid, inputs, bad)
+    assert a.cells is not None and b.cells is not None
+    idx = np.concatenate([a.cells[0], b.cells[0]])
+    val = np.concatenate([a.cells[1], b.cells[1]])
+    size = int(np.prod(a.shape))
+    if len(idx) > size * SPARSE_SHARE:  # repeated cells: summed, and dense once no longer sparse
+        return Partial(inputs=inputs, bad=bad, **_sparse(np.bincount(idx, weights=val, minlength=size).reshape(a.shape)))
+    return Partial(inputs=inputs, bad=bad, cells=(idx, val), shape=a.shape)
 
 
-def total(parts: Iterable[Partial]) -> Partial:
+def _as_counts(p: Partial, plan: Plan) -> Partial:
+    if p.points is None:
+        return p
+    return Partial(inputs=p.inputs, bad=p.bad, **_counts(plan, plan.place_of(""), *p.points))
+
+
+def total(parts: Iterable[Partial], plan: Plan) -> Partial:
     """A plain left fold of `add`: the single-process loop (the cluster adds as a tree)."""
     out = Partial()
     for p in parts:
-        if out.grid is not None and p.grid is not None:
-            out.grid += p.grid  # ours alone: no copy
-            out.inputs += p.inputs
-            out.bad += p.bad
-        else:
-            out = add(out, p)
+        out = add(out, p, plan, fresh=False)  # the parts are ours: the first grid is added into
     return out

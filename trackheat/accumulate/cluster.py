@@ -14,6 +14,7 @@ receives one result, never one per input.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Callable, Sequence
 
@@ -120,45 +121,84 @@ class Engine:
     def n_workers(self) -> int:
         return len(self.client.scheduler_info().get("workers", {})) if self.client is not None else 0
 
-    def map(self, fn: Callable, items: Sequence, *args) -> list:
-        """fn(item, *args) for every item, on the workers; the results in order."""
-        futures = self.client.map(fn, list(items), *[[a] * len(items) for a in args], pure=False)
+    def map(self, fn: Callable, items: Sequence, arg: Any) -> list:
+        """fn(item, arg) for every item, on the workers; the results in order. `arg` is sent
+        to the workers once, not with every task."""
+        shared = self.client.scatter(arg, broadcast=True, hash=False)
+        futures = self.client.map(fn, list(items), [shared] * len(items), pure=False)
         try:
             return self.client.gather(futures)
         finally:
             for f in futures:
                 f.release()
+            shared.release()
 
-    def map_reduce(self, fn: Callable, items: Sequence, arg: Any, reduce: Callable[[Any, Any], Any],
-                   progress: Progress | None = None) -> Any:
-        """reduce(...) of fn(item, arg) over the items: a tree of reduces on the workers, one result back.
+    def map_reduce(self, fn: Callable, items: Sequence, arg: Any, reduce: Callable[[Any, Any, Any], Any],
+                   progress: Progress | None = None, sizes: Sequence[int] | None = None) -> Any:
+        """reduce(..., arg) of fn(item, arg) over the items: a tree of reduces on the workers, one result back.
 
         Two results are added as soon as both exist (as_completed), so adding
-        overlaps counting and a worker holds a few grids, not one per input.
+        overlaps counting and a worker holds a few grids, not one per item.
+        `progress` is told the items done, counted by `sizes` (an item that
+        is a batch of inputs counts as its inputs).
         """
         dist = _distributed()
         if not items:
             raise ValueError("map_reduce of no items")
+        sizes = list(sizes) if sizes is not None else [1] * len(items)
+        shared = self.client.scatter(arg, broadcast=True, hash=False)
         # No list of the map futures is kept: a result held by the client stays in a worker's
         # memory, and each one should be freed as soon as it has been added.
         ac = dist.as_completed(loop=self.client.loop)  # (this client's loop: it is not the global default)
-        keys = set()
-        for item in items:
-            f = self.client.submit(fn, item, arg, pure=False)
-            keys.add(f.key)
+        weight = {}
+        for item, size in zip(items, sizes):
+            f = self.client.submit(fn, item, shared, pure=False)
+            weight[f.key] = size
             ac.add(f)
-        done = 0
+        done, whole = 0, sum(sizes)
         ready: Any = None
-        for fut in ac:
-            if fut.key in keys:
-                done += 1
-                if progress is not None:
-                    progress(done, len(items))
-            if fut.status == "error":
-                fut.result()  # raises the task's own exception here, with its traceback
-            if ready is None:
-                ready = fut
-            else:
-                ac.add(self.client.submit(reduce, ready, fut, pure=False))
-                ready = None
-        return ready.result()
+        try:
+            for fut in ac:
+                if fut.key in weight:
+                    done += weight[fut.key]
+                    if progress is not None:
+                        progress(done, whole)
+                if fut.status == "error":
+                    fut.result()  # raises the task's own exception here, with its traceback
+                if ready is None:
+                    ready = fut
+                else:
+                    ac.add(self.client.submit(reduce, ready, fut, shared, pure=False))
+                    ready = None
+            return ready.result()
+        finally:
+            shared.release()
+
+
+def batches(items: Sequence, sizes: Sequence[float], *, workers: int, per_worker: int = 4, most: float) -> list[list]:
+    """The items cut into consecutive batches, one task each: about `per_worker` per worker (so a
+    slow worker is not waited for at the end), more when a batch would exceed `most` (by `sizes`).
+
+    Dask's scheduler spends about a millisecond per task whatever it does, and
+    every task result is shipped and added: 10,000 inputs of a few ms each
+    would cost more in tasks than in counting.
+    """
+    n = len(items)
+    if n == 0:
+        return []
+    whole = float(sum(sizes))
+    k = max(1, min(n, max(int(workers) * per_worker, math.ceil(whole / most) if most > 0 else n)))
+    out: list[list] = []
+    cur: list = []
+    acc = 0.0
+    for i, (item, size) in enumerate(zip(items, sizes)):
+        cur.append(item)
+        acc += size
+        # close the batch once the running total reaches the next k-th of the whole, leaving
+        # at least one item for each batch still to come
+        if acc >= whole * (len(out) + 1) / k and n - i - 1 >= k - len(out) - 1 and len(out) < k - 1:
+            out.append(cur)
+            cur = []
+    if cur:
+        out.append(cur)
+    return out

@@ -10,6 +10,7 @@ extra `trackheat[parquet]`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -41,11 +42,25 @@ def _open(path: Path):
     return f
 
 
-def describe(path: Path, kind: str) -> tuple[Canvas, int]:
-    """(inferred canvas, rows), from the footer's statistics alone where the writer kept them."""
+def describe(path: Path, kind: str, want_apps: bool = False) -> tuple[Canvas, int, list[str | None]]:
+    """(inferred canvas, rows, applications), the first two from the footer's statistics alone
+    where the writer kept them; the applications (None: rows with none) only if `want_apps`."""
     if kind in ("clicks", "scrolls"):
         raise UserError(f"{path}: a positions dump holds moves and dwell, not {kind}")
     f = _open(path)
+    apps = _apps(path, f) if want_apps else []
+    canvas, rows = _extent(path, f)
+    return canvas, rows, apps
+
+
+def _apps(path: Path, f) -> list[str | None]:
+    if "app" not in f.schema_arrow.names:
+        return [None]  # a dump without the column: nothing in it belongs to an application
+    names = set(f.read(columns=["app"]).column("app").unique().to_pylist())
+    return sorted(names, key=lambda n: (n is not None, n or ""))
+
+
+def _extent(path: Path, f) -> tuple[Canvas, int]:
     md = f.metadata
     ix, iy = f.schema_arrow.get_field_index("x"), f.schema_arrow.get_field_index("y")
     lo: list[int] = [0, 0]  # as Canvas.covering: the canvas holds (0, 0)
@@ -71,8 +86,10 @@ def _covering(path: Path, f) -> Canvas:
     return Canvas.covering(t.column("x").to_numpy(), t.column("y").to_numpy())
 
 
-def points(path: Path, kind: str, since: float | None, until: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """(xs, ys, weights, sessions) of the rows in [since, until) by period start, as the store selects periods."""
+def points(path: Path, kind: str, since: float | None, until: float | None,
+           apps: Sequence[str | None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(xs, ys, weights, sessions) of the rows in [since, until) by period start, as the store selects periods,
+    of the applications `apps` only if given (None in it: rows with none)."""
     if kind in ("clicks", "scrolls"):
         raise UserError(f"{path}: a positions dump holds moves and dwell, not {kind}")
     f = _open(path)
@@ -84,7 +101,12 @@ def points(path: Path, kind: str, since: float | None, until: float | None) -> t
         cols.append("period_start")
     if "session" in have:
         cols.append("session")
+    if apps is not None and "app" in have:
+        cols.append("app")
     t = f.read(columns=cols)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     xs = t.column("x").to_numpy().astype(np.int64, copy=False)
     ys = t.column("y").to_numpy().astype(np.int64, copy=False)
     ws = t.column(cols[2]).to_numpy().astype(np.float64)
@@ -95,5 +117,16 @@ def points(path: Path, kind: str, since: float | None, until: float | None) -> t
             keep &= p >= since
         if until is not None:
             keep &= p < until
+    if apps is not None:
+        if "app" in cols:
+            named = [a for a in apps if a is not None]
+            app = t.column("app")
+            chosen = pc.is_in(app, value_set=pa.array(named, pa.string())).to_numpy(zero_copy_only=False)
+            chosen = np.asarray(chosen, bool) & ~np.asarray(app.is_null().to_numpy(zero_copy_only=False), bool)
+            if None in apps:
+                chosen |= np.asarray(app.is_null().to_numpy(zero_copy_only=False), bool)
+            keep &= chosen
+        elif None not in apps:
+            keep[:] = False  # no app column: every row has no application
     sessions = len(np.unique(t.column("session").to_numpy())) if "session" in cols else 1
     return xs[keep], ys[keep], ws[keep], sessions

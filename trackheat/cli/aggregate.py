@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", required=True, metavar="OUT_DIR", help="directory for heatmap.png and overlay.png")
     p.add_argument("--since", metavar="T", help="only activity from T on: 2026-11-21, 2026-11-21T14:00, or an age such as 2h, 7d (as export)")
     p.add_argument("--until", metavar="T", help="only activity before T (same forms as --since)")
+    p.add_argument("--app", action="append", metavar="NAME", help="only what happened in application NAME (repeatable, as export; `trackheat stats` lists them)")
     p.add_argument("--kind", choices=["moves", "clicks", "dwell", "scrolls"], default="moves", help="what to draw: pointer moves (default), clicks, dwell seconds or scroll steps")
     p.add_argument("--monitor", default="all", metavar="N|all", help="crop to monitor N (1 = first) or draw the whole desktop: all (default: %(default)s)")
     p.add_argument("--background", metavar="FILE", help="image to draw stores over, scaled to the canvas (default: dark canvas with monitor outlines)")
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     bar = Bar()
     try:
         r = aggregate(
-            args.inputs, args.out, kind=args.kind, since=since, until=until, monitor=args.monitor, background=args.background,
+            args.inputs, args.out, kind=args.kind, since=since, until=until, apps=args.app, monitor=args.monitor, background=args.background,
             reference=args.reference, gaze_options=options_from(args), bins=args.bins, sigma=args.sigma, colormap=args.colormap,
             scale=args.scale, alpha=args.alpha, size=args.size, density_path=args.density, normalize_canvas=args.normalize_canvas,
             skip_bad=args.skip_bad, scheduler=args.scheduler, workers=args.workers, progress=bar,

@@ -30,15 +30,17 @@ from trackheat.accumulate.aggregate import (
     GAZE,
     WEIGHTS,
     Described,
+    Partial,
     Placement,
     Plan,
     Selection,
     add,
-    count,
-    describe,
+    count_batch,
+    describe_batch,
     find_inputs,
 )
-from trackheat.accumulate.cluster import Engine, Progress
+from trackheat.accumulate.cluster import Engine, Progress, batches
+from trackheat.accumulate.points import place
 from trackheat.accumulate.points import KINDS
 from trackheat.canvas import Canvas, Rect
 from trackheat.errors import UserError
@@ -70,6 +72,7 @@ def aggregate(
     kind: str = "moves",
     since: float | None = None,
     until: float | None = None,
+    apps: Sequence[str | None] | None = None,
     monitor: str | int | None = "all",
     background: str | Path | None = None,
     reference: str | Path | None = None,
@@ -104,9 +107,11 @@ def aggregate(
     _stop_at_bad(bad, skip_bad, len(found) + len(bad))
     if not found:
         raise UserError(f"none of the {len(bad)} inputs could be read (first: {bad[0][1]})")
-    sel = Selection(kind, since, until, gaze_options or ImportOptions())
+    sel = Selection(kind, since, until, gaze_options or ImportOptions(), None if apps is None else tuple(apps))
     with Engine(scheduler, workers=workers, tasks=len(found), processes=processes) as eng:
-        described: list[Described] = eng.map(describe, found, sel)
+        n_workers = max(1, eng.n_workers)
+        described: list[Described] = [d for ds in eng.map(describe_batch, batches(found, [1] * len(found), workers=n_workers, most=DESCRIBE_BATCH), sel)
+                                      for d in ds]
         bad += [(d.input.path, d.problem or "") for d in described if d.problem]
         _stop_at_bad(bad, skip_bad, len(found) + len(bad))
         good = [d for d in described if not d.problem]
@@ -116,35 +121,79 @@ def aggregate(
         if n_gaze and n_gaze != len(good):
             raise UserError("gaze exports and mouse stores cannot be summed into one picture: aggregate them separately")
         if n_gaze:
+            if apps is not None:
+                raise UserError("`app` chooses applications in stores and dumps; gaze exports have none", param="app")
             plan, image = _gaze_plan(sel, reference, bins, sigma)
         else:
             if reference is not None:
                 raise UserError("`reference` is for gaze exports; these inputs are stores (use `background` for an image under them)")
+            _check_apps(good, sel.apps)
             plan, fr, bg_img, canvas = _mouse_plan(good, sel, monitor, size, sigma, background, normalize_canvas)
         engine = scheduler or f"LocalCluster ({eng.workers} {'process' if processes else 'thread'}{'es' if processes and eng.workers != 1 else 's' if eng.workers != 1 else ''})"
-        part = eng.map_reduce(count, [d.input for d in good], plan, add, progress)
-        if not n_gaze and part.grid is not None:
+        work = batches([d.input for d in good], [d.rows + INPUT_COST for d in good], workers=n_workers, most=ROWS_PER_TASK)
+        sizes = [len(b) for b in work]
+        part = eng.map_reduce(count_batch, work, plan, add, progress, sizes)
+        if not n_gaze and part.points is None and not part.empty:
             # The grid was chosen for at most `rows` points; the inputs hold this many on the
             # picture. Few of them (a resting cursor: many moves on few pixels) is where export
-            # would stamp instead of reducing: count again at the grid it would blur.
+            # would blur at another grid: count again at the grid it would blur.
             points = sum(int(i["points"]) for i in part.inputs)
             method = density.counting_method(points, plan.width, plan.height, plan.sigma)
             if method != plan.method:
                 plan = dataclasses.replace(plan, method=method)
-                part = eng.map_reduce(count, [d.input for d in good], plan, add, progress)
+                part = eng.map_reduce(count_batch, work, plan, add, progress, sizes)
     _stop_at_bad(part.bad, skip_bad, len(good))
     skipped = bad + part.bad
     rows = sum(int(i.get("rows", 0)) for i in part.inputs)
     if n_gaze:
-        res = _draw_gaze(part.grid, part.inputs, plan, image, out_dir, sel, colormap=colormap, scale=scale, alpha=alpha, density_path=density_path)
+        res = _draw_gaze(part.dense(), part.inputs, plan, image, out_dir, sel, colormap=colormap, scale=scale, alpha=alpha, density_path=density_path)
     else:
-        res = _draw_mouse(part.grid, part.inputs, good, plan, fr, canvas, bg_img, out_dir, sel, monitor=monitor, normalized=bool(plan.placements),
+        res = _draw_mouse(part, part.inputs, good, plan, fr, canvas, bg_img, out_dir, sel, monitor=monitor, normalized=bool(plan.placements),
                           colormap=colormap, scale=scale, alpha=alpha, density_path=density_path)
     res.skipped = skipped
     res.engine = engine
     res.rows = rows
     res.seconds = time.monotonic() - t0
     return res
+
+
+# Batches: the scheduler's cost is per task, the workers' per row. A batch holds at most this many
+# rows (about a second of reading on one core here) and each input counts as INPUT_COST rows more
+# (opening a store and its first queries: ~2 ms); at least 4 batches per worker even so.
+ROWS_PER_TASK = 1_000_000
+INPUT_COST = 2_000
+DESCRIBE_BATCH = 64  # inputs per `describe` task (a few ms each)
+# Partials of few points travel as the points (16-24 bytes each): up to this many at least, and as
+# many as export would still stamp one by one, so the client draws them exactly as export does.
+POINTS_SHIPPED = 65_536
+POINTS_MOST = 4_000_000
+
+
+def points_cap(width: int, height: int, sigma: float) -> int:
+    """How many points a partial may hold as points: POINTS_SHIPPED, or more up to the most
+    export's renderer would stamp on this grid (density.choose_method), at most POINTS_MOST."""
+    lo, hi = 0, POINTS_MOST
+    if density.choose_method(hi, width, height, sigma) == "stamp":
+        return POINTS_MOST
+    while hi - lo > 1:  # stamping costs a fixed amount per point more than counting: one threshold
+        mid = (lo + hi) // 2
+        if density.choose_method(mid, width, height, sigma) == "stamp":
+            lo = mid
+        else:
+            hi = mid
+    return max(POINTS_SHIPPED, lo)
+
+
+def _check_apps(good: list[Described], apps: Sequence[str | None] | None) -> None:
+    """Each application asked for is in at least one input; else one line naming those they have (as export)."""
+    if apps is None:
+        return
+    have = {a for d in good for a in d.apps}
+    missing = [a for a in apps if a not in have]
+    if missing:
+        shown = ", ".join("(none)" if a is None else a for a in sorted(have, key=lambda n: (n is not None, n or ""))) or "none at all"
+        where = "this input" if len(good) == 1 else f"any of the {len(good)} inputs"
+        raise UserError(f"no application {missing[0]!r} in {where}; they have: {shown}", param="app")
 
 
 def _stop_at_bad(bad: list[tuple[str, str]], skip_bad: bool, n: int) -> None:
@@ -215,7 +264,8 @@ def _mouse_plan(good: list[Described], sel: Selection, monitor, size, sigma, bac
             canvas = export.fit_inferred_canvas(canvas, bg_img.shape[1], bg_img.shape[0])
         fr = export.frame(canvas, kind=sel.kind, monitor=monitor, size=size, sigma=sigma, label=label)
         method = density.counting_method(n_est, fr.width, fr.height, fr.sigma_out)
-        plan = Plan(sel, fr.width, fr.height, fr.sigma_out, method, export.UPSIZE, placement=Placement(fr.region, fr.sx, fr.sy))
+        plan = Plan(sel, fr.width, fr.height, fr.sigma_out, method, export.UPSIZE, placement=Placement(fr.region, fr.sx, fr.sy),
+                    points_cap=points_cap(fr.width, fr.height, fr.sigma_out))
         return plan, fr, bg_img, canvas
     if not normalize and conflict is not None:
         p1, r1, p2, r2 = conflict
@@ -241,18 +291,33 @@ class _Pseudo:
     canvas: Canvas
 
 
-def _draw_mouse(grid, infos: list[dict], good: list[Described], plan: Plan, fr, canvas: Canvas, bg_img, out_dir, sel: Selection, *,
+def _draw_mouse(part: Partial, infos: list[dict], good: list[Described], plan: Plan, fr, canvas: Canvas, bg_img, out_dir, sel: Selection, *,
                 monitor, normalized: bool, colormap, scale, alpha, density_path) -> AggregateResult:
     total = float(sum(i["total"] for i in infos))
-    if grid is None or total <= 0:
+    if part.empty or total <= 0:
         where = "" if sel.since is None and sel.until is None else " in that time range"
+        if sel.apps is not None:
+            where += " in " + ", ".join("(no application)" if a is None else a for a in sel.apps)
         raise UserError(f"no {sel.kind} recorded{where} in any of the {len(infos)} inputs, nothing to draw")
-    image = density.finish(grid, width=plan.width, height=plan.height, sigma=plan.sigma, method=plan.method, upsize=plan.upsize)
+    if part.points is not None:
+        # Few points in all: drawn as export draws them from one store (the renderer picks stamping,
+        # the histogram or the reduced grid for this many), so small inputs match it exactly too.
+        assert plan.placement is not None
+        pl = plan.placement
+        px, py, origin = place(*part.points[:2], pl.region, pl.sx, pl.sy)
+        image = np.ascontiguousarray(density.density(px, py, part.points[2], width=plan.width, height=plan.height, sigma=plan.sigma,
+                                                     origin=origin, upsize=plan.upsize))
+    else:
+        grid = part.dense()
+        assert grid is not None  # (not empty: checked above)
+        image = density.finish(grid, width=plan.width, height=plan.height, sigma=plan.sigma, method=plan.method, upsize=plan.upsize)
     sessions = [s for d in good for s in d.sessions]
     amount = export.amount_text(sel.kind, total)
     n_sessions = sum(int(i.get("sessions", 0)) for i in infos)
     when = f" | {export.when_text(sessions, sel.since, sel.until)}" if sessions else ""
     where = "" if monitor in (None, "all") else f" | monitor {monitor}"
+    if sel.apps is not None:
+        where += " | " + ", ".join("(no application)" if a is None else a for a in sel.apps)
     rescaled = sum(1 for i in infos if "rescaled" in i)
     norm = f" | {rescaled} of {len(infos)} canvases rescaled to {plan.width}x{plan.height}" if normalized else ""
     title = (f"{len(infos)} inputs, {n_sessions} sessions{when} | {sel.kind}: {amount}{where}{norm} | "
