@@ -6,6 +6,7 @@ import platform
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 
@@ -608,3 +609,31 @@ def test_two_halves_on_two_threads_give_the_same_grid(monkeypatch):
 
     got = helper().submit(dens.density, xs, ys, width=w, height=h, sigma=9.0).result(timeout=30)
     assert np.array_equal(got, dens.density(xs, ys, width=w, height=h, sigma=9.0))
+
+
+@pytest.mark.parametrize("two", [False, True])
+def test_native_blur_equals_opencv_in_float64(monkeypatch, two):
+    """The C separable blur (ring of rows, kernel symmetry, empty rows skipped, one or two bands
+    of rows on two threads) against cv2.sepFilter2D in float64 with zero outside, at widths that are
+    not whole vectors, grids shorter than the kernel, and rows left empty."""
+    need_splat()
+    monkeypatch.setattr(splat, "TWO_BANDS", 1 if two else 1 << 40)
+    rng = np.random.default_rng(14)
+    for h, w, sigma, scale in [(1, 1, 1.0, 1.0), (5, 7, 2.0, 0.5), (37, 130, 2.0, 1.0), (20, 65, 9.0, 0.25), (300, 201, 4.5, 1.0)]:
+        g = rng.poisson(0.7, (h, w)).astype(np.float32)
+        g[h // 3:h // 2] = 0  # empty rows: written as zeros where all their neighbours are empty too
+        k = kern.gaussian_kernel_1d(sigma)
+        got = kern._blur(g, sigma, scale=scale)
+        ref = cv2.sepFilter2D(g.astype(np.float64), cv2.CV_64F, k, k * scale, borderType=cv2.BORDER_CONSTANT)
+        assert got.shape == (h, w) and got.dtype == np.float32
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-6 * max(float(ref.max()), 1e-30))
+    from trackheat.accumulate import _splat
+
+    g = np.ones((4, 4), np.float32)
+    k3 = np.ones(3, np.float32)
+    with pytest.raises(ValueError):
+        _splat.blur(g, g, 4, 4, k3, k3, 0, 4)  # in place would read what it wrote
+    with pytest.raises(ValueError):
+        _splat.blur(g, np.empty((4, 4), np.float32), 4, 4, k3, np.ones(5, np.float32), 0, 4)
+    with pytest.raises(ValueError):
+        _splat.blur(g, np.empty((4, 4), np.float32), 4, 4, k3, k3, 2, 5)

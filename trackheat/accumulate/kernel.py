@@ -12,6 +12,7 @@ import math
 import cv2
 import numpy as np
 
+from trackheat.accumulate import splat
 from trackheat.arrays import fresh_array
 
 # A point becomes a Gaussian of unit mass truncated at 3 sigma (the
@@ -122,6 +123,8 @@ def _blur(grid: np.ndarray, sigma: float, reach: float | None = None, scale: flo
     k = gaussian_kernel_1d(sigma, reach)
     kx = k.astype(np.float32)
     ky = kx if scale == 1.0 else (k * scale).astype(np.float32)
+    if splat.available() and len(k) <= 2 * splat.MAX_RADIUS + 1:
+        return splat.blur(grid, kx, ky)
     return cv2.sepFilter2D(grid, cv2.CV_32F, kx, ky, dst=fresh_array(grid.shape, np.float32), borderType=cv2.BORDER_CONSTANT)
 
 

@@ -15,6 +15,7 @@ import threading
 import cv2
 import numpy as np
 
+from trackheat.arrays import fresh_array
 from trackheat.pool import helper, on_helper
 
 try:  # built by setup.py where a C compiler is at hand
@@ -114,6 +115,31 @@ def split(ix, iy, w, xt: np.ndarray, yt: np.ndarray, q: int, wl: int, hl: int) -
     grid = _grid((hl, wl))
     np.multiply(wide, scale, out=grid, casting="unsafe")
     return grid, 1.0
+
+
+TWO_BANDS = 1 << 18  # pixels: from here the blur runs in two bands of rows on two threads
+MAX_RADIUS = 2048  # the C blur's longest kernel half-width (_splat.c MAX_R)
+
+
+def blur(grid: np.ndarray, kx: np.ndarray, ky: np.ndarray) -> np.ndarray:
+    """The separable blur of the float32 grid by the symmetric kernels kx, ky (same odd length, at
+    most 2*MAX_RADIUS+1), zero outside: a fresh float32 array. From TWO_BANDS pixels, the upper
+    rows on trackheat.pool's helper thread and the lower ones here (the C code releases the GIL)."""
+    h, w = grid.shape
+    src = np.ascontiguousarray(grid, np.float32)
+    kx = np.ascontiguousarray(kx, np.float32)
+    ky = np.ascontiguousarray(ky, np.float32)
+    dst = fresh_array((h, w), np.float32)
+    if h * w < TWO_BANDS or h < 2 or on_helper():
+        _splat.blur(src, dst, w, h, kx, ky, 0, h)
+        return dst
+    mid = h // 2
+    job = helper().submit(_splat.blur, src, dst, w, h, kx, ky, 0, mid)
+    try:
+        _splat.blur(src, dst, w, h, kx, ky, mid, h)
+    finally:
+        job.result()  # never return (or raise) while the helper still writes
+    return dst
 
 
 def stamp(grid: np.ndarray, ix, iy, w, patch: np.ndarray) -> None:
