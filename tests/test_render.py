@@ -637,3 +637,61 @@ def test_native_blur_equals_opencv_in_float64(monkeypatch, two):
         _splat.blur(g, np.empty((4, 4), np.float32), 4, 4, k3, np.ones(5, np.float32), 0, 4)
     with pytest.raises(ValueError):
         _splat.blur(g, np.empty((4, 4), np.float32), 4, 4, k3, k3, 2, 5)
+
+
+def test_uint16_counts_banded_or_not_and_their_blur_are_exact(monkeypatch):
+    """counts16 (direct, in two halves, or bucketed by band of rows first) counts every point on the
+    canvas exactly and none off it; the blur of the uint16 counts (plus the second half's grid) is
+    the blur of their float sum; a pixel past 65535 points gives None (the float count is used)."""
+    need_splat()
+    rng = np.random.default_rng(15)
+    w, h = 333, 517
+    xs = np.concatenate([rng.integers(-3, w + 3, 300_000), [-1, w, 5, 5]])
+    ys = np.concatenate([rng.integers(-3, h + 3, 300_000), [5, 5, -1, h]])
+    inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+    ref = np.bincount(ys[inside] * w + xs[inside], minlength=w * h).reshape(h, w)
+    k = kern.gaussian_kernel_1d(3.0).astype(np.float32)
+    for banded, halves in [(False, False), (False, True), (True, True)]:
+        monkeypatch.setattr(splat, "TWO_HALVES", 1000 if halves else 1 << 40)
+        monkeypatch.setattr(splat, "BANDED_POINTS", 1000 if banded else 1 << 40)
+        monkeypatch.setattr(splat, "BANDED_PIXELS", 1000 if banded else 1 << 40)
+        monkeypatch.setattr(splat, "BAND_SHIFT", 4)
+        got = splat.counts16(xs, ys, w, h)
+        assert got is not None
+        total = got[0].astype(np.int64) + (0 if got[1] is None else got[1])
+        assert np.array_equal(total, ref), (banded, halves)
+        assert (got[1] is None) == (banded or not halves)
+        blurred = splat.blur(got[0], k, k, got[1])
+        np.testing.assert_allclose(blurred, splat.blur(total.astype(np.float32), k, k), rtol=1e-6, atol=1e-6)
+        crowded = splat.counts16(np.full(140_000, 3), np.full(140_000, 4), w, h)  # (each half past 65535)
+        assert crowded is None, (banded, halves)
+    monkeypatch.setattr(splat, "BANDED_PIXELS", 1000)
+    d = dens.density(np.full(70_000, 3), np.full(70_000, 4), width=w, height=h, sigma=2.0, method="blur")
+    ref = dens.density([3], [4], [70_000.0], width=w, height=h, sigma=2.0, method="stamp")  # (one float count)
+    assert float(np.abs(d - ref).max()) <= 1e-5 * float(ref.max())
+
+
+@pytest.mark.parametrize("f", [2, 3, 6])
+def test_reduced_shares_from_the_counts_equal_the_split(monkeypatch, f):
+    """With many points the reduced path counts at full resolution and splits every pixel's count
+    (downsplit, two bands of coarse rows): cell for cell the grid split() adds point by point."""
+    need_splat()
+    rng = np.random.default_rng(16 + f)
+    w, h = 700, 410
+    xs, ys = _edge_points(rng, w, h, 200_000)
+    m, wl, hl = reduced.coarse_shape(w, h, f)
+    xt, yt = splat.table(*reduced._split_table(w, f, m)), splat.table(*reduced._split_table(h, f, m))
+    ref, scale = splat.split(xs, ys, None, xt, yt, 2 * f, wl, hl)
+    ref = ref.copy()
+    for bands in (1 << 40, 1):
+        monkeypatch.setattr(splat, "TWO_BANDS", bands)
+        counts = splat.counts16(xs, ys, w, h)
+        assert counts is not None
+        got = splat.downsplit(counts, xt, yt, 2 * f, wl, hl)
+        assert got is not None and got[1] == scale
+        assert np.array_equal(got[0], ref)
+    monkeypatch.setattr(splat, "DOWNSPLIT_MIN", 0.0)
+    sigma = 7.0 * f
+    exact = dens.density(xs, ys, width=w, height=h, sigma=sigma, method="blur")
+    d = dens.density(xs, ys, width=w, height=h, sigma=sigma, method="reduced")
+    assert float(np.abs(d - exact).max()) <= 0.01 * float(exact.max())

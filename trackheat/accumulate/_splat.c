@@ -272,12 +272,17 @@ typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
                 const Py_ssize_t slot = sy % span;                                                     \
                 if (ring_row[slot] == sy) continue;                                                    \
                 ring_row[slot] = sy;                                                                   \
-                const float *RESTRICT in = src + sy * w;                                               \
+                float *RESTRICT row = pad + R;                                                         \
+                if (src)                                                                               \
+                    memcpy(row, src + sy * w, (size_t)w * sizeof(float));                              \
+                else if (!c2)                                                                          \
+                    for (Py_ssize_t x = 0; x < w; x++) row[x] = (float)c1[sy * w + x];                 \
+                else                                                                                   \
+                    for (Py_ssize_t x = 0; x < w; x++) row[x] = (float)((uint32_t)c1[sy * w + x] + c2[sy * w + x]);\
                 uint32_t any = 0; /* (the bits: an OR that vectorizes; -0.0 counts as a value) */      \
-                for (Py_ssize_t x = 0; x < w; x++) any |= ((const bits32 *)in)[x];                      \
-                ring_full[slot] = any != 0;                                                                 \
+                for (Py_ssize_t x = 0; x < w; x++) any |= ((const bits32 *)row)[x];                    \
+                ring_full[slot] = any != 0;                                                            \
                 if (!any) continue;                                                                    \
-                memcpy(pad + R, in, (size_t)w * sizeof(float));                                        \
                 float *RESTRICT out = ring + slot * wv;                                                \
                 for (Py_ssize_t x = 0; x < wv; x += CHUNK) {                                           \
                     const float *p = pad + R + x;                                                      \
@@ -342,7 +347,7 @@ typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
 
 #define MAX_R 2048
 #define BLUR_ARGS                                                                                      \
-    (const float *RESTRICT src, float *RESTRICT dst, Py_ssize_t w, Py_ssize_t h, const float *kx,      \
+    (const float *RESTRICT src, const uint16_t *RESTRICT c1, const uint16_t *RESTRICT c2, float *RESTRICT dst, Py_ssize_t w, Py_ssize_t h, const float *kx,      \
      const float *ky, Py_ssize_t R, Py_ssize_t r0, Py_ssize_t r1, float *RESTRICT pad, float *RESTRICT ring, \
      Py_ssize_t *ring_row, int *ring_full)
 
@@ -353,25 +358,35 @@ __attribute__((target("avx2,fma"))) static void blur_avx2 BLUR_ARGS BLUR_BODY(v8
 #endif
 static void blur_base BLUR_ARGS BLUR_BODY(v8, 8)
 
-/* blur(src, dst, w, h, kx, ky, r0, r1) */
+/* blur(src, dst, w, h, kx, ky, r0, r1[, second]): src is float32, or uint16 counts (plus a second
+   uint16 grid added to it: the two threads' counts) */
 static PyObject *blur(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_buffer bs, bd, bkx, bky;
+    Py_buffer bs, bd, bkx, bky, b2 = {0};
     Py_ssize_t w, h, r0, r1;
-    if (!PyArg_ParseTuple(args, "y*w*nny*y*nn", &bs, &bd, &w, &h, &bkx, &bky, &r0, &r1))
+    PyObject *second = Py_None;
+    if (!PyArg_ParseTuple(args, "y*w*nny*y*nn|O", &bs, &bd, &w, &h, &bkx, &bky, &r0, &r1, &second))
         return NULL;
     PyObject *result = NULL;
     float *pad = NULL, *ring = NULL;
     Py_ssize_t *ring_row = NULL;
     int *ring_full = NULL;
+    const int have2 = second != Py_None;
+    if (have2 && PyObject_GetBuffer(second, &b2, PyBUF_SIMPLE) < 0)
+        goto done;
     const Py_ssize_t R = (Py_ssize_t)(bkx.len / 4) / 2;
     if (w < 1 || h < 1 || w > PY_SSIZE_T_MAX / 4 / h || R < 0 || R > MAX_R || bkx.len != (2 * R + 1) * 4 ||
         r0 < 0 || r1 > h || r0 > r1) {
         PyErr_SetString(PyExc_ValueError, "blur: bad grid size, kernel or row range");
         goto done;
     }
-    if (!sized(&bs, w * h * 4, "src") || !sized(&bd, w * h * 4, "dst") || !sized(&bky, (2 * R + 1) * 4, "ky") ||
+    /* float32 source: 4 bytes a cell; uint16 counts: 2 (and the second grid the same) */
+    const int counts = bs.len == w * h * 2;
+    if ((have2 && (!counts || !sized(&b2, w * h * 2, "second") || !aligned(&b2, 2, "second"))) ||
+        (!counts && !sized(&bs, w * h * 4, "src")))
+        goto done;
+    if (!sized(&bd, w * h * 4, "dst") || !sized(&bky, (2 * R + 1) * 4, "ky") ||
         !aligned(&bs, 4, "src") || !aligned(&bd, 4, "dst") || !aligned(&bkx, 4, "kx") || !aligned(&bky, 4, "ky"))
         goto done;
     if (bs.buf == bd.buf) {
@@ -388,17 +403,18 @@ static PyObject *blur(PyObject *self, PyObject *args)
         goto done;
     }
     /* the body reads the centre tap and the taps right of it: k[0..R] */
-    const float *src = (const float *)bs.buf, *kx = (const float *)bkx.buf + R, *ky = (const float *)bky.buf + R;
+    const float *src = counts ? NULL : (const float *)bs.buf, *kx = (const float *)bkx.buf + R, *ky = (const float *)bky.buf + R;
+    const uint16_t *c1 = counts ? (const uint16_t *)bs.buf : NULL, *c2 = have2 ? (const uint16_t *)b2.buf : NULL;
     float *dst = (float *)bd.buf;
     Py_BEGIN_ALLOW_THREADS
 #ifdef HAVE_AVX2
     if (__builtin_cpu_supports("avx512f"))
-        blur_avx512(src, dst, w, h, kx, ky, R, r0, r1, pad, ring, ring_row, ring_full);
+        blur_avx512(src, c1, c2, dst, w, h, kx, ky, R, r0, r1, pad, ring, ring_row, ring_full);
     else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        blur_avx2(src, dst, w, h, kx, ky, R, r0, r1, pad, ring, ring_row, ring_full);
+        blur_avx2(src, c1, c2, dst, w, h, kx, ky, R, r0, r1, pad, ring, ring_row, ring_full);
     else
 #endif
-        blur_base(src, dst, w, h, kx, ky, R, r0, r1, pad, ring, ring_row, ring_full);
+        blur_base(src, c1, c2, dst, w, h, kx, ky, R, r0, r1, pad, ring, ring_row, ring_full);
     Py_END_ALLOW_THREADS
     result = Py_None;
     Py_INCREF(result);
@@ -407,6 +423,8 @@ done:
     free(ring);
     free(ring_row);
     free(ring_full);
+    if (have2)
+        PyBuffer_Release(&b2);
     PyBuffer_Release(&bs);
     PyBuffer_Release(&bd);
     PyBuffer_Release(&bkx);
@@ -414,7 +432,283 @@ done:
     return result;
 }
 
+/* count16(ix, iy, grid, w, h) -> bool: add 1 per point on the canvas into the uint16 grid (h x w);
+   True when a cell wrapped past 65535 (the caller redoes the count in float). Half the bytes of a
+   float32 grid: a 4K count (16.6 MB) stays in this machine's 32 MB L3, where each random add
+   costs a third of one that goes to memory. */
+static PyObject *count16(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer bx, by, grid;
+    Py_ssize_t w, h;
+    if (!PyArg_ParseTuple(args, "y*y*w*nn", &bx, &by, &grid, &w, &h))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = bx.len / 8;
+    if (w < 1 || h < 1 || w > PY_SSIZE_T_MAX / 2 / h) {
+        PyErr_SetString(PyExc_ValueError, "count16: bad grid size");
+        goto done;
+    }
+    if (!sized(&bx, n * 8, "ix") || !sized(&by, n * 8, "iy") || !sized(&grid, w * h * 2, "grid") ||
+        !aligned(&bx, 8, "ix") || !aligned(&by, 8, "iy") || !aligned(&grid, 2, "grid"))
+        goto done;
+    const int64_t *px = (const int64_t *)bx.buf, *py = (const int64_t *)by.buf;
+    uint16_t *g = (uint16_t *)grid.buf;
+    int wrapped = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const uint64_t x = (uint64_t)px[i], y = (uint64_t)py[i];
+        if (x >= (uint64_t)w || y >= (uint64_t)h) /* points off the canvas are ignored */
+            continue;
+        wrapped |= ++g[y * (uint64_t)w + x] == 0;
+    }
+    Py_END_ALLOW_THREADS
+    result = PyBool_FromLong(wrapped);
+done:
+    PyBuffer_Release(&bx);
+    PyBuffer_Release(&by);
+    PyBuffer_Release(&grid);
+    return result;
+}
+
+/* downsplit(c1, c2, xtab, ytab, q, out, w, h, wl, hl, r0, r1) -> max: the reduced path's coarse
+   grid from full-resolution uint16 counts (c1, plus c2 when not None): every pixel's count split
+   over the four coarse centres around it by the same whole shares (in 1/q) as split() gives a point
+   there, into coarse rows [r0, r1) of the float32 out (hl x wl, zeroed by the caller). The same
+   whole numbers as split(), so exact while they stay below 2^24 (the maximum is returned to check).
+   With many points (10M), one random add per point into a 16 MB count and a streaming pass over it
+   costs less than four random adds per point: the pixels of a coarse row are combined vertically
+   (vectors, contiguous), then split horizontally once per coarse row. */
+static PyObject *downsplit(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer b1, b2 = {0}, bxt, byt, bo;
+    PyObject *second;
+    Py_ssize_t q, w, h, wl, hl, r0, r1;
+    if (!PyArg_ParseTuple(args, "y*Oy*y*nw*nnnnnn", &b1, &second, &bxt, &byt, &q, &bo, &w, &h, &wl, &hl, &r0, &r1))
+        return NULL;
+    PyObject *result = NULL;
+    float *acc = NULL;
+    const int have2 = second != Py_None;
+    if (have2 && PyObject_GetBuffer(second, &b2, PyBUF_SIMPLE) < 0)
+        goto done;
+    if (q < 2 || q > 1 << 12 || w < 1 || h < 1 || wl < 2 || hl < 2 || w > PY_SSIZE_T_MAX / 4 / h ||
+        wl > PY_SSIZE_T_MAX / 4 / hl || r0 < 0 || r1 > hl || r0 > r1) {
+        PyErr_SetString(PyExc_ValueError, "downsplit: bad sizes or row range");
+        goto done;
+    }
+    if (!sized(&b1, w * h * 2, "counts") || (have2 && !sized(&b2, w * h * 2, "second")) ||
+        !sized(&bxt, w * 8, "xtab") || !sized(&byt, h * 8, "ytab") || !sized(&bo, wl * hl * 4, "out") ||
+        !aligned(&b1, 2, "counts") || (have2 && !aligned(&b2, 2, "second")) || !aligned(&bxt, 4, "xtab") ||
+        !aligned(&byt, 4, "ytab") || !aligned(&bo, 4, "out"))
+        goto done;
+    const int32_t *xt = (const int32_t *)bxt.buf, *yt = (const int32_t *)byt.buf;
+    for (Py_ssize_t i = 0; i < w; i++)
+        if (xt[2 * i] < 0 || xt[2 * i] + 1 >= wl || xt[2 * i + 1] < 0 || xt[2 * i + 1] >= q) {
+            PyErr_SetString(PyExc_ValueError, "downsplit: xtab out of range");
+            goto done;
+        }
+    for (Py_ssize_t i = 0; i < h; i++)
+        if (yt[2 * i] < 0 || yt[2 * i] + 1 >= hl || yt[2 * i + 1] < 0 || yt[2 * i + 1] >= q ||
+            (i && yt[2 * i] < yt[2 * i - 2])) {
+            PyErr_SetString(PyExc_ValueError, "downsplit: ytab out of range");
+            goto done;
+        }
+    acc = malloc((size_t)w * sizeof(float));
+    if (!acc) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const uint16_t *c1 = (const uint16_t *)b1.buf, *c2 = have2 ? (const uint16_t *)b2.buf : NULL;
+    float *out = (float *)bo.buf;
+    float top = 0.0f;
+    Py_BEGIN_ALLOW_THREADS
+    /* full-resolution rows feeding coarse row Y: those whose lower cell is Y (share q - ay) or Y - 1 (ay) */
+    Py_ssize_t first = 0;
+    while (first < h && yt[2 * first] + 1 < r0) first++;
+    for (Py_ssize_t Y = r0; Y < r1; Y++) {
+        int used = 0;
+        for (Py_ssize_t sy = first; sy < h && yt[2 * sy] <= Y; sy++) {
+            const int32_t y0 = yt[2 * sy], ay = yt[2 * sy + 1];
+            const float wy = (float)(y0 == Y ? q - ay : ay);
+            if (y0 + 1 < Y || wy == 0.0f) continue;
+            const uint16_t *RESTRICT a = c1 + sy * w, *RESTRICT b = c2 ? c2 + sy * w : NULL;
+            if (!used) {
+                if (b) for (Py_ssize_t x = 0; x < w; x++) acc[x] = wy * (float)((uint32_t)a[x] + b[x]);
+                else for (Py_ssize_t x = 0; x < w; x++) acc[x] = wy * (float)a[x];
+                used = 1;
+            } else if (b) {
+                for (Py_ssize_t x = 0; x < w; x++) acc[x] += wy * (float)((uint32_t)a[x] + b[x]);
+            } else {
+                for (Py_ssize_t x = 0; x < w; x++) acc[x] += wy * (float)a[x];
+            }
+        }
+        while (first < h && yt[2 * first] + 1 < Y + 1) first++;
+        if (!used) continue;
+        float *RESTRICT o = out + Y * wl;
+        for (Py_ssize_t x = 0; x < w; x++) {
+            const float v = acc[x];
+            if (v == 0.0f) continue;
+            const int32_t x0 = xt[2 * x], ax = xt[2 * x + 1];
+            o[x0] += (float)(q - ax) * v;
+            o[x0 + 1] += (float)ax * v;
+        }
+        for (Py_ssize_t x = 0; x < wl; x++) top = o[x] > top ? o[x] : top;
+    }
+    Py_END_ALLOW_THREADS
+    result = PyFloat_FromDouble((double)top);
+done:
+    free(acc);
+    PyBuffer_Release(&b1);
+    if (have2)
+        PyBuffer_Release(&b2);
+    PyBuffer_Release(&bxt);
+    PyBuffer_Release(&byt);
+    PyBuffer_Release(&bo);
+    return result;
+}
+
+/* ---- counting in bands ------------------------------------------------------------------------
+ * A 4K count (16.6 MB as uint16) does not stay in cache while other programs run: each random add
+ * then waits for memory. So many points are first bucketed by band of rows (bands() counts them
+ * per band, scatter() writes each one's cell index into its band's run; a streaming pass), then
+ * each band is counted into its slice of the grid, which fits in L2 (band_count16()). Two threads
+ * do halves of the points in the first two steps and halves of the bands in the last. */
+
+/* bands(iy, i0, i1, shift, h, hist): hist[b] += points of [i0, i1) in band b = y >> shift; points
+   above or below the canvas go to the last entry (hist has (h - 1 >> shift) + 2 entries) */
+static PyObject *bands(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer by, bh;
+    Py_ssize_t i0, i1, shift, h;
+    if (!PyArg_ParseTuple(args, "y*nnnnw*", &by, &i0, &i1, &shift, &h, &bh))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = by.len / 8;
+    if (h < 1 || shift < 0 || shift > 30 || i0 < 0 || i1 > n || i0 > i1 || !sized(&by, n * 8, "iy") ||
+        !sized(&bh, (((h - 1) >> shift) + 2) * 8, "hist") || !aligned(&by, 8, "iy") || !aligned(&bh, 8, "hist")) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "bands: bad arguments");
+        goto done;
+    }
+    const int64_t *py = (const int64_t *)by.buf;
+    int64_t *hist = (int64_t *)bh.buf;
+    const Py_ssize_t off = ((h - 1) >> shift) + 1;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = i0; i < i1; i++) {
+        const uint64_t y = (uint64_t)py[i];
+        hist[y < (uint64_t)h ? (Py_ssize_t)(y >> shift) : off]++;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&by);
+    PyBuffer_Release(&bh);
+    return result;
+}
+
+/* scatter(ix, iy, i0, i1, shift, w, h, pos, cells): cells[pos[b]++] = y * w + x for each point of
+   [i0, i1) in band b (0xFFFFFFFF for one left or right of the canvas); pos as bands() sized it */
+static PyObject *scatter(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer bx, by, bp, bc;
+    Py_ssize_t i0, i1, shift, w, h;
+    if (!PyArg_ParseTuple(args, "y*y*nnnnnw*w*", &bx, &by, &i0, &i1, &shift, &w, &h, &bp, &bc))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = bx.len / 8, nb = ((h - 1) >> shift) + 2, nc = bc.len / 4;
+    if (w < 1 || h < 1 || w > (Py_ssize_t)(UINT32_MAX / 2) / h || shift < 0 || shift > 30 || i0 < 0 || i1 > n ||
+        i0 > i1 || !sized(&bx, n * 8, "ix") || !sized(&by, n * 8, "iy") || !sized(&bp, nb * 8, "pos") ||
+        !aligned(&bx, 8, "ix") || !aligned(&by, 8, "iy") || !aligned(&bp, 8, "pos") || !aligned(&bc, 4, "cells")) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "scatter: bad arguments");
+        goto done;
+    }
+    const int64_t *px = (const int64_t *)bx.buf, *py = (const int64_t *)by.buf;
+    int64_t *pos = (int64_t *)bp.buf;
+    uint32_t *cells = (uint32_t *)bc.buf;
+    const Py_ssize_t off = nb - 1;
+    /* every run must fit: the positions are the caller's prefix sums of bands() */
+    for (Py_ssize_t b = 0; b < nb; b++)
+        if (pos[b] < 0 || pos[b] > nc) {
+            PyErr_SetString(PyExc_ValueError, "scatter: position out of range");
+            goto done;
+        }
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = i0; i < i1; i++) {
+        const uint64_t x = (uint64_t)px[i], y = (uint64_t)py[i];
+        const Py_ssize_t b = y < (uint64_t)h ? (Py_ssize_t)(y >> shift) : off;
+        const int64_t at = pos[b]++;
+        if (at >= nc) { /* the counts did not match the points: never write past the array */
+            bad = 1;
+            break;
+        }
+        cells[at] = x < (uint64_t)w && y < (uint64_t)h ? (uint32_t)(y * (uint64_t)w + x) : UINT32_MAX;
+    }
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "scatter: more points in a band than bands() counted");
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&bx);
+    PyBuffer_Release(&by);
+    PyBuffer_Release(&bp);
+    PyBuffer_Release(&bc);
+    return result;
+}
+
+/* band_count16(cells, j0, j1, grid, lo, hi) -> wrapped: grid[c] += 1 for the cells[j0:j1] in
+   [lo, hi) (others skipped: off the canvas); True when a cell passed 65535 */
+static PyObject *band_count16(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer bc, bg;
+    Py_ssize_t j0, j1, lo, hi;
+    if (!PyArg_ParseTuple(args, "y*nnw*nn", &bc, &j0, &j1, &bg, &lo, &hi))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t nc = bc.len / 4, ng = bg.len / 2;
+    if (j0 < 0 || j1 > nc || j0 > j1 || lo < 0 || hi > ng || lo > hi || !aligned(&bc, 4, "cells") || !aligned(&bg, 2, "grid")) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "band_count16: bad arguments");
+        goto done;
+    }
+    const uint32_t *cells = (const uint32_t *)bc.buf;
+    uint16_t *g = (uint16_t *)bg.buf;
+    int wrapped = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t j = j0; j < j1; j++) {
+        const uint32_t c = cells[j];
+        if (c < (uint64_t)lo || c >= (uint64_t)hi)
+            continue;
+        wrapped |= ++g[c] == 0;
+    }
+    Py_END_ALLOW_THREADS
+    result = PyBool_FromLong(wrapped);
+done:
+    PyBuffer_Release(&bc);
+    PyBuffer_Release(&bg);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"bands", bands, METH_VARARGS, "bands(iy, i0, i1, shift, h, hist): points per band of rows. Use density(), not this."},
+    {"scatter", scatter, METH_VARARGS,
+     "scatter(ix, iy, i0, i1, shift, w, h, pos, cells): cell indices bucketed by band. Use density(), not this."},
+    {"band_count16", band_count16, METH_VARARGS,
+     "band_count16(cells, j0, j1, grid, lo, hi) -> wrapped: count cells into a uint16 grid. Use density(), not this."},
+    {"downsplit", downsplit, METH_VARARGS,
+     "downsplit(c1, c2, xtab, ytab, q, out, w, h, wl, hl, r0, r1) -> max: coarse shares from full-resolution "
+     "counts. Use density(), not this."},
+    {"count16", count16, METH_VARARGS,
+     "count16(ix, iy, grid, w, h) -> wrapped: add 1 per point into a uint16 grid. Use density(), not this."},
     {"blur", blur, METH_VARARGS,
      "blur(src, dst, w, h, kx, ky, r0, r1): rows [r0, r1) of the separable blur of src into dst. Use density(), not this."},
     {"split", split, METH_VARARGS,

@@ -19,6 +19,7 @@ from trackheat.accumulate.kernel import (
     _histogram,
     _pixels,
     _stamp,
+    gaussian_kernel_1d,
     gaussian_patch,
     kernel_radius,
     reduction_factor,
@@ -111,6 +112,12 @@ def density(
         (splat.stamp if native else _stamp)(grid, ix, iy, w, gaussian_patch(sigma))
         return grid
     if method == "blur":
+        if native and w is None:  # uint16 counts, blurred as they are read
+            k = gaussian_kernel_1d(sigma)
+            counts = splat.counts16(ix, iy, width, height) if len(k) <= 2 * splat.MAX_RADIUS + 1 else None
+            if counts is not None:
+                k32 = k.astype(np.float32)
+                return splat.blur(counts[0], k32, k32, counts[1])
         grid, scale = _full(ix, iy, w, width, height)
         return _blur(grid, sigma, scale=scale)
     return _reduced(ix, iy, w, width, height, sigma, reduction_factor(sigma), upsize)

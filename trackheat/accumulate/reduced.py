@@ -149,7 +149,14 @@ def _coarse(ix, iy, w, width: int, height: int, f: int, upsize: str) -> tuple[np
     m, wl, hl = coarse_shape(width, height, f, upsize)
     if splat.available():  # the same shares in one C pass over the points
         q = 2 * f
-        return splat.split(ix, iy, w, splat.table(*_split_table(width, f, m)), splat.table(*_split_table(height, f, m)), q, wl, hl)
+        xt, yt = splat.table(*_split_table(width, f, m)), splat.table(*_split_table(height, f, m))
+        if w is None and len(ix) >= splat.DOWNSPLIT_MIN * width * height:
+            # Many points: one add each into a uint16 count, then every pixel split at once.
+            counts = splat.counts16(ix, iy, width, height)
+            got = None if counts is None else splat.downsplit(counts, xt, yt, q, wl, hl)
+            if got is not None:
+                return got
+        return splat.split(ix, iy, w, xt, yt, q, wl, hl)
     return _split_numpy(ix, iy, w, width, height, f, m, wl, hl), 1.0
 
 

@@ -34,19 +34,20 @@ def available() -> bool:
     return _splat is not None
 
 
-def _grid(shape: tuple[int, int], slot: str = "grid") -> np.ndarray:
-    """A zeroed per-thread float32 grid for the C pass to add into.
+def _grid(shape: tuple[int, int], slot: str = "grid", dtype: type = np.float32, zero: bool = True) -> np.ndarray:
+    """A zeroed (unless `zero` is False) per-thread grid for the C pass to add into.
 
     Never handed to a caller (the blur reads it and writes elsewhere), so it is
     reused: zeroing 33 MB in place costs ~1 ms at 4K; a fresh one is faulted in
     page by page at random points.
     """
     buf = getattr(_local, slot, None)
-    if buf is None or buf.shape != shape:
-        buf = np.empty(shape, np.float32)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = np.empty(shape, dtype)
         if buf.size <= _GRID_MAX:
             setattr(_local, slot, buf)
-    buf.fill(0.0)
+    if zero:
+        buf.fill(0)
     return buf
 
 
@@ -64,9 +65,12 @@ def _in_halves(ix, iy, w, xt, yt, q: int, grid: np.ndarray, wide: bool) -> None:
         _splat.split(ix, iy, w, xt, yt, q, grid, wl, hl, wide)
         return
     h = n // 2
+    # The caller's own second grid (per calling thread: two threads calling density() at once
+    # must not share one through the single helper), zeroed on the helper.
+    other = np.empty(grid.shape, grid.dtype) if wide else _grid(grid.shape, "half", zero=False)
 
     def first_half() -> np.ndarray:
-        other = np.zeros(grid.shape, grid.dtype) if wide else _grid(grid.shape, "half")
+        other.fill(0)
         _splat.split(ix[:h], iy[:h], None if w is None else w[:h], xt, yt, q, other, wl, hl, wide)
         return other
 
@@ -121,25 +125,137 @@ TWO_BANDS = 1 << 18  # pixels: from here the blur runs in two bands of rows on t
 MAX_RADIUS = 2048  # the C blur's longest kernel half-width (_splat.c MAX_R)
 
 
-def blur(grid: np.ndarray, kx: np.ndarray, ky: np.ndarray) -> np.ndarray:
-    """The separable blur of the float32 grid by the symmetric kernels kx, ky (same odd length, at
-    most 2*MAX_RADIUS+1), zero outside: a fresh float32 array. From TWO_BANDS pixels, the upper
-    rows on trackheat.pool's helper thread and the lower ones here (the C code releases the GIL)."""
+def blur(grid: np.ndarray, kx: np.ndarray, ky: np.ndarray, second: np.ndarray | None = None) -> np.ndarray:
+    """The separable blur of the float32 grid (or uint16 counts plus a `second` uint16 grid) by the
+    symmetric kernels kx, ky (same odd length, at most 2*MAX_RADIUS+1), zero outside: a fresh float32
+    array. From TWO_BANDS pixels, the upper rows on trackheat.pool's helper thread and the lower
+    ones here (the C code releases the GIL)."""
     h, w = grid.shape
-    src = np.ascontiguousarray(grid, np.float32)
+    src = grid if grid.dtype == np.uint16 and grid.flags.c_contiguous else np.ascontiguousarray(grid, np.float32)
     kx = np.ascontiguousarray(kx, np.float32)
     ky = np.ascontiguousarray(ky, np.float32)
     dst = fresh_array((h, w), np.float32)
     if h * w < TWO_BANDS or h < 2 or on_helper():
-        _splat.blur(src, dst, w, h, kx, ky, 0, h)
+        _splat.blur(src, dst, w, h, kx, ky, 0, h, second)
         return dst
     mid = h // 2
-    job = helper().submit(_splat.blur, src, dst, w, h, kx, ky, 0, mid)
+    job = helper().submit(_splat.blur, src, dst, w, h, kx, ky, 0, mid, second)
     try:
-        _splat.blur(src, dst, w, h, kx, ky, mid, h)
+        _splat.blur(src, dst, w, h, kx, ky, mid, h, second)
     finally:
         job.result()  # never return (or raise) while the helper still writes
     return dst
+
+
+def counts16(ix, iy, width: int, height: int) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Unweighted full-resolution counts as uint16: (grid, a second grid to add, or None), or None
+    when a pixel holds more than 65535 points (the caller counts in float then).
+
+    Half the bytes of a float32 count: a 4K canvas (16.6 MB) stays in this machine's L3, where
+    a random add costs a third of one that goes to memory. From TWO_HALVES points, half of them
+    on the helper thread into a second grid, which the blur (or downsplit) adds as it reads.
+    """
+    ix = np.ascontiguousarray(ix, np.int64)
+    iy = np.ascontiguousarray(iy, np.int64)
+    n = len(ix)
+    shape = (int(height), int(width))
+    if n >= BANDED_POINTS and width * height >= BANDED_PIXELS and not on_helper():
+        banded = _counts16_banded(ix, iy, int(width), int(height))
+        return None if banded is None else (banded, None)
+    if n < TWO_HALVES or on_helper():
+        grid = _grid(shape, "count", np.uint16)
+        return None if _splat.count16(ix, iy, grid, width, height) else (grid, None)
+    grid = _grid(shape, "count", np.uint16, zero=False)
+    other = _grid(shape, "count2", np.uint16, zero=False)
+    h = n // 2
+
+    def first_half() -> bool:
+        other.fill(0)
+        return _splat.count16(ix[:h], iy[:h], other, width, height)
+
+    job = helper().submit(first_half)
+    try:
+        grid.fill(0)
+        wrapped = _splat.count16(ix[h:], iy[h:], grid, width, height)
+    finally:
+        wrapped = job.result() or wrapped  # never return (or raise) while the helper still writes
+    return None if wrapped else (grid, other)
+
+
+BANDED_POINTS = 1 << 19  # from here (and BANDED_PIXELS) counts16 buckets the points by band first
+BANDED_PIXELS = 1 << 22  # a 4K canvas; 1080p's count (4 MB) stays in cache as it is
+BAND_SHIFT = 6  # 64 rows a band: 480 KB of uint16 at 4K, in L2 with room for the cells read
+
+
+def _counts16_banded(ix: np.ndarray, iy: np.ndarray, width: int, height: int) -> np.ndarray | None:
+    """counts16 for many points on a large canvas: bucketed by band of rows (bands, scatter: a
+    streaming pass, halves of the points on two threads), then each band counted into its slice
+    of the grid while it sits in L2 (halves of the bands on two threads); None when a pixel wrapped."""
+    n = len(ix)
+    nb = ((height - 1) >> BAND_SHIFT) + 2  # the last: points above or below the canvas
+    half = n // 2
+    hists = [np.zeros(nb, np.int64), np.zeros(nb, np.int64)]
+    cells = _cells(n)
+    grid = _grid((height, width), "count", np.uint16, zero=False)
+
+    def both(fn, first, second):
+        job = helper().submit(fn, *first)
+        try:
+            b = fn(*second)
+        finally:
+            a = job.result()  # never return (or raise) while the helper still writes
+        return a, b
+
+    both(_splat.bands, (iy, 0, half, BAND_SHIFT, height, hists[0]), (iy, half, n, BAND_SHIFT, height, hists[1]))
+    per_band = hists[0] + hists[1]
+    start = np.zeros(nb + 1, np.int64)
+    np.cumsum(per_band, out=start[1:])
+    pos0 = start[:-1].copy()
+    pos1 = pos0 + hists[0]
+    both(_splat.scatter, (ix, iy, 0, half, BAND_SHIFT, width, height, pos0, cells), (ix, iy, half, n, BAND_SHIFT, width, height, pos1, cells))
+    # halves of the rows (whole bands) on two threads, each zeroing and counting its own slice
+    mid_band = (nb - 1) // 2
+    mid_row = min(mid_band << BAND_SHIFT, height)
+    flat = grid.reshape(-1)
+
+    def rows(b0: int, b1: int, r0: int, r1: int) -> bool:
+        flat[r0 * width:r1 * width] = 0
+        return _splat.band_count16(cells, int(start[b0]), int(start[b1]), flat, r0 * width, r1 * width)
+
+    wrapped = both(rows, (0, mid_band, 0, mid_row), (mid_band, nb - 1, mid_row, height))
+    return None if any(wrapped) else grid
+
+
+def _cells(n: int) -> np.ndarray:
+    """The calling thread's uint32 buffer of n cell indices (kept up to 2^24: 64 MB)."""
+    buf = getattr(_local, "cells", None)
+    if buf is None or len(buf) < n:
+        buf = np.empty(n, np.uint32)
+        if n <= 1 << 24:
+            _local.cells = buf
+    return buf[:n]
+
+
+DOWNSPLIT_MIN = 1.0  # points per full-resolution pixel from which the reduced path counts first (downsplit)
+
+
+def downsplit(counts: tuple[np.ndarray, np.ndarray | None], xt: np.ndarray, yt: np.ndarray, q: int, wl: int, hl: int) -> tuple[np.ndarray, float] | None:
+    """(grid, scale) as split() gives for the same points, from their full-resolution counts16:
+    each pixel's count split over the four coarse centres around it, in two bands of coarse rows
+    on two threads; None when a cell reached 2^24 (float32 no longer exact: split() in float64)."""
+    a, b = counts
+    h, w = a.shape
+    out = _grid((hl, wl))
+    if hl < 4 or w * h < TWO_BANDS or on_helper():
+        top = _splat.downsplit(a, b, xt, yt, q, out, w, h, wl, hl, 0, hl)
+    else:
+        mid = hl // 2
+        job = helper().submit(_splat.downsplit, a, b, xt, yt, q, out, w, h, wl, hl, 0, mid)
+        try:
+            top = _splat.downsplit(a, b, xt, yt, q, out, w, h, wl, hl, mid, hl)
+        finally:
+            top = max(top, job.result())
+    return (out, 1.0 / (q * q)) if top < EXACT32 else None
 
 
 def stamp(grid: np.ndarray, ix, iy, w, patch: np.ndarray) -> None:
