@@ -29,6 +29,12 @@ _GRID_MAX = 1 << 23  # cells: keep a per-thread accumulation grid up to this siz
 _local = threading.local()
 
 
+def _c(a, dtype) -> np.ndarray:
+    """`a` as a C-contiguous, aligned array of `dtype` (copied only when it is not): the C code
+    reads whole elements, and points that came through a Dask worker's buffers may sit at any offset."""
+    return np.require(a, dtype, ("C_CONTIGUOUS", "ALIGNED"))
+
+
 def available() -> bool:
     """Whether the C pass was built (tests switch it off to check the numpy paths)."""
     return _splat is not None
@@ -104,8 +110,8 @@ def split(ix, iy, w, xt: np.ndarray, yt: np.ndarray, q: int, wl: int, hl: int) -
     A resting cursor with millions of samples on one spot can
     pass it: then the grid is summed in float64, as weighted points always are.
     """
-    ix = np.ascontiguousarray(ix, np.int64)
-    iy = np.ascontiguousarray(iy, np.int64)
+    ix = _c(ix, np.int64)
+    iy = _c(iy, np.int64)
     scale = 1.0 / (q * q)
     if w is None:
         grid = _grid((hl, wl))
@@ -113,7 +119,7 @@ def split(ix, iy, w, xt: np.ndarray, yt: np.ndarray, q: int, wl: int, hl: int) -
         if len(ix) * q * q <= EXACT32 or float(cv2.minMaxLoc(grid)[1]) < EXACT32:
             return grid, scale
     else:
-        w = np.ascontiguousarray(w, np.float64)
+        w = _c(w, np.float64)
     wide = np.zeros((hl, wl), np.float64)
     _in_halves(ix, iy, w, xt, yt, q, wide, True)
     grid = _grid((hl, wl))
@@ -131,9 +137,11 @@ def blur(grid: np.ndarray, kx: np.ndarray, ky: np.ndarray, second: np.ndarray | 
     array. From TWO_BANDS pixels, the upper rows on trackheat.pool's helper thread and the lower
     ones here (the C code releases the GIL)."""
     h, w = grid.shape
-    src = grid if grid.dtype == np.uint16 and grid.flags.c_contiguous else np.ascontiguousarray(grid, np.float32)
-    kx = np.ascontiguousarray(kx, np.float32)
-    ky = np.ascontiguousarray(ky, np.float32)
+    src = _c(grid, np.uint16 if grid.dtype == np.uint16 else np.float32)
+    if second is not None:
+        second = _c(second, np.uint16)
+    kx = _c(kx, np.float32)
+    ky = _c(ky, np.float32)
     dst = fresh_array((h, w), np.float32)
     if h * w < TWO_BANDS or h < 2 or on_helper():
         _splat.blur(src, dst, w, h, kx, ky, 0, h, second)
@@ -155,8 +163,8 @@ def counts16(ix, iy, width: int, height: int) -> tuple[np.ndarray, np.ndarray | 
     a random add costs a third of one that goes to memory. From TWO_HALVES points, half of them
     on the helper thread into a second grid, which the blur (or downsplit) adds as it reads.
     """
-    ix = np.ascontiguousarray(ix, np.int64)
-    iy = np.ascontiguousarray(iy, np.int64)
+    ix = _c(ix, np.int64)
+    iy = _c(iy, np.int64)
     n = len(ix)
     shape = (int(height), int(width))
     if n >= BANDED_POINTS and width * height >= BANDED_PIXELS and not on_helper():
@@ -262,8 +270,8 @@ def stamp(grid: np.ndarray, ix, iy, w, patch: np.ndarray) -> None:
     """Add `patch` (float32, square, odd) centred on each point inside the grid, times its weight,
     cut at the grid's edges (kernel._stamp's result; points off the grid add nothing)."""
     h, wd = grid.shape
-    ix = np.ascontiguousarray(ix, np.int64)
-    iy = np.ascontiguousarray(iy, np.int64)
+    ix = _c(ix, np.int64)
+    iy = _c(iy, np.int64)
     if w is not None:
-        w = np.ascontiguousarray(w, np.float64)
-    _splat.stamp(ix, iy, w, np.ascontiguousarray(patch, np.float32), patch.shape[0] // 2, grid, wd, h)
+        w = _c(w, np.float64)
+    _splat.stamp(ix, iy, w, _c(patch, np.float32), patch.shape[0] // 2, grid, wd, h)
