@@ -10,11 +10,14 @@ already draws, within 1e-5 of the peak.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -193,12 +196,14 @@ def dask_cluster(tmp_path_factory):
     d = tmp_path_factory.mktemp("dask")
     address = f"tcp://127.0.0.1:{_free_port()}"
     log = open(d / "cluster.log", "w")
+    (d / "tmp").mkdir()
+    env = dict(os.environ, TMPDIR=str(d / "tmp"))  # the workers' temporary files, watched by the tests
     procs = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
                                "--no-dashboard", "--no-show"], stdout=log, stderr=subprocess.STDOUT, cwd=d)]
     try:
         for i in range(2):
             procs.append(subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
-                                           "--name", f"w{i}", "--local-directory", str(d / f"w{i}")], stdout=log, stderr=subprocess.STDOUT, cwd=d))
+                                           "--name", f"w{i}", "--local-directory", str(d / f"w{i}")], stdout=log, stderr=subprocess.STDOUT, cwd=d, env=env))
         deadline = time.monotonic() + 60
         with Client(address, timeout=60) as c:
             while len(c.scheduler_info()["workers"]) < 2:
@@ -543,3 +548,171 @@ def test_small_inputs_equal_export_exactly(tmp_path, n, extra, stamped):
     # The case this is about: export stamped (its renderer chose to for this many points), or not.
     sigma = {"--kind": 0.5 * 14.686, "--sigma": 3.0}.get(extra[0], 14.686) if extra else 14.686
     assert (density.choose_method(3 * n, 1280, 720, sigma) == "stamp") == stamped
+
+
+# -- inputs named by URL, read by the workers through fsspec ----------------------------------------------
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """A static file server that answers Range requests (as web servers and object stores do;
+    http.server alone does not): what pyarrow needs to read a Parquet file's footer and columns."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def send_head(self):
+        rng = self.headers.get("Range")
+        path = Path(self.translate_path(self.path))
+        if not rng or not path.is_file():
+            return super().send_head()
+        size = path.stat().st_size
+        a, _, b = rng.removeprefix("bytes=").partition("-")
+        start = int(a) if a else max(0, size - int(b))
+        end = min(int(b), size - 1) if a and b else size - 1
+        fh = open(path, "rb")
+        fh.seek(start)
+        self.send_response(206)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.end_headers()
+        self._left = end - start + 1
+        return fh
+
+    def copyfile(self, source, outputfile) -> None:
+        left = getattr(self, "_left", None)
+        if left is None:
+            return super().copyfile(source, outputfile)
+        outputfile.write(source.read(left))
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    """(folder, base URL): an HTTP server on 127.0.0.1 serving a folder, for the module's tests."""
+    root = tmp_path_factory.mktemp("web")
+    handler = functools.partial(RangeHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_urls_through_a_scheduler_and_two_workers_equal_export(stores, dask_cluster, web, tmp_path):
+    """Stores over HTTP and as file:// URLs, read by two worker processes (each copies a store to
+    a private temporary file and removes it), sum to what export draws from one store."""
+    import shutil
+
+    parts, whole = stores
+    root, base = web
+    for p in parts[:2]:
+        shutil.copy(p, root / p.name)
+    inputs = [f"{base}/{parts[0].name}", f"{base}/{parts[1].name}", parts[2].resolve().as_uri(), parts[3]]
+    want = export_density(whole, tmp_path / "export")
+    out = tmp_path / "agg"
+    proc = trackheat("aggregate", *inputs, "-o", out, "--density", out / "d.npy", "--json", "--scheduler", dask_cluster, check=True)
+    assert_same_density(np.load(out / "d.npy"), want)
+    named = [json.loads(s)["input"] for s in proc.stdout.splitlines()[:-1]]
+    assert sorted(named) == sorted(map(str, inputs))
+    tmp = Path(dask_cluster_tmp(dask_cluster))
+    assert not [p for p in tmp.iterdir() if p.name.startswith("trackheat-fetch-")]  # every copy removed
+
+
+def dask_cluster_tmp(address: str) -> str:
+    """The workers' temporary folder (their TMPDIR), asked of the workers themselves."""
+    from distributed import Client
+
+    with Client(address, timeout=30) as c:
+        dirs = set(c.run(lambda: __import__("tempfile").gettempdir()).values())
+    assert len(dirs) == 1, dirs
+    return dirs.pop()
+
+
+def test_parquet_over_http_read_in_place_equals_export(app_stores, dask_cluster, web, tmp_path):
+    """A `dump` Parquet file read by the workers over HTTP with range requests (pyarrow through fsspec)."""
+    parts, whole = app_stores
+    root, base = web
+    trackheat("dump", "--db", whole, "--session", "all", "--format", "parquet", "-o", root / "all.parquet", check=True)
+    want = export_density(whole, tmp_path / "export", "--app", "firefox", "--scale", defaults.SCALE)
+    out = tmp_path / "agg"
+    trackheat("aggregate", f"{base}/all.parquet", "-o", out, "--app", "firefox", "--density", out / "d.npy", "--scheduler", dask_cluster, check=True)
+    assert_same_density(np.load(out / "d.npy"), want)
+
+
+def test_bad_urls_are_one_line(one_good, web, tmp_path):
+    need_dask()
+    root, base = web
+    (root / "notes.db").write_text("not a store\n")
+    cases = [
+        ("nosuch://somewhere/a.db", ["nosuch://somewhere/a.db", "unknown URL protocol"]),
+        (f"{base}/missing.db", [f"{base}/missing.db", "no such file"]),
+        (f"{base}/notes.db", [f"{base}/notes.db", "not a trackheat store"]),
+        (f"http://127.0.0.1:{_free_port()}/a.db", ["127.0.0.1", "cannot read"]),
+    ]
+    for url, words in cases:
+        proc = trackheat("aggregate", one_good, url, "-o", tmp_path / "out", "--workers", "1", timeout=120)
+        line = one_line_error(proc, *words)
+        assert "trackheat-fetch-" not in line  # told of the URL, never of the temporary copy
+    assert not (tmp_path / "out").exists()
+
+
+# -- batches and the forms of a partial ---------------------------------------------------------------------
+def test_many_inputs_in_few_tasks_mixing_points_cells_and_grids(tmp_path):
+    """24 stores on one worker: 4 tasks of 6 stores. Tiny stores travel as points, big ones as
+    non-zero cells or a dense grid; every mix is added, and the sum is export's picture."""
+    need_dask()
+    from trackheat.accumulate.cluster import batches
+    from trackheat.outputs.aggregate import POINTS_SHIPPED, aggregate
+
+    rng = np.random.default_rng(11)
+    parts = []
+    with Store(tmp_path / "all.db") as whole:
+        for i in range(24):
+            big = i % 6 == 5
+            n = POINTS_SHIPPED + 5000 if big else int(rng.integers(5, 400))
+            key = rng.choice(1280 * 720, n, replace=False) if big else rng.integers(0, 1280 * 720, n)
+            key = np.unique(key)
+            x, y = key % 1280, key // 1280
+            c, d = rng.integers(1, 9, len(key)), rng.exponential(0.3, len(key))
+            with Store(tmp_path / "each" / f"s{i:02d}.db") as st:
+                for target in (st, whole):
+                    sid = target.create_session("mix", SCREEN, started=T0 + i)
+                    target.add_position_arrays(sid, int(T0), x, y, c, d)
+                    target.update_session(sid, ended=T0 + 60)
+            parts.append(tmp_path / "each" / f"s{i:02d}.db")
+    assert [len(b) for b in batches(parts, [1] * 24, workers=1, most=1e9)] == [6, 6, 6, 6]
+    for kind in ("moves", "dwell"):
+        want = export_density(tmp_path / "all.db", tmp_path / f"export-{kind}", "--kind", kind, "--scale", defaults.SCALE)
+        r = aggregate([tmp_path / "each"], tmp_path / f"agg-{kind}", kind=kind, density_path=tmp_path / f"{kind}.npy", workers=1, processes=False)
+        assert_same_density(np.load(tmp_path / f"{kind}.npy"), want)
+        assert len(r.inputs) == 24
+
+
+def test_partials_add_in_any_form():
+    """add() of points, non-zero cells and dense grids: each sum is the dense sum of the parts."""
+    from trackheat.accumulate.aggregate import Partial, Placement, Plan, Selection, _sparse, add
+
+    plan = Plan(Selection(), 64, 48, 2.0, "blur", placement=Placement(Rect(0, 0, 64, 48)), points_cap=10)
+    rng = np.random.default_rng(2)
+    few = Partial(points=(np.array([3, 5, 3]), np.array([4, 6, 4]), np.array([1.0, 2.0, 3.0])))
+    sparse_grid = np.zeros((48, 64))
+    sparse_grid[rng.integers(0, 48, 20), rng.integers(0, 64, 20)] = 1.5
+    full_grid = rng.random((48, 64))
+    cells, dense = Partial(**_sparse(sparse_grid)), Partial(**_sparse(full_grid))
+    assert cells.cells is not None and dense.grid is not None
+    as_grid = np.zeros((48, 64))
+    as_grid[4, 3], as_grid[6, 5] = 4.0, 2.0
+    both = add(few, few, plan)
+    assert both.points is not None and len(both.points[0]) == 2  # one point per distinct pixel, as one store holds them
+    assert np.array_equal(both.points[2], [8.0, 4.0])
+    for a, b, want in [(few, cells, as_grid + sparse_grid), (cells, few, as_grid + sparse_grid), (cells, cells, 2 * sparse_grid),
+                       (dense, cells, full_grid + sparse_grid), (few, dense, as_grid + full_grid), (dense, dense, 2 * full_grid)]:
+        before = [p.dense() if p.points is None else p.points[2].copy() for p in (a, b)]
+        s = add(a, b, plan)
+        assert np.allclose(s.dense(), want)
+        after = [p.dense() if p.points is None else p.points[2] for p in (a, b)]
+        assert all(np.array_equal(x, y) for x, y in zip(before, after))  # a task never changes its inputs
+    many = Partial(points=(np.arange(8), np.arange(8), np.ones(8)))
+    assert add(many, Partial(points=(np.arange(8) + 20, np.arange(8), np.ones(8))), plan).points is None  # 16 > 10 points: counted

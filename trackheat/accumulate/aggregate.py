@@ -27,21 +27,23 @@ a cluster); a plain loop over them gives the same grid.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from trackheat.accumulate import binned, density
+from trackheat.accumulate import binned, density, remote
 from trackheat.accumulate.points import gaze_format, load_points, place, read_gaze_file, session_points
 from trackheat.canvas import Canvas, Rect
 from trackheat.errors import UserError
 from trackheat.importers import ImportOptions
 
 STORE, PARQUET, GAZE = "store", "parquet", "gaze"
+UNKNOWN = ""  # a URL's kind, until a worker has read its first bytes
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PARQUET_MAGIC = b"PAR1"
 _STORE_SUFFIXES = {".db", ".sqlite", ".sqlite3", ".store"}
@@ -149,18 +151,23 @@ class Partial:
 
 
 # -- finding inputs -------------------------------------------------------------
-def sniff(path: Path) -> str:
+def sniff(path: Path | str) -> str:
     """STORE, PARQUET or GAZE from the first bytes (a store named .db that is not SQLite is a bad store)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(16)
-    except OSError as e:
-        raise UserError(f"{path}: cannot read: {e.strerror}") from None
+    if remote.is_url(path):
+        head = remote.head(str(path))
+        suffix = Path(str(path).partition("://")[2].split("?")[0]).suffix
+    else:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(16)
+        except OSError as e:
+            raise UserError(f"{path}: cannot read: {e.strerror}") from None
+        suffix = Path(path).suffix
     if head == _SQLITE_MAGIC:
         return STORE
     if head[:4] == _PARQUET_MAGIC:
         return PARQUET
-    if path.suffix.lower() in _STORE_SUFFIXES:
+    if suffix.lower() in _STORE_SUFFIXES:
         return STORE  # describe() says it is not a store
     return GAZE
 
@@ -175,6 +182,14 @@ def find_inputs(paths: Sequence[str | os.PathLike]) -> tuple[list[Input], list[t
     out: list[Input] = []
     bad: list[tuple[str, str]] = []
     for p in paths:
+        if remote.is_url(p):
+            # Read where the tasks run, which may be the only place that can: the kind is told there.
+            problem = remote.check_protocol(str(p))
+            if problem:
+                bad.append((str(p), problem))
+            else:
+                out.append(Input(str(p), UNKNOWN))
+            continue
         path = Path(p)
         if path.is_dir():
             found = []
@@ -214,16 +229,22 @@ def _is_sqlite(path: Path) -> bool:
 
 # -- describe: what an input holds ------------------------------------------------
 def describe(inp: Input, selection: Selection) -> Described:
-    """Open the input read-only and say what it holds; a problem is returned, not raised."""
+    """Open the input read-only and say what it holds; a problem is returned, not raised.
+    A URL's kind is told here, by its first bytes, and kept in the result's `input`."""
     try:
+        if inp.kind == UNKNOWN:
+            inp = Input(inp.path, sniff(inp.path))
         if inp.kind == STORE:
-            return _describe_store(inp, selection)
+            with _local(inp) as path:
+                return _describe_store(inp, path, selection)
         if inp.kind == PARQUET:
             from trackheat.accumulate import dumped
 
-            canvas, rows, apps = dumped.describe(Path(inp.path), selection.kind, want_apps=selection.apps is not None)
+            with _parquet(inp) as source:
+                canvas, rows, apps = dumped.describe(inp.path, selection.kind, want_apps=selection.apps is not None, source=source)
             return Described(inp, canvas=canvas, rows=rows, format="parquet", apps=apps)
-        fmt = gaze_format(Path(inp.path), selection.gaze)
+        with _local(inp) as path:
+            fmt = gaze_format(path, selection.gaze)
         return Described(inp, rows=0, format=fmt)
     except (UserError, OSError) as e:
         return Described(inp, problem=_one_line(inp, e))
@@ -235,10 +256,37 @@ def describe(inp: Input, selection: Selection) -> Described:
         raise
 
 
-def _describe_store(inp: Input, selection: Selection) -> Described:
+@contextlib.contextmanager
+def _local(inp: Input) -> Iterator[Path]:
+    """The input as a file here: its path, or for a URL a private copy (removed afterwards); what goes
+    wrong is told of the URL, never of the temporary copy."""
+    if not remote.is_url(inp.path):
+        yield Path(inp.path)
+        return
+    with remote.local_copy(inp.path) as path:
+        try:
+            yield path
+        except UserError as e:
+            raise UserError(str(e).replace(str(path), inp.path), param=e.param) from None
+
+
+@contextlib.contextmanager
+def _parquet(inp: Input) -> Iterator[Any]:
+    """None (pyarrow opens the path) or, for a URL, a seekable file object on it through fsspec."""
+    if not remote.is_url(inp.path):
+        yield None
+        return
+    with remote.opened(inp.path) as fh:
+        try:
+            yield fh
+        except (OSError, ValueError) as e:  # while reading columns: a server gone, a range refused
+            raise UserError(f"{inp.path}: cannot read ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+
+
+def _describe_store(inp: Input, path: Path, selection: Selection) -> Described:
     from trackheat.store import Store
 
-    with Store(inp.path, readonly=True) as st:
+    with Store(path, readonly=True) as st:
         infos = st.sessions()
         apps = st.apps([s.id for s in infos]) if infos and selection.apps is not None else []
     if selection.kind in ("clicks", "scrolls"):
@@ -260,14 +308,17 @@ def count(inp: Input, plan: Plan) -> Partial:
     """One input counted into the plan's grid: a Partial with its totals, or with it named as bad."""
     try:
         if inp.kind == GAZE:
-            return _count_gaze(inp, plan)
+            with _local(inp) as path:
+                return _count_gaze(inp, path, plan)
         if inp.kind == PARQUET:
             from trackheat.accumulate import dumped
 
             sel = plan.selection
-            xs, ys, ws, sessions = dumped.points(Path(inp.path), sel.kind, sel.since, sel.until, sel.apps)
+            with _parquet(inp) as source:
+                xs, ys, ws, sessions = dumped.points(inp.path, sel.kind, sel.since, sel.until, sel.apps, source=source)
         else:
-            xs, ys, ws, sessions = _store_points(inp, plan.selection)
+            with _local(inp) as path:
+                xs, ys, ws, sessions = _store_points(path, plan.selection)
         return _count_points(inp, plan, xs, ys, ws, sessions)
     except (UserError, OSError) as e:
         return Partial(bad=[(inp.path, _one_line(inp, e))])
@@ -292,11 +343,11 @@ def describe_batch(inputs: Sequence[Input], selection: Selection) -> list[Descri
     return [describe(i, selection) for i in inputs]
 
 
-def _store_points(inp: Input, sel: Selection) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def _store_points(path: Path, sel: Selection) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     from trackheat.store import Store
 
     none = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    with Store(inp.path, readonly=True) as st:
+    with Store(path, readonly=True) as st:
         ids = [s.id for s in st.sessions()]
         if not ids:
             return (*none, 0)
@@ -364,9 +415,9 @@ def merge_points(kind: str, parts: Sequence[tuple[np.ndarray, np.ndarray, np.nda
     return keys // span + x0, keys % span + y0, np.bincount(inverse.ravel(), weights=w, minlength=len(keys))
 
 
-def _count_gaze(inp: Input, plan: Plan) -> Partial:
+def _count_gaze(inp: Input, path: Path, plan: Plan) -> Partial:
     w, h = plan.width, plan.height
-    sessions = read_gaze_file(Path(inp.path), plan.selection.gaze, (w, h))
+    sessions = read_gaze_file(path, plan.selection.gaze, (w, h))
     layers = []
     totals = {}
     for weight in WEIGHTS:

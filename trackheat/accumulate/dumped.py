@@ -10,7 +10,7 @@ extra `trackheat[parquet]`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -29,11 +29,12 @@ def _pq():
     return pq
 
 
-def _open(path: Path):
+def _open(path: Path | str, source: Any = None):
+    """The Parquet file at `path`, or read from `source` (a seekable file object: a URL's, through fsspec)."""
     pq = _pq()
     try:
-        f = pq.ParquetFile(str(path))
-    except OSError as e:
+        f = pq.ParquetFile(str(path) if source is None else source)
+    except (OSError, ValueError) as e:  # (pyarrow's ArrowInvalid is a ValueError; so is fsspec's "no range requests")
         raise UserError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0]})") from None
     names = set(f.schema_arrow.names)
     missing = [c for c in ("x", "y", "count", "dwell") if c not in names]
@@ -42,25 +43,25 @@ def _open(path: Path):
     return f
 
 
-def describe(path: Path, kind: str, want_apps: bool = False) -> tuple[Canvas, int, list[str | None]]:
+def describe(path: Path | str, kind: str, want_apps: bool = False, source: Any = None) -> tuple[Canvas, int, list[str | None]]:
     """(inferred canvas, rows, applications), the first two from the footer's statistics alone
     where the writer kept them; the applications (None: rows with none) only if `want_apps`."""
     if kind in ("clicks", "scrolls"):
         raise UserError(f"{path}: a positions dump holds moves and dwell, not {kind}")
-    f = _open(path)
+    f = _open(path, source)
     apps = _apps(path, f) if want_apps else []
     canvas, rows = _extent(path, f)
     return canvas, rows, apps
 
 
-def _apps(path: Path, f) -> list[str | None]:
+def _apps(path: Path | str, f) -> list[str | None]:
     if "app" not in f.schema_arrow.names:
         return [None]  # a dump without the column: nothing in it belongs to an application
     names = set(f.read(columns=["app"]).column("app").unique().to_pylist())
     return sorted(names, key=lambda n: (n is not None, n or ""))
 
 
-def _extent(path: Path, f) -> tuple[Canvas, int]:
+def _extent(path: Path | str, f) -> tuple[Canvas, int]:
     md = f.metadata
     ix, iy = f.schema_arrow.get_field_index("x"), f.schema_arrow.get_field_index("y")
     lo: list[int] = [0, 0]  # as Canvas.covering: the canvas holds (0, 0)
@@ -81,18 +82,18 @@ def _extent(path: Path, f) -> tuple[Canvas, int]:
     return Canvas((Rect(lo[0], lo[1], hi[0] + 1 - lo[0], hi[1] + 1 - lo[1]),), extra={"inferred": True}), md.num_rows
 
 
-def _covering(path: Path, f) -> Canvas:
+def _covering(path: Path | str, f) -> Canvas:
     t = f.read(columns=["x", "y"])
     return Canvas.covering(t.column("x").to_numpy(), t.column("y").to_numpy())
 
 
-def points(path: Path, kind: str, since: float | None, until: float | None,
-           apps: Sequence[str | None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def points(path: Path | str, kind: str, since: float | None, until: float | None,
+           apps: Sequence[str | None] | None = None, source: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """(xs, ys, weights, sessions) of the rows in [since, until) by period start, as the store selects periods,
     of the applications `apps` only if given (None in it: rows with none)."""
     if kind in ("clicks", "scrolls"):
         raise UserError(f"{path}: a positions dump holds moves and dwell, not {kind}")
-    f = _open(path)
+    f = _open(path, source)
     cols = ["x", "y", "count" if kind == "moves" else "dwell"]
     have = set(f.schema_arrow.names)
     if since is not None or until is not None:
