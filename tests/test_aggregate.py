@@ -714,5 +714,11 @@ def test_partials_add_in_any_form():
         assert np.allclose(s.dense(), want)
         after = [p.dense() if p.points is None else p.points[2] for p in (a, b)]
         assert all(np.array_equal(x, y) for x, y in zip(before, after))  # a task never changes its inputs
+    # Points as Dask delivers them: arrays over a received buffer, not always 8-byte aligned.
+    raw = bytearray(8 * 3 * 3 + 1)
+    odd = [np.frombuffer(memoryview(raw)[1 + 24 * k:1 + 24 * (k + 1)], np.int64 if k < 2 else np.float64) for k in range(3)]
+    odd[0][:], odd[1][:], odd[2][:] = [3, 5, 3], [4, 6, 4], [1.0, 2.0, 3.0]
+    assert not odd[0].flags.aligned
+    assert np.allclose(add(Partial(points=tuple(odd)), cells, plan).dense(), as_grid + sparse_grid)
     many = Partial(points=(np.arange(8), np.arange(8), np.ones(8)))
     assert add(many, Partial(points=(np.arange(8) + 20, np.arange(8), np.ones(8))), plan).points is None  # 16 > 10 points: counted

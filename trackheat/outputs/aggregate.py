@@ -35,6 +35,7 @@ from trackheat.accumulate.aggregate import (
     Plan,
     Selection,
     add,
+    aligned,
     count_batch,
     describe_batch,
     find_inputs,
@@ -304,8 +305,9 @@ def _draw_mouse(part: Partial, infos: list[dict], good: list[Described], plan: P
         # the histogram or the reduced grid for this many), so small inputs match it exactly too.
         assert plan.placement is not None
         pl = plan.placement
-        px, py, origin = place(*part.points[:2], pl.region, pl.sx, pl.sy)
-        image = np.ascontiguousarray(density.density(px, py, part.points[2], width=plan.width, height=plan.height, sigma=plan.sigma,
+        xs, ys, ws = aligned(part.points)
+        px, py, origin = place(xs, ys, pl.region, pl.sx, pl.sy)
+        image = np.ascontiguousarray(density.density(px, py, ws, width=plan.width, height=plan.height, sigma=plan.sigma,
                                                      origin=origin, upsize=plan.upsize))
     else:
         grid = part.dense()
