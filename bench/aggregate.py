@@ -1,22 +1,29 @@
 #!/usr/bin/env python3
 """Benchmark: `aggregate` throughput in input rows per second, Dask against a plain loop.
 
-Generates STORES stores (seeded), each a 1920x1080 screen with ROWS distinct
-positions in a few periods (the rows a store's export reads), and counts them
-all into one grid three ways in the same run:
+Two sets of generated stores (seeded, one 1920x1080 session each), each
+counted into one grid by the same map and reduce functions, in the same run:
+
+- "big": STORES stores of ROWS distinct positions (the rows a store's export reads);
+- "small": SMALL_STORES stores of SMALL_ROWS rows, where a task per input costs
+  more in scheduling and shipping than in counting (the 10,000-store case).
+
+Engines, per set:
 
 - the baseline: a single-process loop over the same map and reduce functions
   (trackheat.accumulate.aggregate.count / total), no Dask at all;
-- Dask LocalCluster with 1 and with 2 worker processes (one thread each),
-  the engine `trackheat aggregate` runs by default; the cluster's start-up is
-  shown apart from the job, since it is paid once per command;
+- Dask LocalCluster with 1 and with 2 worker processes (one thread each), as
+  `trackheat aggregate` runs: inputs in batches (count_batch), partials shipped
+  as points, non-zero cells or a dense grid; and, for comparison, one task per
+  input (what aggregate did before batching). The cluster's start-up is shown
+  apart from the job, since it is paid once per command;
 - the whole `trackheat aggregate` command in a fresh process, for what a user waits.
 
 Each Dask result is checked against the loop's grid (the same sum) before its
 time is reported. The machine has 2 cores shared with other work: compare the
 ratios within one run, not the absolute figures across runs.
 
-Run: python bench/aggregate.py  [stores] [rows per store]
+Run: python bench/aggregate.py  [stores] [rows per store] [small stores] [rows per small store]
 """
 
 from __future__ import annotations
@@ -34,14 +41,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from trackheat.accumulate.aggregate import Selection, add, count, describe, find_inputs, total  # noqa: E402
-from trackheat.accumulate.cluster import Engine  # noqa: E402
+from trackheat.accumulate.aggregate import Partial, Selection, add, count, count_batch, describe, find_inputs, total  # noqa: E402
+from trackheat.accumulate.cluster import Engine, batches  # noqa: E402
 from trackheat.canvas import Canvas, Rect  # noqa: E402
-from trackheat.outputs.aggregate import _mouse_plan  # noqa: E402
+from trackheat.outputs.aggregate import INPUT_COST, ROWS_PER_TASK, _mouse_plan  # noqa: E402
 from trackheat.store import Store  # noqa: E402
 
 STORES = 16
 ROWS = 100_000
+SMALL_STORES = 400
+SMALL_ROWS = 2_500
 T0 = 1_790_000_000
 REPEATS = 3
 
@@ -80,51 +89,77 @@ def best(fn, n: int = REPEATS):
     return min(times), out
 
 
+def shipped(p: Partial) -> tuple[str, int]:
+    """(form, bytes) of a partial as it travels between workers."""
+    if p.points is not None:
+        return "points", sum(a.nbytes for a in p.points)
+    if p.cells is not None:
+        return "cells", sum(a.nbytes for a in p.cells)
+    return "grid", 0 if p.grid is None else p.grid.nbytes
+
+
+def measure(tmp: Path, name: str, n_stores: int, rows: int) -> tuple[list, str]:
+    t_gen = time.perf_counter()
+    for i in range(n_stores):
+        make_store(tmp / name / f"s{i:04d}.db", rows, seed=i)
+    t_gen = time.perf_counter() - t_gen
+    inputs, _ = find_inputs([tmp / name])
+    sel = Selection()
+    described = [describe(i, sel) for i in inputs]
+    plan = _mouse_plan(described, sel, "all", None, None, None, False)[0]
+    one = count(inputs[0], plan)
+    form, nbytes = shipped(one)
+
+    def loop():
+        return total((count(i, plan) for i in inputs), plan)
+
+    t_loop, ref = best(loop)
+    want = ref.dense()
+    total_rows = sum(i["rows"] for i in ref.inputs)  # position rows read from the stores
+    results = [("single-process loop (no Dask): baseline", t_loop)]
+    for workers in (1, 2):
+        t_start = time.perf_counter()
+        with Engine(workers=workers, processes=True) as eng:
+            t_start = time.perf_counter() - t_start
+            work = batches(inputs, [d.rows + INPUT_COST for d in described], workers=workers, most=ROWS_PER_TASK)
+            for label, fn, items in ((f"{len(work)} batches", count_batch, work), ("one task per input", count, inputs)):
+                t_job, part = best(lambda: eng.map_reduce(fn, items, plan, add))
+                worst = float(np.abs(part.dense() - want).max() / want.max())
+                assert worst < 1e-9, worst
+                what = f"{workers} worker process{'es' if workers > 1 else ''}"
+                results.append((f"Dask LocalCluster, {what}, {label} (start-up {t_start:.1f} s, not in the time)", t_job))
+    cmd = [sys.executable, "-m", "trackheat", "aggregate", str(tmp / name), "-o", str(tmp / f"out-{name}"), "--workers", "2"]
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    t_cmd, proc = timed(lambda: subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT))
+    if proc.returncode != 0:
+        raise SystemExit(f"trackheat aggregate failed: {proc.stderr}")
+    results.append(("`trackheat aggregate --workers 2` command, fresh process (cluster start, describe, count, draw, PNGs)", t_cmd))
+    note = (f"{name}: {n_stores} stores x {rows:,} position rows = {total_rows:,} rows (generated in {t_gen:.1f} s); grid counted: {plan.method} "
+            f"at {plan.width}x{plan.height}, sigma {plan.sigma:.1f} px; one store's partial travels as {form}, {nbytes / 1e6:.2f} MB")
+    table = ["| engine | seconds | input rows/s | x baseline |", "|---|---:|---:|---:|"]
+    for label, t in results:
+        table.append(f"| {label} | {t:.2f} | {total_rows / t:,.0f} | {t_loop / t:.2f} |")
+    return table, note
+
+
 def main() -> None:
     n_stores = int(sys.argv[1]) if len(sys.argv) > 1 else STORES
     rows = int(sys.argv[2]) if len(sys.argv) > 2 else ROWS
+    n_small = int(sys.argv[3]) if len(sys.argv) > 3 else SMALL_STORES
+    small_rows = int(sys.argv[4]) if len(sys.argv) > 4 else SMALL_ROWS
+    load0 = os.getloadavg()
+    out = []
     with tempfile.TemporaryDirectory(prefix="trackheat-bench-agg-") as tmp:
-        tmp = Path(tmp)
-        t_gen = time.perf_counter()
-        for i in range(n_stores):
-            make_store(tmp / "stores" / f"s{i:03d}.db", rows, seed=i)
-        t_gen = time.perf_counter() - t_gen
-        inputs, _ = find_inputs([tmp / "stores"])
-        sel = Selection()
-        described = [describe(i, sel) for i in inputs]
-        plan = _mouse_plan(described, sel, "all", None, None, None, False)[0]
-
-        def loop():
-            return total((count(i, plan) for i in inputs), plan)
-
-        t_loop, ref = best(loop)
-        total_rows = sum(i["rows"] for i in ref.inputs)  # position rows read from the stores
-        results = [("single-process loop (no Dask): baseline", t_loop, None)]
-        for workers, processes in ((1, True), (2, True), (2, False)):
-            t_start = time.perf_counter()
-            with Engine(workers=workers, processes=processes) as eng:
-                t_start = time.perf_counter() - t_start
-                t_job, part = best(lambda: eng.map_reduce(count, inputs, plan, add))
-            worst = float(np.abs(part.dense() - ref.dense()).max() / ref.dense().max())
-            assert worst < 1e-9, worst
-            what = f"{workers} worker process{'es' if workers > 1 else ''}" if processes else f"{workers} worker threads in this process"
-            results.append((f"Dask LocalCluster, {what} (start-up {t_start:.1f} s, not in the time)", t_job, t_start))
-        cmd = [sys.executable, "-m", "trackheat", "aggregate", str(tmp / "stores"), "-o", str(tmp / "out"), "--workers", "2"]
-        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-        t_cmd, proc = timed(lambda: subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT))
-        if proc.returncode != 0:
-            raise SystemExit(f"trackheat aggregate failed: {proc.stderr}")
-
+        for name, n, r in (("big", n_stores, rows), ("small", n_small, small_rows)):
+            out.append(measure(Path(tmp), name, n, r))
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, numpy {np.__version__}; load average {load}")
-    print(f"input: {n_stores} stores x {rows:,} position rows = {total_rows:,} rows (1920x1080, generated in {t_gen:.1f} s); "
-          f"grid counted: {plan.method} at {plan.width}x{plan.height}, sigma {plan.sigma:.1f} px; best of {REPEATS}")
-    print()
-    print("| engine | seconds | input rows/s | x baseline |")
-    print("|---|---:|---:|---:|")
-    for name, t, _ in results:
-        print(f"| {name} | {t:.2f} | {total_rows / t:,.0f} | {t_loop / t:.2f} |")
-    print(f"| `trackheat aggregate --workers 2` command, fresh process (cluster start, describe, count, draw, PNGs) | {t_cmd:.2f} | {total_rows / t_cmd:,.0f} | {t_loop / t_cmd:.2f} |")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, numpy {np.__version__}; "
+          f"load average {', '.join(f'{x:.2f}' for x in load0)} at the start, {load} at the end; best of {REPEATS}")
+    for table, note in out:
+        print()
+        print(note)
+        print()
+        print("\n".join(table))
 
 
 if __name__ == "__main__":
