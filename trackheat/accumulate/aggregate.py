@@ -377,15 +377,8 @@ def _count_points(inp: Input, plan: Plan, xs, ys, ws, sessions: int) -> Partial:
     return Partial(inputs=[info], **_counts(plan, pl, xs, ys, ws))
 
 
-def aligned(points: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
-    """Arrays the renderer's C pass can read: Dask ships arrays as out-of-band buffers, and one
-    received may start at any byte (the C pass needs 8-byte alignment); copied only then."""
-    return tuple(np.require(a, requirements=["A", "C"]) for a in points)
-
-
 def _counts(plan: Plan, pl: Placement, xs, ys, ws) -> dict:
     """Points counted into the plan's grid, as Partial's `grid` or `cells` (and `shape`)."""
-    xs, ys, ws = aligned((xs, ys, ws))
     px, py, origin = place(xs, ys, pl.region, pl.sx, pl.sy)
     grid = density.count(px, py, ws, width=plan.width, height=plan.height, sigma=plan.sigma, origin=origin,
                          method=plan.method, upsize=plan.upsize)

@@ -35,7 +35,6 @@ from trackheat.accumulate.aggregate import (
     Plan,
     Selection,
     add,
-    aligned,
     count_batch,
     describe_batch,
     find_inputs,
@@ -305,7 +304,7 @@ def _draw_mouse(part: Partial, infos: list[dict], good: list[Described], plan: P
         # the histogram or the reduced grid for this many), so small inputs match it exactly too.
         assert plan.placement is not None
         pl = plan.placement
-        xs, ys, ws = aligned(part.points)
+        xs, ys, ws = part.points  # (at any byte offset, as Dask delivers them: the renderer copes)
         px, py, origin = place(xs, ys, pl.region, pl.sx, pl.sy)
         image = np.ascontiguousarray(density.density(px, py, ws, width=plan.width, height=plan.height, sigma=plan.sigma,
                                                      origin=origin, upsize=plan.upsize))
