@@ -7,10 +7,12 @@ sigma from 2 px to 5 % of the diagonal (and the issue's own rows), three ways:
 - OpenCV peer: np.bincount of y*w+x -> float32 grid -> cv2.GaussianBlur(sigma).
 - scipy peer: np.histogram2d -> scipy.ndimage.gaussian_filter(sigma).
 
-Each is timed in turn in the same loop (interleaved, so others' load on the
-shared machine weighs on all three alike); a cell is the median, and a peer
-that takes over a second is run once. A peer is its count step then its
-blur; the blur's cost does not depend on the points, so once a peer's whole
+density() and the OpenCV peer are timed in turn in the same loop (interleaved,
+so others' load on the shared machine weighs on both alike), then the scipy
+peer apart (whatever runs right after np.histogram2d pays for the memory it
+freed); a cell is the median, and a peer that takes over a second is run
+once. A peer is its count step then its blur; the blur's cost does not
+depend on the points, so once a peer's whole
 run took over a second at a canvas and sigma (the 220 px OpenCV blur at 4K
 takes a minute on this machine), the next rows at that canvas and sigma time
 its count step alone and add the blur measured in that run (marked *): the
@@ -173,7 +175,12 @@ def main() -> int:
                     fns[name] = lambda pc=pcount: pc(xs, ys, width, height)
                 else:
                     fns[name] = lambda pc=pcount, pb=pblur, k=name: peer_run(pc, pb, xs, ys, width, height, sigma, last_blur, k)
-            t = interleaved(fns)
+            # density() and the OpenCV peer alternate; the scipy peer is timed after them, apart:
+            # whatever runs right after np.histogram2d pays for the memory it freed (glibc hands a
+            # 1080p grid back in 4 KB pages: a 10k-point stamp took 7-15 ms there, 0.7-1.9 ms after
+            # anything else, on this machine at load 13), so it must not always precede one of them.
+            t = interleaved({k: fns[k] for k in ("ours", "opencv")})
+            t.update(interleaved({"scipy": fns["scipy"]}))
             for name in PEERS:
                 if name in known:
                     t[name] += known[name]
