@@ -170,6 +170,29 @@ INSERT INTO session_apps(session_id, app, moves, clicks, scrolls, dwell)
     FROM sessions;
 """
 
+# The images a session is drawn over (a gaze session's reference image), added beside schema 2
+# rather than as schema 3: a trackheat that knows schema 2 still reads and writes such a file (it
+# never looks at these tables; a session it deletes takes its links along by the foreign key, and
+# the trigger drops an image nobody links to). Created on first use, so reading never writes.
+# One copy per image however many sessions link to it (a gaze run's recordings share theirs).
+_IMAGES = """
+CREATE TABLE IF NOT EXISTS images (
+    sha256 TEXT PRIMARY KEY,
+    name TEXT,
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS session_images (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    sha256 TEXT NOT NULL REFERENCES images(sha256),
+    PRIMARY KEY (session_id, role)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS images_unlinked AFTER DELETE ON session_images
+WHEN NOT EXISTS (SELECT 1 FROM session_images WHERE sha256 = OLD.sha256)
+BEGIN DELETE FROM images WHERE sha256 = OLD.sha256; END
+"""
+MAX_IMAGE_BYTES = 16 * 1024 * 1024  # a stored image at most (a reference photo or scan; the file's own bytes)
+
 # Each entry upgrades a file from version i to i + 1; append, never edit.
 _MIGRATIONS: list[str] = [_SCHEMA_V1, _SCHEMA_V2]
 NO_APP = 0  # the app id of rows with no application (imported logs, v1 recordings)
@@ -717,6 +740,29 @@ class Store:
     def add_screenshot(self, session_id: int, monitor: int, png: bytes, t: float | None = None) -> None:
         with self.transaction():
             self._db.execute("INSERT INTO screenshots(session_id, monitor, t, png) VALUES (?,?,?,?)", (session_id, int(monitor), time.time() if t is None else t, sqlite3.Binary(png)))
+
+    def add_image(self, session_id: int, data: bytes, role: str = "reference", name: str | None = None) -> None:
+        """Keep an image file's bytes (decoded later exactly as the file would be) for a session."""
+        import hashlib
+
+        if len(data) > MAX_IMAGE_BYTES:
+            raise UserError(f"{name or 'image'}: {len(data) / 2**20:.1f} MB, over the {MAX_IMAGE_BYTES // 2**20} MB a store keeps per image")
+        digest = hashlib.sha256(data).hexdigest()
+        with self.transaction():
+            for stmt in _IMAGES.split(";\n"):
+                self._db.execute(stmt)
+            self.session_row(session_id)
+            self._db.execute("INSERT OR IGNORE INTO images(sha256, name, data) VALUES (?,?,?)", (digest, name, sqlite3.Binary(data)))
+            self._db.execute("DELETE FROM session_images WHERE session_id=? AND role=?", (int(session_id), role))  # fires the trigger (REPLACE would not)
+            self._db.execute("INSERT INTO session_images(session_id, role, sha256) VALUES (?,?,?)", (int(session_id), role, digest))
+
+    def image(self, session_id: int, role: str = "reference") -> tuple[str, str | None, bytes] | None:
+        """(sha256, name, bytes) of a session's image, or None (also in a store that never kept one)."""
+        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='session_images'").fetchone():
+            return None
+        row = self._db.execute("SELECT i.sha256, i.name, i.data FROM session_images s JOIN images i USING (sha256) WHERE s.session_id=? AND s.role=?",
+                               (int(session_id), role)).fetchone()
+        return None if row is None else (row[0], row[1], bytes(row[2]))
 
     # -- roll-ups ----------------------------------------------------------
     def roll_up(self, session_id: int, before: float) -> int:

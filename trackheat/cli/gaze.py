@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=float, metavar="VALUE", help="the value at 100 %% of the colour bar, in its unit (seconds, samples, or the --normalize unit), "
                    "so maps drawn apart share one scale (default: the map's own maximum)")
     p.add_argument("--json", action="store_true", help="print one JSON object per recording (samples, fixations, skipped, off-reference, weight) and one for the images")
-    add_db(p, help="also keep the sessions in this store (default: none: the files are drawn from memory and nothing is stored)")
+    add_db(p, help="also keep the sessions, and the reference image for `trackheat view`, in this store (default: none: the files are drawn from memory and nothing is stored)")
     p.set_defaults(run=run)
 
 
@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
                      scale=args.scale, alpha=args.alpha, db=db, density_path=args.density, normalize=args.normalize, top=args.top)
     for f, size in r.assumed:
         print(f"{f}: assuming a {size[0]}x{size[1]} display; give --reference-size WxH", file=sys.stderr)
+    for note in r.notes:
+        print(note, file=sys.stderr)
     for f, why in r.left_out:
         print(f"{f}: left out: {why}", file=sys.stderr)
     for (sid, f, s), weight in zip(r.sessions, r.weights):

@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     options = options_from(args)
     # Read every file before writing any: a bad file anywhere stops the run with nothing written.
     from trackheat.accumulate.fixations import apply_mode
+    from trackheat.outputs import gaze
 
     parsed = [(f, apply_mode(f, importers.read(f, options), options.fixations, options.weight, **options.detection)) for f in args.files]
     warn_assumed(parsed)
@@ -112,6 +113,11 @@ def run(args: argparse.Namespace) -> int:
                     continue
                 warnings += [f"trackheat import: warning: {f}: {w.replace('`screen`', '--screen')}" for s in sessions for w in s.meta.get("warnings", [])]
                 ids = store.save_imported(sessions, content_hash=digest)
+                for sid, s in zip(ids, sessions):  # a Reference Image Mapper export's reference_image.jpeg, for `trackheat view`
+                    ref = gaze.reference_beside(s)
+                    why = gaze.keep_reference(store, [sid], ref) if ref else None
+                    if why:
+                        warnings.append(f"trackheat import: warning: {why}")
                 for sid, s in zip(ids, sessions):
                     when = s.meta.get("time_source") or ("import time" if s.started is None else "the file")
                     if args.json:

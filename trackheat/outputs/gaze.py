@@ -67,6 +67,7 @@ class GazeResult:
     left_out: list[tuple[str, str]] = field(default_factory=list)  # (folder member, why) not drawn
     normalize: str = "none"
     top: float | None = None  # the value at 100 %, in the colour bar's unit
+    notes: list[str] = field(default_factory=list)  # said on stderr: e.g. a reference image the store did not keep
 
 
 def expand(files: Sequence[str | Path], options: ImportOptions) -> tuple[list[tuple[Path, bool]], list[tuple[str, str]]]:
@@ -170,14 +171,61 @@ def points(store: Store, session_ids: Sequence[int], weight: str, width: int, he
     return join(parts)
 
 
-def save_files(store: Store, parsed: list[tuple[Path, list[ImportedSession]]]) -> list[tuple[int | None, str, ImportedSession]]:
-    """Save every file's sessions (one transaction for all files) and close the store: (id, file, session)."""
+def save_files(store: Store, parsed: list[tuple[Path, list[ImportedSession]]], reference: str | Path | None = None,
+               notes: list[str] | None = None) -> list[tuple[int | None, str, ImportedSession]]:
+    """Save every file's sessions (one transaction for all files) and close the store: (id, file, session).
+
+    With `reference`, the gaze sessions keep that image in the same transaction (keep_reference;
+    why it was not kept, if so, is appended to `notes`)."""
 
     try:
-        ids = iter(store.save_imported([s for _path, sessions in parsed for s in sessions]))
+        with store.transaction():
+            flat = [s for _path, sessions in parsed for s in sessions]
+            saved = store.save_imported(flat)
+            if reference is not None:
+                why = keep_reference(store, [i for i, s in zip(saved, flat) if s.kind == "gaze"], reference)
+                if why and notes is not None:
+                    notes.append(why)
+        ids = iter(saved)
         return [(next(ids), str(path), s) for path, sessions in parsed for s in sessions]
     finally:
         store.close()
+
+
+def keep_reference(store: Store, session_ids: Sequence[int], path: str | Path) -> str | None:
+    """Keep the reference image's own bytes for these sessions, so `trackheat view` draws them over
+    the very pixels `gaze` drew on. Returns why not when the file is over the store's per-image bound."""
+    from trackheat.store import MAX_IMAGE_BYTES
+
+    p = Path(path)
+    size = p.stat().st_size
+    if size > MAX_IMAGE_BYTES:
+        return (f"{p}: not kept in the store ({size / 2**20:.1f} MB, over the {MAX_IMAGE_BYTES // 2**20} MB it keeps per image); "
+                "the viewer draws these sessions on a plain frame of the reference's size")
+    data = p.read_bytes()
+    for sid in session_ids:
+        store.add_image(sid, data, name=p.name)
+    return None
+
+
+def reference_beside(session: ImportedSession) -> Path | None:
+    """The reference image an export was made on, when it lies beside the file (Pupil Cloud's
+    enrichment folders) and has the session's pixel size: what `import` keeps for the viewer."""
+    from trackheat.importers.gaze_build import REFERENCE_NAMES, image_size
+
+    if session.kind != "gaze" or session.meta.get("space") != "reference image" or "file" not in session.meta:
+        return None
+    folder = Path(session.meta["file"]).parent
+    for name in REFERENCE_NAMES:
+        ref = folder / name
+        if ref.is_file():
+            try:
+                size = image_size(ref)
+            except UserError:
+                return None
+            b = session.canvas.bounds
+            return ref if size == (b.width, b.height) else None
+    return None
 
 
 MAX_BINS = 4096  # histogram bins on the wider side: 13x Pupil Cloud's 300, a 4096x4096 grid at most
@@ -270,11 +318,12 @@ def heatmap(
                      alpha=alpha, density_path=density_path, normalize=normalize, top=top)
 
     result_sessions: list[tuple[int | None, str, ImportedSession]]
+    notes: list[str] = []
     if db is not None:
         # The user's store first: if it cannot take the files, no images claim they were imported.
         from trackheat.store import Store
 
-        result_sessions = save_files(Store(db, create=True), parsed)
+        result_sessions = save_files(Store(db, create=True), parsed, reference, notes)
     else:
         result_sessions = [(None, str(path), s) for path, ss in parsed for s in ss]
     grid, heat, over = draw()
@@ -284,4 +333,4 @@ def heatmap(
     assumed = sorted({(str(path), tuple(s.meta["assumed_size"])) for path, ss in parsed for s in ss if "assumed_size" in s.meta})
     return GazeResult(heat, over, grid, weight, result_sessions, (int(px), int(py)), (bx, by), sig,
                       weights=[weights.get(id(s), 0.0) for _, _, s in result_sessions], assumed=assumed, left_out=left_out,
-                      normalize=normalize, top=top)
+                      normalize=normalize, top=top, notes=notes)
