@@ -170,6 +170,27 @@ def export_args(url: str) -> list[str]:
     return args
 
 
+def selection_args(url: str) -> list[str]:
+    """The selection of a page URL (sessions, time range, applications) as `stats`/`dump` options."""
+    q = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    args = ["--session", q["sessions"]]
+    for k in ("since", "until"):
+        if k in q:
+            args += [f"--{k}", datetime.fromtimestamp(float(q[k])).isoformat()]
+    return args + [a for app in q.get("apps", "").split(",") if app for a in ("--app", app)]
+
+
+def panel_is_stats(drv, db: Path, url: str) -> dict:
+    """Wait until the stats panel shows `trackheat stats --json` of the picture's selection; return it."""
+    want = json.loads(trackheat("stats", "--db", db, *selection_args(url), "--json", check=True).stdout)
+    try:
+        wait(drv, lambda d: json.loads(d.execute_script("return document.querySelector('#stats').dataset.json || 'null'") or "null") == want, timeout=30)
+    except Exception:
+        panel = drv.execute_script("return document.querySelector('#stats').dataset.json")
+        raise AssertionError(f"stats panel {panel} != stats --json {want}") from None
+    return want
+
+
 def exported(db: Path, tmp: Path, args: list[str], *extra: str) -> bytes:
     out = tmp / f"export-{time.monotonic_ns()}"
     trackheat("export", "--db", db, *args, *extra, "-o", out, check=True)
@@ -214,9 +235,12 @@ def test_page_controls_show_exports_pixels(viewer, browser, week, tmp_path):
     choose(drv, "#apps", "code")
     url, png_code = wait_shown(drv, "apps=code&", "kind=clicks")
     assert png_code != png and png_code == exported(week, tmp_path, export_args(url), "--stored-screenshot")
+    assert panel_is_stats(drv, week, url)["only_apps"] == ["code"]  # the stats panel follows the application filter
     choose(drv, "#apps", "firefox")
     url, png = wait_shown(drv, "apps=code%2Cfirefox&")
     assert png == exported(week, tmp_path, export_args(url), "--stored-screenshot")
+    both = panel_is_stats(drv, week, url)
+    assert both["only_apps"] == ["code", "firefox"] and both["moves"] == sum(a["moves"] for a in both["apps"]) > 0
     from selenium.webdriver.support.ui import Select
 
     Select(drv.find_element("css selector", "#apps")).deselect_all()
@@ -234,6 +258,7 @@ def test_page_controls_show_exports_pixels(viewer, browser, week, tmp_path):
     assert float(q["since"][0]) == periods[1]["start"] and float(q["until"][0]) == periods[1]["start"] + 3600
     assert png == exported(week, tmp_path, export_args(url), "--stored-screenshot")
     assert "to" in drv.find_element("css selector", "#range-text").text
+    assert "range" in panel_is_stats(drv, week, url)
 
     choose(drv, "#colormap", "jet")
     choose(drv, "#scale", "sqrt")
@@ -299,24 +324,30 @@ def test_compare_side_by_side(viewer, browser, week, tmp_path):
     assert np.array_equal(bare, neutral_background(w, h, [Rect(0, 0, w, h)]).astype(int))
 
 
-def test_download_counts_csv_totals(viewer, browser, week):
+def test_download_counts_csv_is_dumps(viewer, browser, week, tmp_path):
+    """The counts download is `trackheat dump --format csv` of the page's selection, byte for byte (one writer)."""
     drv = browser
     drv.get(viewer.url)
     wait(drv, lambda d: d.find_element("css selector", "#dl-counts").get_attribute("href"))
+    choose(drv, "#apps", "code")
+    choose(drv, "#apps", "nautilus")
+    wait(drv, lambda d: "apps=code%2Cnautilus" in d.find_element("css selector", "#dl-counts").get_attribute("href"))
+    href = drv.find_element("css selector", "#dl-counts").get_attribute("href")
     for f in drv.downloads.glob("*"):
         f.unlink()
     drv.find_element("css selector", "#dl-counts").click()
     wait(drv, lambda d: [f for f in drv.downloads.glob("*.csv") if f.stat().st_size > 0 and not f.name.endswith(".crdownload")])
     time.sleep(0.3)
     (f,) = drv.downloads.glob("*.csv")
+    out = tmp_path / "dump.csv"
+    trackheat("dump", "--db", week, *selection_args(href), "--format", "csv", "-o", out, check=True)
+    assert f.read_bytes() == out.read_bytes()
     rows = list(csv.DictReader(io.StringIO(f.read_text())))
-    stats = json.loads(trackheat("stats", "--db", week, "--session", "2", "--json", check=True).stdout)
-    assert sum(int(r["count"]) for r in rows) == stats["moves"]
-    assert len({(r["x"], r["y"]) for r in rows}) == stats["positions"]
-    per_app = {a["app"]: a["moves"] for a in stats["apps"]}
-    for app, moves in per_app.items():
-        assert sum(int(r["count"]) for r in rows if r["app"] == app) == moves
-    assert {r["session"] for r in rows} == {"2"}
+    stats = json.loads(trackheat("stats", "--db", week, *selection_args(href), "--json", check=True).stdout)
+    assert sum(int(r["count"]) for r in rows) == stats["moves"] > 0
+    assert {r["app"] for r in rows} == {"code", "nautilus"} and {r["session"] for r in rows} == {"2"}
+    for a in stats["apps"]:
+        assert sum(int(r["count"]) for r in rows if r["app"] == a["app"]) == a["moves"]
 
 
 def test_screenshot_for_readme(viewer, browser, week, tmp_path):

@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_session(p)
     p.add_argument("--since", metavar="T", help="only activity from T on: 2026-11-21T14:00 or an age such as 2h (positions to whole stored periods; the output says which range)")
     p.add_argument("--until", metavar="T", help="only activity before T (same forms as --since)")
+    p.add_argument("--app", action="append", metavar="NAME", help="only what happened in application NAME (repeatable; as export's --app; "
+                   "idle time and distance are per session, so they are left out)")
     p.add_argument("--json", action="store_true", help="one JSON object (per-application totals under `apps`)")
     p.set_defaults(run=run)
 
@@ -23,12 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         ids = store.resolve(args.session)
-        s = summarize(store, ids, parse_time(args.since, "--since"), parse_time(args.until, "--until"))
+        s = summarize(store, ids, parse_time(args.since, "--since"), parse_time(args.until, "--until"), args.app)
         label = store.infos(ids)[0].label if len(ids) == 1 else f"{len(ids)} sessions"
     if args.json:
         print_json(s)
         return 0
     print(f"{label}: {s['moves']} moves over {s['positions']} distinct positions")
+    if "only_apps" in s:
+        print(f"applications: {', '.join('(no application)' if a is None else a for a in s['only_apps'])}")
     if "range" in s:
         print(f"range: {s['range']['text']}")
     buttons = ", ".join(f"{b} {n}" for b, n in s["clicks_by_button"].items()) or "none"

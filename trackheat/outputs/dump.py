@@ -20,7 +20,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from trackheat.errors import UserError
 
@@ -90,15 +90,22 @@ def dump(store: Store, out: str | Path, fmt: str = "csv", *, session: str | Sequ
     return DumpResult(files, n, moves, len(clicks), len(scrolls))
 
 
-def _csv(out: Path, chunks: Iterator[list[tuple]], clicks: list, scrolls: list) -> tuple[list[Path], int, int]:
+def positions_csv(f: IO[str], chunks: Iterable[list[tuple]]) -> tuple[int, int]:
+    """The positions table as CSV into an open text file (newline=""): (rows, moves).
+    The one writer of it: `dump --format csv` and the viewer's counts download."""
     n = moves = 0
+    w = csv.writer(f)
+    w.writerow(POSITION_COLUMNS)
+    for rows in chunks:
+        w.writerows((s, p, "" if a is None else a, x, y, c, repr(float(d))) for s, p, a, x, y, c, d in rows)
+        n += len(rows)
+        moves += sum(r[5] for r in rows)
+    return n, moves
+
+
+def _csv(out: Path, chunks: Iterator[list[tuple]], clicks: list, scrolls: list) -> tuple[list[Path], int, int]:
     with _open_private(out) as f:
-        w = csv.writer(f)
-        w.writerow(POSITION_COLUMNS)
-        for rows in chunks:
-            w.writerows((s, p, "" if a is None else a, x, y, c, repr(float(d))) for s, p, a, x, y, c, d in rows)
-            n += len(rows)
-            moves += sum(r[5] for r in rows)
+        n, moves = positions_csv(f, chunks)
     files = [out]
     for table, cols, rows in (("clicks", CLICK_COLUMNS, clicks), ("scrolls", SCROLL_COLUMNS, scrolls)):
         path = sibling(out, table)

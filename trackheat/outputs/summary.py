@@ -50,16 +50,27 @@ def hot_spots_of(infos, positions) -> list[list]:
     return [h.as_list() for h in hot_spots(positions.x, positions.y, positions.count, width=b.width, height=b.height, origin=(b.left, b.top))]
 
 
-def summarize(store: Store, ids: Sequence[int], since: float | None = None, until: float | None = None) -> dict:
-    """The `stats` object: totals, clicks per button, hot spots and `apps` (per-application totals)."""
+def summarize(store: Store, ids: Sequence[int], since: float | None = None, until: float | None = None,
+              apps: Sequence[str | None] | None = None) -> dict:
+    """The `stats` object: totals, clicks per button, hot spots and `apps` (per-application totals).
+
+    `apps` keeps only those applications (None in it: events with no application), as export's
+    and dump's `app` do, with the same error for a name the selection does not have. Idle time
+    and distance are kept per session, not per application: a filtered summary leaves them out
+    rather than show the whole sessions' figures as the applications'.
+    """
     check_range(since, until)
     ids = list(ids)
+    apps = None if apps is None else list(dict.fromkeys(apps))
+    store.app_filter(ids, apps)  # an unknown application fails first, listing those the selection has
     infos = store.infos(ids)
-    positions = store.positions(ids, since, until)
-    apps = store.app_totals(ids, since, until)
+    positions = store.positions(ids, since, until, apps)
+    totals = store.app_totals(ids, since, until, apps)
     whole = since is None and until is None
     out: dict = {"sessions": ids}
-    if whole:
+    if apps is not None:
+        out["only_apps"] = apps
+    if whole and apps is None:
         out.update({
             "moves": sum(s.moves for s in infos),
             "positions": store.distinct_positions(ids, positions),
@@ -73,17 +84,25 @@ def summarize(store: Store, ids: Sequence[int], since: float | None = None, unti
         if all(d is not None for d in distances):
             out["distance_px"] = round(sum(d for d in distances if d is not None), 1)
     else:
-        r = store.time_range(ids, since, until)
         out.update({
             "moves": int(positions.count.sum()),
             "positions": store.distinct_positions(ids, positions),
-            "clicks": sum(a.clicks for a in apps),
-            "clicks_by_button": store.clicks_by_button(ids, since, until),
-            "scrolls": sum(a.scrolls for a in apps),
-            "active_seconds": round(sum(a.active_seconds for a in apps), 3),
-            "range": {"since": r.asked_since, "until": r.asked_until, "positions_since": r.since, "positions_until": r.until,
-                      "resolution_seconds": r.resolution, "exact": r.exact, "text": describe_range(r)},
+            "clicks": sum(a.clicks for a in totals),
+            "clicks_by_button": store.clicks_by_button(ids, since, until) if apps is None else _buttons(store.clicks(ids, since, until, apps)),
+            "scrolls": sum(a.scrolls for a in totals),
+            "active_seconds": round(sum(a.active_seconds for a in totals), 3),
         })
+        if not whole:
+            r = store.time_range(ids, since, until)
+            out["range"] = {"since": r.asked_since, "until": r.asked_until, "positions_since": r.since, "positions_until": r.until,
+                            "resolution_seconds": r.resolution, "exact": r.exact, "text": describe_range(r)}
     out["hotspots"] = hot_spots_of(infos, positions)
-    out["apps"] = [a.as_dict() for a in apps]
+    out["apps"] = [a.as_dict() for a in totals]
     return out
+
+
+def _buttons(clicks: Sequence[tuple]) -> dict[str, int]:
+    """Clicks per button, by button name (as the store's clicks_by_button orders them)."""
+    from collections import Counter
+
+    return dict(sorted(Counter(str(c[3]) for c in clicks).items()))

@@ -11,7 +11,6 @@ store and the caches, since the server answers on a thread pool.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import threading
@@ -204,18 +203,16 @@ class Explorer:
 
         with self.lock:
             ids = self.store.resolve(view.session_spec)
-            return summarize(self.store, ids, view.since, view.until)
+            return summarize(self.store, ids, view.since, view.until, view.export_kwargs().get("apps"))
 
     def counts_csv(self, view: View) -> bytes:
-        """The stored rows the heatmap is drawn from (session, period start, app, x, y, count, dwell), as CSV."""
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(["session", "period_start", "app", "x", "y", "count", "dwell"])
-        apps = view.export_kwargs().get("apps")
+        """The stored rows the heatmap is drawn from, as `trackheat dump --format csv` writes them (its own writer)."""
+        from trackheat.outputs.dump import positions_csv
+
+        out = io.StringIO(newline="")
         with self.lock:
             ids = self.store.resolve(view.session_spec)
-            for chunk in self.store.iter_position_rows(ids, view.since, view.until, apps):
-                w.writerows((s, p, "" if a is None else a, x, y, c, f"{d:.6g}") for s, p, a, x, y, c, d in chunk)
+            positions_csv(out, self.store.iter_position_rows(ids, view.since, view.until, view.export_kwargs().get("apps")))
         return out.getvalue().encode()
 
     def difference(self, a: View, b: View) -> bytes:

@@ -227,6 +227,7 @@ async function loadStats() {
   if (apps.length) q.set("apps", apps.join(","));
   const s = await getJSON(`/api/stats?${q}`, "stats");
   table.dataset.json = JSON.stringify(s);
+  table.dataset.query = q.toString(); // the selection these totals are of (sessions, apps, time range)
   table.replaceChildren(...Object.entries(s).map(([k, v]) => {
     const tr = document.createElement("tr");
     const a = document.createElement("td"), b = document.createElement("td");
