@@ -214,10 +214,13 @@ def test_page_controls_show_exports_pixels(viewer, browser, week, tmp_path):
     shown_w = int(parse_qs(urlsplit(url).query)["size"][0])
     assert 320 <= shown_w < 1600
     assert "size=" not in drv.find_element("css selector", "#dl-overlay").get_attribute("href")
+    # Recorded without `--screenshot`: the page says what it draws instead, and how to have one next time.
+    assert "no screenshot was stored (`trackheat record --screenshot start`" in drv.find_element("css selector", "#bg-a").text
     drv.find_element("css selector", "tr[data-id='1'] .pick-a").click()
     drv.find_element("css selector", "tr[data-id='2'] .pick-a").click()
     url, png = wait_shown(drv, "sessions=1&")
     assert png == exported(week, tmp_path, export_args(url), "--stored-screenshot")
+    assert drv.find_element("css selector", "#bg-a").text == "Drawn over: the screenshot stored with it."
 
     choose(drv, "#kind", "clicks")
     url, png = wait_shown(drv, "kind=clicks")

@@ -4,7 +4,7 @@ The files are read by the same importers as `trackheat import` and drawn
 from memory by the one renderer with Pupil Cloud's method
 (accumulate.binned.binned_density: a histogram whose wider side has 300
 bins, a Gaussian blur, normalized to the maximum, Lanczos-resized to the
-reference image) and written by images.write_images, so gaze images look
+reference image) and written by images.write_rendered, so gaze images look
 exactly like exported mouse ones. With a store (`db`) the sessions are
 saved first, one transaction per file; without one nothing is written but
 the images.
@@ -40,7 +40,7 @@ from trackheat.accumulate.binned import DEFAULT_BINS, DEFAULT_SIGMA_BINS, bin_sh
 from trackheat.accumulate.points import MOUSE_FORMATS, join, read_gaze_file, session_points, session_weights, to_reference
 from trackheat.errors import UserError
 from trackheat.importers import ImportedSession, ImportOptions
-from trackheat.outputs.images import DEFAULT_ALPHA, write_images
+from trackheat.outputs.images import DEFAULT_ALPHA, compose_images, write_rendered
 
 if TYPE_CHECKING:
     from trackheat.store import Store
@@ -160,11 +160,12 @@ def pick_weight(sessions: Sequence[ImportedSession | dict], weight: str | None) 
     return found.pop() if found else "count"
 
 
-def points(store: Store, session_ids: Sequence[int], weight: str, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(xs, ys, weights) of stored sessions in reference-image pixels."""
+def points(store: Store, session_ids: Sequence[int], weight: str, width: int, height: int, since: float | None = None,
+           until: float | None = None, apps: Sequence[str | None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(xs, ys, weights) of stored sessions in reference-image pixels (optionally a time range and applications, as export's)."""
     parts = []
     for sid in session_ids:
-        p = store.positions([sid])
+        p = store.positions([sid], since, until, apps)
         if len(p):
             x, y = to_reference(p.x, p.y, store.session(sid).canvas, width, height)
             parts.append((x, y, p.dwell if weight == "duration" else p.count.astype(np.float64)))
@@ -259,6 +260,16 @@ def amount_text(weight: str, total: float) -> str:
 def draw_grid(grid: np.ndarray, image: np.ndarray, out_dir, *, weight: str, total: float, recordings: int, bins: int, sigma: float,
               colormap: str, scale: str, alpha: float | None, density_path, normalize: str = "none", top: float | None = None) -> tuple[Path, Path]:
     """heatmap.png and overlay.png of a binned density over the reference `image` (`aggregate` draws its sums here too)."""
+    heat, over = grid_images(grid, image, weight=weight, total=total, recordings=recordings, bins=bins, sigma=sigma, colormap=colormap,
+                             scale=scale, alpha=alpha, normalize=normalize, top=top)
+    return write_rendered(out_dir, heat, over, np.asarray(grid, np.float32), density_path)
+
+
+def grid_images(grid: np.ndarray, image: np.ndarray, *, weight: str, total: float, recordings: int, bins: int, sigma: float,
+                colormap: str, scale: str, alpha: float | None, normalize: str = "none", top: float | None = None,
+                where: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """draw_grid's two images in memory, (heatmap BGRA, overlay BGR): what `trackheat view` shows of gaze sessions
+    (`where`: what else the title must say, e.g. a time range)."""
     height, width = image.shape[:2]
     # A lone point reads 1 at its peak, so the bar counts samples or seconds per blob.
     lone = binned_density([width / 2], [height / 2], [1.0], width=width, height=height, bins=bins, sigma=sigma)
@@ -266,12 +277,11 @@ def draw_grid(grid: np.ndarray, image: np.ndarray, out_dir, *, weight: str, tota
     amount = amount_text(weight, total)
     bx, by = bin_shape(width, height, bins)
     norm = "" if normalize == "none" else f", per {'recording' if normalize == 'recording' else 'recording time'}"
-    title = f"{recordings} recording{'s' if recordings != 1 else ''} | {amount} | {bx}x{by} bins, sigma {sigma:g} bins | weight: {weight}{norm}"
+    title = f"{recordings} recording{'s' if recordings != 1 else ''} | {amount} | {bx}x{by} bins, sigma {sigma:g} bins | weight: {weight}{norm}{where}"
     unit = UNITS[weight] if normalize == "none" else PER_RECORDING_UNIT if normalize == "recording" else PER_SECOND_UNITS[weight]
-    return write_images(grid, out_dir, background_bgr=image, colormap=colormap, scale=scale, unit=unit,
-                        title=title, unit_scale=unit_scale, density_path=density_path,
-                        alpha=DEFAULT_ALPHA if alpha is None else alpha,
-                        top=None if top is None else top / unit_scale)  # the bar's unit -> density
+    return compose_images(grid, background_bgr=image, colormap=colormap, scale=scale, unit=unit,
+                          title=title, unit_scale=unit_scale, alpha=DEFAULT_ALPHA if alpha is None else alpha,
+                          top=None if top is None else top / unit_scale)  # the bar's unit -> density
 
 
 def heatmap(

@@ -44,6 +44,7 @@ class View:
     colormap: str = defaults.COLORMAP
     alpha: float = defaults.ALPHA
     size: str | None = None
+    bins: int = defaults.BINS  # gaze sessions: histogram bins on the reference's wider side
 
     @property
     def session_spec(self) -> str:
@@ -89,11 +90,15 @@ def parse_view(params: Mapping[str, str], prefix: str = "") -> View:
     if alpha is not None and not 0 <= alpha <= 1:
         raise UserError(f"opacity: expected 0 to 1, got {alpha:g}")
     apps = tuple(sorted(a for a in params.get("apps", "").split(",") if a))
+    bins = _number(params, "bins")
+    if bins is not None and bins != int(bins):
+        raise UserError(f"bins: expected a whole number, got {bins:g}")
     return View(
         sessions=sessions, kind=kind, apps=apps, since=_number(params, "since"), until=_number(params, "until"),
         monitor=params.get("monitor", "all") or "all", sigma=params.get("sigma") or None,
         scale=params.get("scale") or defaults.SCALE, colormap=params.get("colormap") or defaults.COLORMAP,
         alpha=defaults.ALPHA if alpha is None else alpha, size=params.get("size") or None,
+        bins=defaults.BINS if bins is None else int(bins),
     )
 
 
@@ -126,6 +131,9 @@ class Explorer:
         self.lock = threading.RLock()
         self.images: LRU = LRU(CACHE_IMAGES)
         self.stages: LRU = LRU(CACHE_STAGES)
+        # What each session is drawn over: kept across store changes (a recorder's flush adds no
+        # screenshot or reference to a session that had none, and reading a reference is megabytes).
+        self._kept_background: dict[tuple, dict] = {}
         self._version = self.store.data_version()
         self.generation = 0  # bumped at every change seen: the page's caches key on it
 
@@ -150,11 +158,13 @@ class Explorer:
         with self.lock:
             rows = self.store.sessions()
             apps = {s.id: [NO_APP if a is None else a for a in self.store.apps([s.id])] for s in rows}
+            backgrounds = {s.id: self._background(s) for s in rows}
         return [
             {
                 "id": s.id, "name": s.name or "", "source": s.source, "kind": s.kind, "start": s.started,
                 "end": s.ended, "duration": s.duration, "moves": s.moves, "clicks": s.clicks, "scrolls": s.scrolls,
                 "apps": apps[s.id], "canvas": [s.canvas.width, s.canvas.height], "monitors": len(s.canvas.monitors),
+                "background": backgrounds[s.id],
             }
             for s in rows
         ]
@@ -168,14 +178,47 @@ class Explorer:
 
     # -- pictures ---------------------------------------------------------------
     def _render(self, view: View):
-        """export's rendering of the view, its stages kept in `self.stages` between calls."""
+        """export's rendering of the view (gaze's, over the stored reference image, for gaze sessions
+        that have one), its stages kept in `self.stages` between calls."""
         from trackheat.outputs.export import render_session
 
+        self.store.resolve(view.session_spec)  # an unknown session is its one-line error
+        ref = self._reference(view.sessions)
+        if ref is not None:
+            from trackheat.viewer.reference import render_gaze
+
+            return render_gaze(self.store, view, ref, self.stages)
         has_shot = self._has_screenshot(view.sessions[-1])
         return render_session(self.store, stored_screenshot_=has_shot, cache=self.stages, **view.export_kwargs())
 
     def _has_screenshot(self, session_id: int) -> bool:
         return bool(self.stages.get_or(("has screenshot", session_id), lambda: bool(self.store.screenshots(session_id))))
+
+    def _reference(self, sessions: tuple[int, ...]):
+        from trackheat.viewer.reference import reference_of
+
+        return self.stages.get_or(("reference of", sessions), lambda: reference_of(self.store, sessions))
+
+    def _background(self, s) -> dict:
+        """What a session alone is drawn over, in words the page shows under the picture. Kept once
+        the session has ended (a running recorder may still store its end screenshot)."""
+        key = (s.id, s.source, s.started)
+        if key in self._kept_background:
+            return self._kept_background[key]
+        found = self._find_background(s)
+        if s.ended is not None or s.kind == "gaze":
+            self._kept_background[key] = found
+        return found
+
+    def _find_background(self, s) -> dict:
+        if s.kind == "gaze":
+            img = self.store.image(s.id)
+            if img is not None:
+                return {"kind": "reference", "text": f"the reference image {img[1] or ''} kept with it (as `trackheat gaze` draws it)"}
+            return {"kind": "none", "text": "its outline: no reference image was kept with it (`trackheat gaze --db ... --reference IMAGE` keeps one)"}
+        if self._has_screenshot(s.id):
+            return {"kind": "screenshot", "text": "the screenshot stored with it"}
+        return {"kind": "none", "text": "the outlines of its monitors: no screenshot was stored (`trackheat record --screenshot start` stores one)"}
 
     def image(self, view: View, which: str) -> bytes:
         """heatmap.png or overlay.png of the view: the bytes `trackheat export` writes for the same options."""
@@ -195,7 +238,7 @@ class Explorer:
         from trackheat import render
 
         return {"kinds": list(KINDS), "scales": list(SCALES), "colormaps": [c for c in render.COLORMAPS if c != render.DIVERGING],
-                "defaults": {"colormap": defaults.COLORMAP, "scale": defaults.SCALE, "alpha": defaults.ALPHA}}
+                "defaults": {"colormap": defaults.COLORMAP, "scale": defaults.SCALE, "alpha": defaults.ALPHA, "bins": defaults.BINS}}
 
     def stats(self, view: View) -> dict:
         """`trackheat stats --json` of the view's sessions."""

@@ -25,12 +25,29 @@ function fmtDuration(s) {
 function status(text) { $("#status").textContent = text || ""; }
 
 // -- query strings ---------------------------------------------------------------
+function chosen(set) { return state.sessions.filter((s) => set.has(s.id)); }
+// Gaze sessions with their reference image are drawn as `trackheat gaze` draws them: sigma in bins, a bins control.
+function isGaze(set) { const c = chosen(set); return c.length > 0 && c.every((s) => s.kind === "gaze"); }
+// What a selection is drawn over, said under its picture (export and gaze use the last session's).
+function backgroundText(set) {
+  const c = chosen(set);
+  if (!c.length) return "";
+  const last = c[c.length - 1].background;
+  if (last.kind === "reference" && !isGaze(set)) return "Drawn over: the outlines (mouse and gaze sessions together, as export draws them).";
+  if (last.kind === "reference" && c.some((s) => s.background.text !== last.text)) return "Drawn over: the outline (not every session has this reference image).";
+  return `Drawn over: ${last.text}.`;
+}
+function sigmaText() {
+  const v = +$("#sigma").value;
+  return v ? `${v} ${isGaze(state.a) ? "bins" : "px"}` : "default";
+}
 function ids(set) { return [...set].sort((x, y) => x - y).join(","); }
 function options() {
   const o = { kind: $("#kind").value, monitor: $("#monitor").value, scale: $("#scale").value, colormap: $("#colormap").value, alpha: $("#alpha").value };
   const apps = [...$("#apps").selectedOptions].map((x) => x.value);
   if (apps.length) o.apps = apps.join(",");
   if (+$("#sigma").value > 0) o.sigma = $("#sigma").value;
+  if (isGaze(state.a) && $("#bins").value !== String(state.options.defaults.bins)) o.bins = $("#bins").value;
   if (state.since != null) o.since = state.since;
   if (state.until != null) o.until = state.until;
   return o;
@@ -106,6 +123,7 @@ async function loadSessions() {
     fill($("#colormap"), data.options.colormaps, d.colormap);
     $("#alpha").value = d.alpha;
     $("#alpha-out").textContent = d.alpha;
+    $("#bins").value = d.bins;
   }
   const known = new Set(state.sessions.map((s) => s.id));
   for (const set of [state.a, state.b]) for (const id of [...set]) if (!known.has(id)) set.delete(id);
@@ -147,6 +165,8 @@ function fillSelectionControls() {
   $("#apps").disabled = !apps.length;
   $("#apps").title = apps.length ? "" : "no application recorded in these sessions";
   const mons = Math.max(1, ...chosen.map((s) => s.monitors));
+  $("#bins-box").hidden = !isGaze(state.a);
+  $("#sigma-out").textContent = sigmaText();
   const m = $("#monitor").value;
   fill($("#monitor"), ["all", ...Array.from({ length: mons > 1 ? mons : 0 }, (_, i) => String(i + 1))], m);
 }
@@ -244,6 +264,8 @@ function pictureChanged() {
   for (const k of ["heatmap", "overlay"]) $(`#dl-${k}`).href = state.a.size ? `/api/image/${k}.png?${query({ download: 1 }, true)}` : "";
   $("#dl-counts").href = state.a.size ? `/api/counts.csv?${query({}, true)}` : "";
   status("");
+  $("#bg-a").textContent = mode === "diff" ? "" : backgroundText(state.a);
+  $("#bg-b").textContent = backgroundText(state.b);
   if (!state.a.size) { $("#img-a").removeAttribute("src"); $("#cap-a").textContent = "tick a session"; return; }
   const work = [];
   if (mode === "diff") {
@@ -282,7 +304,8 @@ let debounce = null;
 function later() { clearTimeout(debounce); debounce = setTimeout(pictureChanged, 120); }
 window.addEventListener("DOMContentLoaded", async () => {
   for (const id of ["#kind", "#apps", "#monitor", "#scale", "#colormap", "#compare"]) $(id).addEventListener("change", () => { if (id === "#kind") drawTimeline(); pictureChanged(); });
-  $("#sigma").addEventListener("input", () => { $("#sigma-out").textContent = +$("#sigma").value ? `${$("#sigma").value} px` : "default"; later(); });
+  $("#sigma").addEventListener("input", () => { $("#sigma-out").textContent = sigmaText(); later(); });
+  $("#bins").addEventListener("change", pictureChanged);
   $("#alpha").addEventListener("input", () => { $("#alpha-out").textContent = $("#alpha").value; later(); });
   let resized = null;
   window.addEventListener("resize", () => { drawTimeline(); clearTimeout(resized); resized = setTimeout(pictureChanged, 300); });
