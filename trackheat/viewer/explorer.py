@@ -26,6 +26,7 @@ from trackheat.outputs.export import KINDS
 NO_APP = "(none)"  # how the page names events with no application (imported logs)
 SCALES = tuple(dict.fromkeys((defaults.SCALE, "max", "p99.5", "p99", "p95", "sqrt", "log")))
 CACHE_IMAGES = 64  # encoded PNGs kept (~0.5-1 MB each at 1080p)
+KEPT_IMAGES = 8  # distinct reference images whose bytes are kept between requests
 CACHE_STAGES = 24  # export's points, density grids and screenshots kept (a week's points ~30 MB, a 1080p grid 8 MB)
 
 
@@ -134,6 +135,8 @@ class Explorer:
         # What each session is drawn over: kept across store changes (a recorder's flush adds no
         # screenshot or reference to a session that had none, and reading a reference is megabytes).
         self._kept_background: dict[tuple, dict] = {}
+        self._images_of: dict[tuple, Any] = {}  # (session id, source, start) -> its Reference or None
+        self._by_sha: dict[str, Any] = {}  # one Reference per distinct image
         self._version = self.store.data_version()
         self.generation = 0  # bumped at every change seen: the page's caches key on it
 
@@ -197,7 +200,23 @@ class Explorer:
     def _reference(self, sessions: tuple[int, ...]):
         from trackheat.viewer.reference import reference_of
 
-        return self.stages.get_or(("reference of", sessions), lambda: reference_of(self.store, sessions))
+        infos = self.stages.get_or(("infos", sessions), lambda: self.store.infos(list(sessions)))
+        return reference_of(infos, self._session_image)
+
+    def _session_image(self, s):
+        """A session's kept image, read once: kept across store changes (only a new session gets
+        one) and shared by sessions with the same bytes, so a recorder's flushes cost no re-reading."""
+        from trackheat.viewer.reference import Reference
+
+        key = (s.id, s.source, s.started)
+        if key not in self._images_of:
+            if len(self._by_sha) >= KEPT_IMAGES:  # bounded: the images are up to 16 MB each
+                self._images_of.clear()
+                self._by_sha.clear()
+            found = self.store.image(s.id)
+            ref = None if found is None else self._by_sha.setdefault(found[0], Reference(*found))
+            self._images_of[key] = ref
+        return self._images_of[key]
 
     def _background(self, s) -> dict:
         """What a session alone is drawn over, in words the page shows under the picture. Kept once
@@ -212,9 +231,9 @@ class Explorer:
 
     def _find_background(self, s) -> dict:
         if s.kind == "gaze":
-            img = self.store.image(s.id)
+            img = self._session_image(s)
             if img is not None:
-                return {"kind": "reference", "text": f"the reference image {img[1] or ''} kept with it (as `trackheat gaze` draws it)"}
+                return {"kind": "reference", "text": f"the reference image {img.name or ''} kept with it (as `trackheat gaze` draws it)"}
             return {"kind": "none", "text": "its outline: no reference image was kept with it (`trackheat gaze --db ... --reference IMAGE` keeps one)"}
         if self._has_screenshot(s.id):
             return {"kind": "screenshot", "text": "the screenshot stored with it"}

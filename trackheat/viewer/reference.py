@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from trackheat.errors import UserError
 
 if TYPE_CHECKING:
     from trackheat.outputs.export import Rendered
-    from trackheat.store import Store
+    from trackheat.store import SessionInfo, Store
     from trackheat.viewer.explorer import LRU, View
 
 WEIGHTS = {"moves": "count", "dwell": "duration"}  # the page's kinds as gaze's weights
@@ -37,17 +37,17 @@ class Reference:
     data: bytes
 
 
-def reference_of(store: Store, session_ids: Sequence[int]) -> Reference | None:
+def reference_of(infos: Sequence[SessionInfo], image_of: Callable[[SessionInfo], Reference | None]) -> Reference | None:
     """The reference image shared by every session of a gaze selection, or None (a mouse session
-    in it, a session with none kept, or two references: gaze draws recordings on one image)."""
-    kinds = {s.kind for s in store.infos(list(session_ids))}
-    if kinds != {"gaze"}:
+    in it, a session with none kept, or two references: gaze draws recordings on one image).
+    `image_of` finds a session's (the viewer keeps them between store changes)."""
+    if not infos or any(s.kind != "gaze" for s in infos):
         return None
-    found = [store.image(i) for i in session_ids]
-    if any(f is None for f in found) or len({f[0] for f in found if f}) != 1:
+    found = [image_of(s) for s in infos]
+    first = found[0]
+    if first is None or any(f is None or f.sha256 != first.sha256 for f in found):
         return None
-    sha, name, data = found[0]  # type: ignore[misc]  # none is None here
-    return Reference(sha, name, data)
+    return first
 
 
 def _sigma(text: str | None, bins: int) -> float | None:
