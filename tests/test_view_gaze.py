@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import base64
+import os
+import shutil
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -79,6 +81,12 @@ def test_gaze_sessions_are_drawn_over_their_reference_as_gaze_draws_them(gaze_vi
     heat_href = drv.find_element("css selector", "#dl-heatmap").get_attribute("href")
     heat = fetched(drv, heat_href)
     assert heat == (tmp_path / f"gaze-{abs(hash(('--weight', 'count')))}" / "heatmap.png").read_bytes()
+
+    # README's picture of a gaze selection, made here (written to docs/ only with TRACKHEAT_UPDATE_DOCS=1).
+    shot = tmp_path / "viewer-gaze.png"
+    assert drv.get_screenshot_as_file(str(shot)) and decode(shot.read_bytes()).std() > 10
+    if os.environ.get("TRACKHEAT_UPDATE_DOCS") == "1":
+        shutil.copyfile(shot, ROOT / "docs" / "viewer-gaze.png")
 
     # Shown at the figure's width: the reference scaled down, untouched wherever nobody looked.
     shown_img = decode(shown_png)

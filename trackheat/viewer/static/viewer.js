@@ -166,6 +166,8 @@ function fillSelectionControls() {
   $("#apps").title = apps.length ? "" : "no application recorded in these sessions";
   const mons = Math.max(1, ...chosen.map((s) => s.monitors));
   $("#bins-box").hidden = !isGaze(state.a);
+  const gazeWords = { moves: "moves (gaze: weight count)", dwell: "dwell (gaze: weight duration)" };
+  for (const o of $("#kind").options) o.textContent = isGaze(state.a) && gazeWords[o.value] ? gazeWords[o.value] : o.value;
   $("#sigma-out").textContent = sigmaText();
   const m = $("#monitor").value;
   fill($("#monitor"), ["all", ...Array.from({ length: mons > 1 ? mons : 0 }, (_, i) => String(i + 1))], m);
