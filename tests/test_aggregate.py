@@ -683,6 +683,8 @@ def test_many_inputs_in_few_tasks_mixing_points_cells_and_grids(tmp_path):
                     target.update_session(sid, ended=T0 + 60)
             parts.append(tmp_path / "each" / f"s{i:02d}.db")
     assert [len(b) for b in batches(parts, [1] * 24, workers=1, most=1e9)] == [6, 6, 6, 6]
+    assert batches(list(range(4)), [1, 1, 1, 5], workers=1, most=1e9) == [[0], [1], [2], [3]]  # small ones first: still four
+    assert [len(b) for b in batches(list(range(10)), [1] * 10, workers=1, most=2)] == [2] * 5  # more batches when each would be too big
     for kind in ("moves", "dwell"):
         want = export_density(tmp_path / "all.db", tmp_path / f"export-{kind}", "--kind", kind, "--scale", defaults.SCALE)
         r = aggregate([tmp_path / "each"], tmp_path / f"agg-{kind}", kind=kind, density_path=tmp_path / f"{kind}.npy", workers=1, processes=False)
@@ -722,3 +724,4 @@ def test_partials_add_in_any_form():
     assert np.allclose(add(Partial(points=tuple(odd)), cells, plan).dense(), as_grid + sparse_grid)
     many = Partial(points=(np.arange(8), np.arange(8), np.ones(8)))
     assert add(many, Partial(points=(np.arange(8) + 20, np.arange(8), np.ones(8))), plan).points is None  # 16 > 10 points: counted
+

@@ -194,9 +194,9 @@ def batches(items: Sequence, sizes: Sequence[float], *, workers: int, per_worker
     for i, (item, size) in enumerate(zip(items, sizes)):
         cur.append(item)
         acc += size
-        # close the batch once the running total reaches the next k-th of the whole, leaving
-        # at least one item for each batch still to come
-        if acc >= whole * (len(out) + 1) / k and n - i - 1 >= k - len(out) - 1 and len(out) < k - 1:
+        # Close the batch once the running total reaches the next k-th of the whole, or when the
+        # items left are just enough for one batch each of those still to come.
+        if len(out) < k - 1 and (acc >= whole * (len(out) + 1) / k or n - i - 1 <= k - len(out) - 1):
             out.append(cur)
             cur = []
     if cur:
