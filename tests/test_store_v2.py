@@ -4,6 +4,7 @@ time ranges, and session management (delete, rename, merge)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import random
 import sqlite3
 import sys
@@ -214,3 +215,58 @@ def test_month_positions_equal_rows_and_are_dense_merged(db):
         p = s.positions([sid])
         assert as_dict(p) == brute(db, [sid])
         assert int(p.count.sum()) == s.session(sid).moves
+
+
+def test_v1_file_is_read_as_it_is_without_writing(db, tmp_path):
+    """Every command that only reads takes a v1 file as it is: same counts as the v1 code, the file's bytes unchanged,
+    still schema 1 (an older trackheat keeps using it); a writable v1 file is not upgraded by a read either."""
+    from conftest import trackheat
+
+    v1, before, pos, ranged, clicks = fill_v1(db)
+    a = min(before)
+    raw = db.read_bytes()
+    for readonly_file in (False, True):
+        if readonly_file:
+            db.chmod(0o400)
+        with Store(db, readonly=True) as s:
+            assert s.readonly and s.schema == 1
+            got = {i.id: i for i in s.sessions()}
+            assert got.keys() == before.keys()
+            for sid, old in before.items():
+                new = s.session(sid)
+                for f in ("source", "started", "ended", "active_seconds", "period_seconds", "canvas", "meta", "moves", "positions", "clicks", "scrolls"):
+                    assert getattr(new, f) == getattr(old, f), (sid, f)
+                assert got[sid].moves == old.moves and got[sid].clicks == old.clicks and got[sid].scrolls == old.scrolls
+                assert as_dict(s.positions([sid])) == pos[sid]
+            assert as_dict(s.positions([a], since=T0 + DAY, until=T0 + DAY + 5 * 3600)) == ranged
+            assert as_dict(s.positions([a], apps=[None])) == pos[a]
+            assert s.clicks([a]) == clicks
+            assert s.apps([a]) == [None]
+            assert [t.as_dict() for t in s.app_totals([a])] == [{"app": None, "moves": before[a].moves, "clicks": 40, "scrolls": 7,
+                                                                  "active_seconds": round(sum(d for _, d in pos[a].values()), 3)}]
+            assert sum(t.clicks for t in s.app_totals([a], since=T0 + DAY)) == sum(1 for c in clicks if c[0] >= T0 + DAY)
+            with pytest.raises(UserError, match="no application 'Code'"):
+                s.positions([a], apps=["Code"])
+            with pytest.raises(UserError, match="readonly.*nothing was written"):
+                s.delete_session(a)
+        # The commands themselves (sessions, stats, export, dump) on the v1 file.
+        out = tmp_path / f"out{int(readonly_file)}"
+        listed = json.loads(trackheat("sessions", "--db", db, "--json", check=True).stdout)
+        assert [(r["id"], r["moves"], r["clicks"]) for r in listed] == [(i.id, i.moves, i.clicks) for i in before.values()]
+        st = json.loads(trackheat("stats", "--db", db, "--session", str(a), "--json", check=True).stdout)
+        assert (st["moves"], st["clicks"]) == (before[a].moves, 40)
+        p = trackheat("export", "--db", db, "--session", str(max(before)), "-o", out, check=True)  # session 1's screenshot is no real PNG
+        assert "4 moves at 2 positions" in p.stdout and (out / "overlay.png").stat().st_size > 0, p.stdout
+        trackheat("dump", "--db", db, "--session", "all", "--format", "csv", "-o", out / "rows.csv", check=True)
+        assert db.read_bytes() == raw
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+            assert c.execute("PRAGMA user_version").fetchone()[0] == 1
+    db.chmod(0o600)
+    with v1.Store(db) as s:  # the older trackheat still opens it
+        assert len(s.sessions()) == len(before)
+    # A newer schema is refused in one line, read-only or not.
+    with sqlite3.connect(db) as c:
+        c.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    for args in (("sessions",), ("stats",), ("export", "-o", tmp_path / "x")):
+        p = trackheat(*args, "--db", db)
+        assert p.returncode == 2 and "newer trackheat" in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr

@@ -196,6 +196,38 @@ MAX_IMAGE_BYTES = 16 * 1024 * 1024  # a stored image at most (a reference photo 
 # Each entry upgrades a file from version i to i + 1; append, never edit.
 _MIGRATIONS: list[str] = [_SCHEMA_V1, _SCHEMA_V2]
 NO_APP = 0  # the app id of rows with no application (imported logs, v1 recordings)
+
+# Schema 1 read as schema 2 without writing to it: views and an empty table in the read-only
+# connection's own TEMP schema (in memory; SQLite looks names up in temp before main), so every
+# query of this module runs unchanged. Schema 1 has no kept totals and no roll-ups: `moves`,
+# `clicks`, `scrolls` are summed when asked for (as schema 1 did), rolled_until 0 reads rows.
+_READ_V1 = """
+CREATE TEMP TABLE apps (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TEMP VIEW positions AS SELECT session_id, period, 0 AS app, x, y, count, dwell FROM main.positions;
+CREATE TEMP VIEW clicks AS SELECT id, session_id, t, x, y, button, 0 AS app FROM main.clicks;
+CREATE TEMP VIEW scrolls AS SELECT id, session_id, t, x, y, dx, dy, 0 AS app FROM main.scrolls;
+CREATE TEMP VIEW sessions AS SELECT id, source, kind, started, ended, active_seconds, idle_seconds, distance, period_seconds,
+    canvas, meta, NULL AS name, NULL AS content_hash,
+    COALESCE((SELECT SUM(count) FROM main.positions p WHERE p.session_id = s.id), 0) AS moves,
+    (SELECT COUNT(*) FROM main.clicks c WHERE c.session_id = s.id) AS clicks,
+    (SELECT COUNT(*) FROM main.scrolls r WHERE r.session_id = s.id) AS scrolls,
+    0 AS rolled_until
+    FROM main.sessions s;
+CREATE TEMP VIEW session_apps AS SELECT id AS session_id, 0 AS app, moves, clicks, scrolls,
+    COALESCE((SELECT SUM(dwell) FROM main.positions p WHERE p.session_id = s.id), 0) AS dwell
+    FROM temp.sessions s;
+CREATE TEMP VIEW rollups AS SELECT 0 AS session_id, 0 AS day, 0 AS app, 0 AS n, 0 AS moves, 0.0 AS dwell,
+    0 AS xmin, 0 AS xmax, 0 AS ymin, 0 AS ymax, x'' AS data WHERE 0;
+"""
+
+
+def _read_older(db: sqlite3.Connection, version: int) -> None:
+    """Give a read-only connection to an older file schema 2's shape (nothing written to the file)."""
+    if version != 1:
+        raise sqlite3.DatabaseError(f"schema {version} cannot be read without upgrading it")
+    for stmt in _READ_V1.split(";"):
+        if stmt.strip():
+            db.execute(stmt)
 ROLLUP_LEVEL = 1  # zlib level of roll-up blobs: level 6 saved 4 % more and took 3x longer
 DENSE_MAX = 40_000_000  # bins: past this a merge sorts instead of using a dense grid
 
@@ -416,17 +448,28 @@ class Store:
         """Open (and with `create`, make) a store. Nothing is written to a file until it is
         known to be a trackheat store or a new, empty one (see _open_checked).
 
-        `readonly=True` (the viewer) opens the file with SQLite's mode=ro: no statement
-        through this connection can change it, and it is never created or migrated. It
-        still sees a running recorder's commits (WAL). `for_reading=True` (commands that
-        only read): a read-only file or directory is opened like that; a writable one
-        normally, so an older schema is upgraded on the way."""
+        `readonly=True` (every command that only reads: export, stats, sessions, dump, the
+        viewer, aggregate) opens the file with SQLite's mode=ro: no statement through this
+        connection can change it, and it is never created or migrated. It still sees a
+        running recorder's commits (WAL). An older schema (1) is read as it is, through
+        views in the connection's private TEMP schema that give it schema 2's shape (see
+        _read_older): nothing is written, so an older trackheat can keep using the file.
+        `for_reading=True`: a read-only file or directory is opened like that; a writable
+        one normally, so an older schema is upgraded on the way."""
         self.path = Path(path)
         self._depth = 0
         self._app_ids: dict[str, int] = {}
         self._app_names: dict[int, str] = {}
-        self._db = _open_checked(self.path, create=create and not readonly, readonly=readonly, for_reading=for_reading or readonly)
-        if readonly:
+        self._db, writable = _open_checked(self.path, create=create and not readonly, readonly=readonly, for_reading=for_reading or readonly)
+        self.readonly = not writable
+        self.schema = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if not writable:
+            if self.schema < SCHEMA_VERSION:
+                try:
+                    _read_older(self._db, self.schema)
+                except sqlite3.Error as e:
+                    self._db.close()
+                    raise describe_error(e, self.path) from None
             return
         try:
             self._migrate()
@@ -488,6 +531,8 @@ class Store:
             finally:
                 self._depth -= 1
             return
+        if self.readonly:  # say so before SQLite does (on a schema 1 file it would speak of views)
+            raise UserError(f"{self.path}: opened readonly by a command that only reads; nothing was written")
         self._db.execute("BEGIN IMMEDIATE")
         self._depth = 1
         try:
@@ -527,6 +572,9 @@ class Store:
         i = self._app_ids.get(name)
         if i is not None:
             return i
+        if self.readonly:  # a reader looks names up; one never stored matches no row
+            row = self._db.execute("SELECT id FROM apps WHERE name=?", (name,)).fetchone()
+            return int(row[0]) if row else -1
         with self.transaction():
             row = self._db.execute("SELECT id FROM apps WHERE name=?", (name,)).fetchone()
             i = int(row[0]) if row else int(self._db.execute("INSERT INTO apps(name) VALUES (?)", (name,)).lastrowid or 0)
@@ -1298,9 +1346,10 @@ def _wal(db: sqlite3.Connection) -> None:
         delay = min(delay * 2, 0.1)
 
 
-def _open_checked(path: Path, *, create: bool, readonly: bool, for_reading: bool) -> sqlite3.Connection:
+def _open_checked(path: Path, *, create: bool, readonly: bool, for_reading: bool) -> tuple[sqlite3.Connection, bool]:
     """Owner and mode checks, then a read-only look, then (only for a trackheat store or a
-    new file, and only when writing is possible and wanted) a read-write connection."""
+    new file, and only when writing is possible and wanted) a read-write connection.
+    Returns the connection and whether it may write."""
     for suffix in ("", "-wal", "-shm"):
         _check_owned(path.with_name(path.name + suffix), "the store" if not suffix else f"the store's {suffix} file")
     if not os.path.lexists(path):
@@ -1319,11 +1368,8 @@ def _open_checked(path: Path, *, create: bool, readonly: bool, for_reading: bool
     if not writable:
         if version == 0:  # any SQLite file: trackheat's schema starts at 1
             raise UserError(f"{path}: not a trackheat store (an SQLite database without trackheat's schema, or empty)")
-        if version < SCHEMA_VERSION:
-            raise UserError(f"{path}: schema {version}, made by an older trackheat; any command that writes to it "
-                            "(record, import) upgrades it" + ("" if readonly else " where it is writable"))
         try:
-            return _connect_ro(path)
+            return _connect_ro(path), False
         except sqlite3.Error as e:
             raise describe_error(e, path) from None
     try:
@@ -1337,7 +1383,7 @@ def _open_checked(path: Path, *, create: bool, readonly: bool, for_reading: bool
     except sqlite3.Error as e:
         db.close()
         raise describe_error(e, path) from None
-    return db
+    return db, True
 
 
 def _lock_holders(path: Path) -> list[str]:

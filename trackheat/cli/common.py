@@ -19,11 +19,12 @@ def add_session(p: argparse.ArgumentParser, default: str = "last") -> None:
     p.add_argument("--session", default=default, metavar="N|N,M|N-M|all|last", help=f"which session(s): one, a list, a range, all or the last (default: {default})")
 
 
-def open_store(args: argparse.Namespace, *, create: bool = False):
+def open_store(args: argparse.Namespace, *, create: bool = False, write: bool = False):
+    """The store for a command: read-only (never written, never upgraded; an older schema is
+    read as it is) unless the command creates or writes (import, sessions delete/rename/merge)."""
     from trackheat.store import Store
 
-    # A command that does not create only reads: a read-only file or directory is fine.
-    return Store(resolve_db(getattr(args, "db", None)), create=create, for_reading=not create)
+    return Store(resolve_db(getattr(args, "db", None)), create=create, readonly=not (create or write))
 
 
 def print_json(obj) -> None:

@@ -104,10 +104,10 @@ def show_status(db, as_json: bool) -> int:
     if running and db.exists():
         from trackheat.store import Store
 
-        with Store(db, create=False) as store:
+        with Store(db, create=False, readonly=True) as store:  # kept totals only: no write, no positions read
             for r in running:
                 try:
-                    counts[r.pid] = store.session(r.session)
+                    counts[r.pid] = store.infos([r.session])[0]
                 except Exception:
                     pass
     if as_json:

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if action == "delete":
         return delete(args)
     if action == "rename":
-        with open_store(args) as store:
+        with open_store(args, write=True) as store:
             store.rename_session(args.id, args.name)
             print(f"{store.infos([args.id])[0].label}" if args.name.strip() else f"session {args.id}: name removed")
         return 0
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         if len(set(args.ids)) < 2:
             raise UserError("give at least two different sessions to merge", param="ids")
         _not_recording(args, args.ids)
-        with open_store(args) as store:
+        with open_store(args, write=True) as store:
             store.infos(args.ids)
             store.merge_sessions(args.ids[0], args.ids[1:], name=args.name)
             info = store.infos([args.ids[0]])[0]
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 def delete(args: argparse.Namespace) -> int:
     ids = list(dict.fromkeys(args.ids))
     _not_recording(args, ids)
-    with open_store(args) as store:
+    with open_store(args, write=True) as store:
         infos = store.infos(ids)  # every id must exist before anything is deleted
         if not args.yes and sys.stdin is not None and sys.stdin.isatty():
             for s in infos:

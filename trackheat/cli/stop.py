@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     stuck = [r for r in running if not pidfile.wait_gone(r, args.timeout)]
     from trackheat.store import Store
 
-    with Store(db, create=False) as store:
+    with Store(db, create=False, readonly=True) as store:  # it only reads the summaries
         for r in running:
             if r in stuck:
                 continue
