@@ -166,6 +166,48 @@ def test_kill_9_keeps_every_event_older_than_one_flush_interval(xvfb, db):
     assert not list(db.parent.glob("*.recorder-*.json"))
 
 
+def test_kill_9_last_day_is_rolled_up_by_the_next_recorder(xvfb, db, tmp_path):
+    """A recorder killed with -9 never rolls its last day up: reads stay exact (they read that day's rows),
+    and the next recorder on the store rolls it up; stats and export equal the raw rows before and after."""
+    import sqlite3
+
+    xvfb.xdotool("mousemove", 5, 5)
+    rec = Rec(xvfb, db, "--flush-interval", "0.5")
+    moves(xvfb, [(40 + i, 300 + (i * 13) % 200) for i in range(300)])
+    time.sleep(2.0)  # four flush intervals: everything is written
+    assert rec.finish(signal.SIGKILL) == -signal.SIGKILL
+
+    def raw(sid: int) -> tuple[Counter, int]:
+        with sqlite3.connect(db) as c:
+            got: Counter = Counter()
+            for x, y, n in c.execute("SELECT x, y, count FROM positions WHERE session_id=?", (sid,)):
+                got[(x, y)] += n
+            rolled = c.execute("SELECT rolled_until FROM sessions WHERE id=?", (sid,)).fetchone()[0]
+        return +got, rolled
+
+    def read(sid: int) -> tuple[Counter, int, str]:
+        st = json.loads(trackheat("stats", "--db", db, "--session", str(sid), "--json", check=True).stdout)
+        ex = trackheat("export", "--db", db, "--session", str(sid), "-o", tmp_path / f"x{time.monotonic_ns()}", check=True).stdout
+        return +Counter(counts(db, sid)), st["moves"], ex
+
+    with Store(db, create=False) as s:
+        sid = s.resolve("last")[0]
+    rows, rolled = raw(sid)
+    today = int(time.time()) // 86400 * 86400
+    assert sum(rows.values()) >= 290 and rolled <= today  # its day is not rolled up
+    got, moves_, ex = read(sid)
+    assert got == rows and moves_ == sum(rows.values()) and f"{sum(rows.values()):,} moves at {len(rows):,} positions" in ex, ex
+
+    rec2 = Rec(xvfb, db, "--flush-interval", "0.5")  # the next recorder finishes the killed session's roll-ups
+    assert rec2.finish() == 0
+    rows2, rolled2 = raw(sid)
+    assert rows2 == rows and rolled2 > today
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT SUM(moves) FROM rollups WHERE session_id=?", (sid,)).fetchone()[0] == sum(rows.values())
+    got, moves_, ex = read(sid)
+    assert got == rows and moves_ == sum(rows.values()) and f"{sum(rows.values()):,} moves at {len(rows):,} positions" in ex, ex
+
+
 def test_duration_ends_by_itself_with_summary_and_screenshots(xvfb, db):
     t0 = time.monotonic()
     p = trackheat("record", "--db", db, "--duration", "1.5", "--quiet", "--screenshot", "both", env=xvfb.env, timeout=60)

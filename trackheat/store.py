@@ -834,6 +834,21 @@ class Store:
             self._db.execute("UPDATE sessions SET rolled_until=? WHERE id=?", (before, session_id))
         return done
 
+    def unfinished(self) -> list[int]:
+        """Sessions with rows in days not rolled up yet: running ones, and those whose recorder
+        was killed (kill -9, a power cut) before its final flush rolled the last day up."""
+        out = []
+        for sid, rolled in self._db.execute("SELECT id, rolled_until FROM sessions").fetchall():
+            last = self._db.execute("SELECT MAX(period) FROM positions WHERE session_id=?", (sid,)).fetchone()[0]
+            if last is not None and last >= rolled:
+                out.append(int(sid))
+        return out
+
+    def finish_rollups(self, session_id: int) -> int:
+        """Roll every day of a session up, its last one too (the session is over)."""
+        last = self._db.execute("SELECT MAX(period) FROM positions WHERE session_id=?", (int(session_id),)).fetchone()[0]
+        return 0 if last is None else self.roll_up(session_id, (int(last) // DAY + 1) * DAY)
+
     def _roll_day(self, session_id: int, day: int) -> int:
         """(Re)build one day's roll-ups from its rows (inside a transaction)."""
         self._db.execute("DELETE FROM rollups WHERE session_id=? AND day=?", (session_id, day))

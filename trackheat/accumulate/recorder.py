@@ -540,6 +540,7 @@ class Recorder:
         try:
             with Store(self.db) as store:
                 session_id = store.create_session("record", canvas, started=started, kind="mouse", period_seconds=self.o.period, meta=meta)
+                finish_killed(store, self.db, session_id)
         except BaseException as e:
             listener.stop()
             watcher.stop()
@@ -634,6 +635,30 @@ class Recorder:
             time.sleep(sleep)
             if pidfile.ours(stop_file):  # another user's file stops nothing
                 self._stop_reason = "trackheat stop"
+
+
+KILLED_AFTER = 3600.0  # seconds without a flush before another host's session counts as killed
+
+
+def finish_killed(store: Store, db: Path, own: int) -> list[int]:
+    """Roll up the last day of sessions whose recorder died without its final flush (kill -9,
+    a power cut): reads stay exact without it, but read that day's rows. A session is left
+    alone while a recorder holds it: a pid file, or the recorder's pid (in its meta) alive
+    on this host; another host's only once its end time stopped moving KILLED_AFTER ago."""
+    live = {r.session for r in pidfile.recorders(db)[0]} | {own}
+    host = socket.gethostname()
+    done = []
+    candidates = [i for i in store.unfinished() if i not in live]
+    for info in store.infos(candidates) if candidates else ():
+        pid = info.meta.get("pid")
+        if info.meta.get("host", host) == host:
+            if isinstance(pid, int) and pidfile.alive(pid) and pidfile._is_trackheat(pid):
+                continue
+        elif time.time() - (info.ended or info.started) < KILLED_AFTER:
+            continue
+        store.finish_rollups(info.id)
+        done.append(info.id)
+    return done
 
 
 def _restore_signals(old: list) -> None:
