@@ -270,3 +270,49 @@ def test_v1_file_is_read_as_it_is_without_writing(db, tmp_path):
     for args in (("sessions",), ("stats",), ("export", "-o", tmp_path / "x")):
         p = trackheat(*args, "--db", db)
         assert p.returncode == 2 and "newer trackheat" in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_totals_agree_with_rows_for_every_session_and_after_changes(db):
+    """The cross-session totals (a month of `--session all` in one blob per application) equal the rows,
+    for any range and application, after a late write, a delete and a merge; a change of the roll-ups they
+    did not see (another trackheat) makes them unused, never wrong."""
+    rng = random.Random(3)
+    with Store(db) as s:
+        ids = []
+        for k in range(3):
+            sid = s.create_session("record", DESK, started=T0 + k * DAY, period_seconds=600)
+            ids.append(sid)
+            for t in range(0, DAY + DAY // 2, 3600):
+                for app in ("Firefox", None) if k else ("Code",):
+                    pts = {(rng.randrange(0, 300), rng.randrange(0, 200)): rng.randrange(1, 5) for _ in range(40)}
+                    s.add_position_arrays(sid, T0 + k * DAY + t, *zip(*pts), list(pts.values()), [rng.random() for _ in pts], app=app)
+                s.roll_up(sid, T0 + k * DAY + t)
+            s.finish_rollups(sid)
+        blobs, ranges = s._plan(ids, None, None, None)
+        assert s._totals_current() and blobs and all(b[0] is None for b in blobs) and all(lo >= T0 + DAY for _, lo, _ in ranges)
+        assert as_dict(s.positions(ids)) == brute(db, ids)
+        for _ in range(12):
+            a = rng.choice([None, T0 - DAY, T0 + rng.uniform(0, 3 * DAY)])
+            b = rng.choice([None, T0 + 9 * DAY, T0 + rng.uniform(DAY, 5 * DAY)])
+            if a is not None and b is not None and b <= a:
+                continue
+            apps = rng.choice([None, ["Code"], ["Firefox", None]])
+            assert as_dict(s.positions(ids, since=a, until=b, apps=apps)) == brute(db, ids, a, b, apps), (a, b, apps)
+            assert as_dict(s.positions(ids[1:], since=a, until=b, apps=None)) == brute(db, ids[1:], a, b)
+        s.add_position_arrays(ids[0], T0 + 600, [7], [7], [500], [1.0], app="Code")  # a late write into a rolled-up day
+        assert s._totals_current() and as_dict(s.positions(ids)) == brute(db, ids)
+        s.delete_sessions([ids[1]])
+        ids.remove(ids[1])
+        assert s._totals_current() and as_dict(s.positions(ids)) == brute(db, ids)
+        s.merge_sessions(ids[0], [ids[1]])
+        assert s._totals_current() and as_dict(s.positions(ids[:1])) == brute(db, ids[:1])
+        sid = s.create_session("record", DESK, started=T0 + 20 * DAY, period_seconds=600)
+        s.add_position_arrays(sid, T0 + 20 * DAY, [1, 2], [3, 4], [5, 6], [0.5, 0.5], app="Code")  # running: rows, no roll-up
+        both = [ids[0], sid]
+        assert s._plan(both, None, None, None)[0][0][0] is None  # totals plus the running session's rows
+        assert as_dict(s.positions(both)) == brute(db, both)
+    with sqlite3.connect(db) as c:  # a roll-up changed behind the totals' back
+        c.execute("UPDATE rollups SET dwell = dwell WHERE rowid = (SELECT MIN(rowid) FROM rollups)")
+    with Store(db, readonly=True) as s:
+        assert not s._totals_current() and s._plan(both, None, None, None)[0][0][0] is not None
+        assert as_dict(s.positions(both)) == brute(db, both)

@@ -197,6 +197,35 @@ MAX_IMAGE_BYTES = 16 * 1024 * 1024  # a stored image at most (a reference photo 
 _MIGRATIONS: list[str] = [_SCHEMA_V1, _SCHEMA_V2]
 NO_APP = 0  # the app id of rows with no application (imported logs, v1 recordings)
 
+# The month's totals: per application, every roll-up of every session summed into one blob, so
+# `export --session all` of a month decodes a blob per application instead of one per (session,
+# day, application). A cache of the roll-ups, never trusted blindly: triggers count every change
+# of `rollups` (by any trackheat, an older schema-2 one too, and cascades of a delete), and the
+# totals are used only while they match that count (`totals_at` = `n`). A new day adds to them;
+# anything else (a day rebuilt by a late write, a delete, a merge) rebuilds them in its transaction.
+# Not a schema change: a schema-2 file gets them on its next writable open (statements, not one
+# script: trigger bodies hold semicolons, and executescript would commit the open transaction).
+_TOTALS = [
+    "CREATE TABLE IF NOT EXISTS rollup_version (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER NOT NULL, totals_at INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO rollup_version(id, n, totals_at) VALUES (0, 0, -1)",
+    "CREATE TRIGGER IF NOT EXISTS rollups_added AFTER INSERT ON rollups BEGIN UPDATE rollup_version SET n = n + 1; END",
+    "CREATE TRIGGER IF NOT EXISTS rollups_removed AFTER DELETE ON rollups BEGIN UPDATE rollup_version SET n = n + 1; END",
+    "CREATE TRIGGER IF NOT EXISTS rollups_changed AFTER UPDATE ON rollups BEGIN UPDATE rollup_version SET n = n + 1; END",
+    """CREATE TABLE IF NOT EXISTS totals (
+        app INTEGER PRIMARY KEY,
+        n INTEGER NOT NULL,
+        moves INTEGER NOT NULL,
+        dwell REAL NOT NULL,
+        xmin INTEGER NOT NULL, xmax INTEGER NOT NULL, ymin INTEGER NOT NULL, ymax INTEGER NOT NULL,
+        data BLOB NOT NULL
+    )""",
+]
+# A read-only connection to a file without them: empty, and never current.
+_NO_TOTALS = [
+    "CREATE TEMP VIEW rollup_version AS SELECT 0 AS id, 1 AS n, 0 AS totals_at",
+    "CREATE TEMP VIEW totals AS SELECT 0 AS app, 0 AS n, 0 AS moves, 0.0 AS dwell, 0 AS xmin, 0 AS xmax, 0 AS ymin, 0 AS ymax, x'' AS data WHERE 0",
+]
+
 # Schema 1 read as schema 2 without writing to it: views and an empty table in the read-only
 # connection's own TEMP schema (in memory; SQLite looks names up in temp before main), so every
 # query of this module runs unchanged. Schema 1 has no kept totals and no roll-ups: `moves`,
@@ -228,6 +257,12 @@ def _read_older(db: sqlite3.Connection, version: int) -> None:
     for stmt in _READ_V1.split(";"):
         if stmt.strip():
             db.execute(stmt)
+    for stmt in _NO_TOTALS:
+        db.execute(stmt)
+
+
+def _has_totals(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('totals', 'rollup_version')").fetchone()[0] == 2
 ROLLUP_LEVEL = 1  # zlib level of roll-up blobs: level 6 saved 4 % more and took 3x longer
 DENSE_MAX = 40_000_000  # bins: past this a merge sorts instead of using a dense grid
 
@@ -464,12 +499,15 @@ class Store:
         self.readonly = not writable
         self.schema = int(self._db.execute("PRAGMA user_version").fetchone()[0])
         if not writable:
-            if self.schema < SCHEMA_VERSION:
-                try:
+            try:
+                if self.schema < SCHEMA_VERSION:
                     _read_older(self._db, self.schema)
-                except sqlite3.Error as e:
-                    self._db.close()
-                    raise describe_error(e, self.path) from None
+                elif not _has_totals(self._db):
+                    for stmt in _NO_TOTALS:
+                        self._db.execute(stmt)
+            except sqlite3.Error as e:
+                self._db.close()
+                raise describe_error(e, self.path) from None
             return
         try:
             self._migrate()
@@ -492,6 +530,11 @@ class Store:
         if version > SCHEMA_VERSION:
             raise UserError(f"{self.path}: made by a newer trackheat (schema {version} > {SCHEMA_VERSION}); upgrade trackheat")
         if version == SCHEMA_VERSION:
+            if not _has_totals(self._db):  # a schema-2 file from before the totals: made once, here
+                with self.transaction():
+                    for stmt in _TOTALS:
+                        self._db.execute(stmt)
+                    self._sync_totals()
             return
         # DROP TABLE inside the v2 step must not cascade into anything: foreign keys off for the
         # migration (a PRAGMA that is a no-op inside a transaction, so set it before BEGIN).
@@ -505,10 +548,13 @@ class Store:
                 for stmt in _MIGRATIONS[step].split(";"):
                     if stmt.strip():
                         self._db.execute(stmt)
+            for stmt in _TOTALS:
+                self._db.execute(stmt)
             if version < 2:  # sessions that ended get their roll-ups now; running ones as they go
                 now_day = int(time.time()) // DAY * DAY
                 for (sid,) in self._db.execute("SELECT id FROM sessions").fetchall():
                     self.roll_up(sid, now_day)
+            self._sync_totals()
             bad = self._db.execute("PRAGMA foreign_key_check").fetchall()
             if bad:
                 raise sqlite3.DatabaseError(f"foreign key check failed after migration: {bad[:3]}")
@@ -711,6 +757,7 @@ class Store:
         row = self._db.execute("SELECT rolled_until FROM sessions WHERE id=?", (session_id,)).fetchone()
         if row is not None and period < row[0]:
             self._roll_day(session_id, period // DAY * DAY)
+            self._sync_totals()
 
     def add_positions(self, session_id: int, rows: Iterable[Sequence], period: int = 0, app: str | None = None) -> None:
         """Add (x, y, count[, dwell]) rows to a period's counts (upsert: counts add up)."""
@@ -832,6 +879,7 @@ class Store:
             for day in range(start, before, DAY):
                 done += self._roll_day(session_id, day)
             self._db.execute("UPDATE sessions SET rolled_until=? WHERE id=?", (before, session_id))
+            self._sync_totals()
         return done
 
     def unfinished(self) -> list[int]:
@@ -850,13 +898,18 @@ class Store:
         return 0 if last is None else self.roll_up(session_id, (int(last) // DAY + 1) * DAY)
 
     def _roll_day(self, session_id: int, day: int) -> int:
-        """(Re)build one day's roll-ups from its rows (inside a transaction)."""
-        self._db.execute("DELETE FROM rollups WHERE session_id=? AND day=?", (session_id, day))
+        """(Re)build one day's roll-ups from its rows (inside a transaction). A new day is added
+        to the totals when they are current; a rebuilt one leaves them to _sync_totals."""
+        current = self._totals_current()
+        had = self._db.execute("SELECT COUNT(*) FROM rollups WHERE session_id=? AND day=?", (session_id, day)).fetchone()[0]
+        if had:
+            self._db.execute("DELETE FROM rollups WHERE session_id=? AND day=?", (session_id, day))
         rows = self._db.execute("SELECT app, x, y, count, dwell FROM positions WHERE session_id=? AND period>=? AND period<?",
                                 (session_id, day, day + DAY)).fetchall()
         if not rows:
             return 0
         a = np.array(rows, np.float64)
+        del rows
         apps = a[:, 0].astype(np.int64)
         for aid in np.unique(apps).tolist():
             m = apps == aid
@@ -865,7 +918,49 @@ class Store:
                 "INSERT INTO rollups(session_id, day, app, n, moves, dwell, xmin, xmax, ymin, ymax, data) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (session_id, day, aid, len(x), int(c.sum()), float(d.sum()), int(x.min()), int(x.max()), int(y.min()), int(y.max()), _encode(x, y, c, d)),
             )
+            if current and not had:
+                self._add_total(aid, x, y, c, d)
+        if current and not had:
+            self._db.execute("UPDATE rollup_version SET totals_at = n")
         return 1
+
+    # -- the totals (see _TOTALS) --------------------------------------------
+    def _totals_current(self) -> bool:
+        row = self._db.execute("SELECT n, totals_at FROM rollup_version").fetchone()
+        return row is not None and row[0] == row[1]
+
+    def _put_total(self, app: int, p: Positions) -> None:
+        if not len(p):
+            self._db.execute("DELETE FROM totals WHERE app=?", (app,))
+            return
+        self._db.execute(
+            "INSERT OR REPLACE INTO totals(app, n, moves, dwell, xmin, xmax, ymin, ymax, data) VALUES (?,?,?,?,?,?,?,?,?)",
+            (app, len(p), int(p.count.sum()), float(p.dwell.sum()), int(p.x.min()), int(p.x.max()), int(p.y.min()), int(p.y.max()),
+             _encode(p.x, p.y, p.count, p.dwell)))
+
+    def _add_total(self, app: int, x: np.ndarray, y: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
+        """A new day's roll-up of one application into its total."""
+        row = self._db.execute("SELECT n, xmin, xmax, ymin, ymax, data FROM totals WHERE app=?", (app,)).fetchone()
+        if row is None:
+            self._put_total(app, Positions(x, y, c, d))
+            return
+        merge = _Merge([tuple(row[1:5]), (int(x.min()), int(x.max()), int(y.min()), int(y.max()))])
+        merge.add(*_decode(row[5], row[0]))
+        merge.add(x, y, c, d)
+        self._put_total(app, merge.result())
+
+    def _sync_totals(self) -> None:
+        """Rebuild the totals from the roll-ups unless they are current (inside a transaction)."""
+        if self._totals_current():
+            return
+        self._db.execute("DELETE FROM totals")
+        for app, n, x0, x1, y0, y1 in self._db.execute(
+                "SELECT app, COUNT(*), MIN(xmin), MAX(xmax), MIN(ymin), MAX(ymax) FROM rollups GROUP BY app").fetchall():
+            merge = _Merge([(x0, x1, y0, y1)])
+            for k, data in self._db.execute("SELECT n, data FROM rollups WHERE app=?", (app,)):
+                merge.add(*_decode(data, k))
+            self._put_total(app, merge.result())
+        self._db.execute("UPDATE rollup_version SET totals_at = n")
 
     # -- managing sessions -------------------------------------------------
     def delete_sessions(self, session_ids: Sequence[int]) -> None:
@@ -874,6 +969,7 @@ class Store:
             for sid in session_ids:
                 self.session_row(sid)
                 self._db.execute("DELETE FROM sessions WHERE id=?", (int(sid),))
+            self._sync_totals()
 
     def delete_session(self, session_id: int) -> None:
         self.delete_sessions([session_id])
@@ -936,6 +1032,7 @@ class Store:
             self._db.execute("DELETE FROM rollups WHERE session_id=?", (into,))
             newest = max([r[14] for r in (keep, *rows)] + [0])
             self.roll_up(into, newest)
+            self._sync_totals()
 
     def session_row(self, session_id: int) -> tuple:
         row = self._db.execute(
@@ -1024,14 +1121,15 @@ class Store:
         """How to read a selection: roll-up rows to decode, and (session, lo, hi) period ranges to read as rows.
 
         A period [p, p + len) is in the range when it overlaps [since, until).
-        Whole days inside the range whose roll-ups exist come from the roll-ups.
+        Whole days inside the range whose roll-ups exist come from the roll-ups,
+        or from the totals (one blob per application) when the selection holds
+        every rolled-up session and the range every rolled-up day.
         """
         infos = self._db.execute(
             f"SELECT id, period_seconds, started, ended, rolled_until FROM sessions WHERE id IN ({','.join('?' * len(session_ids))})",
             [int(i) for i in session_ids]).fetchall()
-        blobs: list[tuple] = []
-        ranges: list[tuple[int, int, int]] = []
         big = 1 << 62
+        spans = []  # (sid, lo, hi, whole rolled-up days [d0, d1))
         for sid, plen, started, ended, rolled in infos:
             if until is not None and started is not None and started >= until + plen:
                 continue  # the session began after the range: nothing of it is drawn
@@ -1039,28 +1137,51 @@ class Store:
                 continue
             lo = -big if since is None else int(math.floor(since)) - plen + 1  # periods p > since - len
             hi = big if until is None else int(math.ceil(until))  # periods p < until
-            # Whole rolled-up days inside [lo, hi).
             d0 = max(0, -(-lo // DAY) * DAY) if since is not None else 0
             d1 = min(rolled, hi // DAY * DAY)
-            covered: list[int] = []
-            if rolled and d1 > d0:
+            spans.append((sid, lo, hi, d0, d1))
+        app_sql, app_args = "", []
+        if app_ids is not None:
+            app_sql = f" AND app IN ({','.join('?' * len(app_ids))})"
+            app_args = list(app_ids)
+        blobs: list[tuple] = []
+        ranges: list[tuple[int, int, int]] = []
+        if self._totals_cover(spans, {i[0] for i in infos}):
+            for r in self._db.execute("SELECT app, n, moves, dwell, xmin, xmax, ymin, ymax, data FROM totals WHERE 1" + app_sql, app_args):
+                blobs.append((None, None) + tuple(r))
+            for sid, lo, hi, d0, d1 in spans:  # every day below rolled_until is in the totals
+                if max(lo, d1) < hi:
+                    ranges.append((sid, max(lo, d1), hi))
+            return blobs, ranges
+        for sid, lo, hi, d0, d1 in spans:
+            if d1 > d0:
                 q = "SELECT day, app, n, moves, dwell, xmin, xmax, ymin, ymax, data FROM rollups WHERE session_id=? AND day>=? AND day<?"
-                args: list = [sid, d0, d1]
-                if app_ids is not None:
-                    q += f" AND app IN ({','.join('?' * len(app_ids))})"
-                    args += app_ids
-                for r in self._db.execute(q, args):
+                for r in self._db.execute(q + app_sql, [sid, d0, d1] + app_args):
                     blobs.append((sid,) + tuple(r))
                 # Every day below rolled_until is rolled (or empty): rows are needed only outside [d0, d1).
-                covered = [d0, d1]
-            if covered:
-                if lo < covered[0]:
-                    ranges.append((sid, lo, covered[0]))
-                if covered[1] < hi:
-                    ranges.append((sid, covered[1], hi))
+                if lo < d0:
+                    ranges.append((sid, lo, d0))
+                if d1 < hi:
+                    ranges.append((sid, d1, hi))
             else:
                 ranges.append((sid, lo, hi))
         return blobs, ranges
+
+    def _totals_cover(self, spans: list[tuple[int, int, int, int, int]], selected: set[int]) -> bool:
+        """Whether the totals are exactly the rolled-up part of this read: current, every session
+        with roll-ups selected, and each one's range holding all of its rolled-up days."""
+        if len(spans) < 2 or not self._totals_current():
+            return False  # one session: its own roll-ups are as few
+        rolled = {sid: (lo_day, hi_day) for sid, lo_day, hi_day in
+                  self._db.execute("SELECT session_id, MIN(day), MAX(day) FROM rollups GROUP BY session_id")}
+        if not rolled or not set(rolled) <= selected:
+            return False
+        by_sid = {sp[0]: sp for sp in spans}
+        for sid, (first, last) in rolled.items():
+            sp = by_sid.get(sid)
+            if sp is None or sp[3] > first or sp[4] <= last:
+                return False
+        return True
 
     def positions(self, session_ids: Sequence[int], since: float | None = None, until: float | None = None,
                   apps: Sequence[str | None] | None = None) -> Positions:
