@@ -196,6 +196,7 @@ MAX_IMAGE_BYTES = 16 * 1024 * 1024  # a stored image at most (a reference photo 
 # Each entry upgrades a file from version i to i + 1; append, never edit.
 _MIGRATIONS: list[str] = [_SCHEMA_V1, _SCHEMA_V2]
 NO_APP = 0  # the app id of rows with no application (imported logs, v1 recordings)
+ALL_APPS = -1  # the totals' row of every application together
 
 # The month's totals: per application, every roll-up of every session summed into one blob, so
 # `export --session all` of a month decodes a blob per application instead of one per (session,
@@ -939,7 +940,11 @@ class Store:
              _encode(p.x, p.y, p.count, p.dwell)))
 
     def _add_total(self, app: int, x: np.ndarray, y: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-        """A new day's roll-up of one application into its total."""
+        """A new day's roll-up of one application into its total and into the all-applications one."""
+        self._add_total_row(app, x, y, c, d)
+        self._add_total_row(ALL_APPS, x, y, c, d)
+
+    def _add_total_row(self, app: int, x: np.ndarray, y: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
         row = self._db.execute("SELECT n, xmin, xmax, ymin, ymax, data FROM totals WHERE app=?", (app,)).fetchone()
         if row is None:
             self._put_total(app, Positions(x, y, c, d))
@@ -954,12 +959,17 @@ class Store:
         if self._totals_current():
             return
         self._db.execute("DELETE FROM totals")
-        for app, n, x0, x1, y0, y1 in self._db.execute(
-                "SELECT app, COUNT(*), MIN(xmin), MAX(xmax), MIN(ymin), MAX(ymax) FROM rollups GROUP BY app").fetchall():
+        groups = self._db.execute("SELECT app, MIN(xmin), MAX(xmax), MIN(ymin), MAX(ymax) FROM rollups GROUP BY app").fetchall()
+        every = _Merge([tuple(g[1:]) for g in groups])
+        for app, x0, x1, y0, y1 in groups:
             merge = _Merge([(x0, x1, y0, y1)])
             for k, data in self._db.execute("SELECT n, data FROM rollups WHERE app=?", (app,)):
                 merge.add(*_decode(data, k))
-            self._put_total(app, merge.result())
+            p = merge.result()
+            self._put_total(app, p)
+            every.add(p.x, p.y, p.count, p.dwell)
+        if groups:
+            self._put_total(ALL_APPS, every.result())
         self._db.execute("UPDATE rollup_version SET totals_at = n")
 
     # -- managing sessions -------------------------------------------------
@@ -1147,7 +1157,8 @@ class Store:
         blobs: list[tuple] = []
         ranges: list[tuple[int, int, int]] = []
         if self._totals_cover(spans, {i[0] for i in infos}):
-            for r in self._db.execute("SELECT app, n, moves, dwell, xmin, xmax, ymin, ymax, data FROM totals WHERE 1" + app_sql, app_args):
+            q = "SELECT app, n, moves, dwell, xmin, xmax, ymin, ymax, data FROM totals WHERE "
+            for r in self._db.execute(q + ("app = ?" if app_ids is None else "1" + app_sql), [ALL_APPS] if app_ids is None else app_args):
                 blobs.append((None, None) + tuple(r))
             for sid, lo, hi, d0, d1 in spans:  # every day below rolled_until is in the totals
                 if max(lo, d1) < hi:
@@ -1202,6 +1213,9 @@ class Store:
         bounds = [(b[6], b[7], b[8], b[9]) for b in blobs] + [(int(p[0].min()), int(p[0].max()), int(p[1].min()), int(p[1].max())) for p in row_parts]
         if not blobs and len(row_parts) == 1:
             return Positions(*row_parts[0])
+        if len(blobs) == 1 and not row_parts:  # one roll-up or total: already one row per (x, y)
+            x, y, c, d = _decode(blobs[0][10], blobs[0][3])
+            return Positions(x.astype(np.int64), y.astype(np.int64), c.astype(np.int64), d.astype(np.float64))
         merge = _Merge(bounds)
         for p in row_parts:
             merge.add(*p)
