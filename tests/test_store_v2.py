@@ -291,6 +291,9 @@ def test_totals_agree_with_rows_for_every_session_and_after_changes(db):
         blobs, ranges = s._plan(ids, None, None, None)
         assert s._totals_current() and blobs and all(b[0] is None for b in blobs) and all(lo >= T0 + DAY for _, lo, _ in ranges)
         assert as_dict(s.positions(ids)) == brute(db, ids)
+        moves_only = s.positions(ids, dwell=False)  # a map of moves: the same counts, dwell not read
+        assert {k: c for k, (c, _) in as_dict(moves_only).items() if c} == {k: c for k, (c, _) in brute(db, ids).items() if c}
+        assert not moves_only.dwell.any()
         for _ in range(12):
             a = rng.choice([None, T0 - DAY, T0 + rng.uniform(0, 3 * DAY)])
             b = rng.choice([None, T0 + 9 * DAY, T0 + rng.uniform(DAY, 5 * DAY)])

@@ -352,6 +352,9 @@ class TimeRange:
         return self.since == self.asked_since and self.until == self.asked_until
 
 
+_ROW = np.dtype([("x", np.int64), ("y", np.int64), ("c", np.int64), ("d", np.float64)])  # one grouped positions row
+
+
 def _empty_positions() -> Positions:
     return Positions(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
 
@@ -371,15 +374,30 @@ def _encode(x: np.ndarray, y: np.ndarray, c: np.ndarray, d: np.ndarray) -> bytes
     return tag + zlib.compress(raw, ROLLUP_LEVEL)
 
 
-def _decode(blob: bytes, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _decode(blob: bytes, n: int, dwell: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The columns of a roll-up blob, inflated one column at a time (a month's total is ~24 MB
+    inflated: never all of it at once), as int64 x, y, count and float64 dwell. `dwell=False`
+    leaves the last column compressed and gives zeros (a read-only view that costs nothing)."""
     types = _COMPACT[1] if blob[:1] == _COMPACT[0] else _WIDE[1]
-    raw = zlib.decompress(blob[1:])
-    cols = []
-    off = 0
-    for t in types:
-        cols.append(np.frombuffer(raw, t, n, off))
-        off += n * np.dtype(t).itemsize
-    return cols[0], cols[1], cols[2], cols[3]
+    z = zlib.decompressobj()
+    data: bytes | memoryview = memoryview(blob)[1:]
+    out = []
+    for i, (t, want) in enumerate(zip(types, (np.int64, np.int64, np.int64, np.float64))):
+        if i == 3 and not dwell:
+            out.append(np.broadcast_to(np.zeros(1), (n,)))
+            break
+        size = n * np.dtype(t).itemsize
+        raw = z.decompress(data, size)
+        data = z.unconsumed_tail
+        while len(raw) < size:  # decompress may stop short of max_length while input remains
+            more = z.decompress(data, size - len(raw))
+            data = z.unconsumed_tail
+            if not more:
+                break
+            raw += more
+        out.append(np.frombuffer(raw, t, n).astype(want))
+        del raw
+    return out[0], out[1], out[2], out[3]
 
 
 def _group_xy(x: np.ndarray, y: np.ndarray, c: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -400,19 +418,17 @@ def _group_xy(x: np.ndarray, y: np.ndarray, c: np.ndarray, d: np.ndarray) -> tup
 class _Merge:
     """Sums (x, y, count, dwell) parts into one Positions.
 
-    Parts whose bounds are known up front (roll-ups carry theirs) go into a
-    dense grid, a group of parts per bincount: one bincount per part costs a
-    whole grid each time (23 ms at 1080p, 2.8 s for a month of 120 roll-ups);
-    grouped, a month is a handful. Memory stays one grid plus one group.
+    Each part holds one entry per (x, y) (a roll-up blob, or rows grouped by x, y),
+    so parts whose bounds are known up front (roll-ups carry theirs) are added
+    straight into a dense grid by index: no part ever costs a whole grid (a
+    bincount per part did: 23 ms at 1080p, 2.8 s for a month of 120 roll-ups),
+    and memory stays the grid plus one part. `dwell=False` keeps no dwell grid.
     """
 
-    GROUP = 1 << 20  # entries per bincount
-
-    def __init__(self, bounds: list[tuple[int, int, int, int]]) -> None:
+    def __init__(self, bounds: list[tuple[int, int, int, int]], dwell: bool = True) -> None:
         self.parts: list[tuple] = []
-        self.dense: tuple[np.ndarray, np.ndarray] | None = None
-        self.pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self.pending_n = 0
+        self.dense: tuple[np.ndarray, np.ndarray | None] | None = None
+        self.want_dwell = dwell
         if bounds:
             self.x0 = min(b[0] for b in bounds)
             self.x1 = max(b[1] for b in bounds)
@@ -421,47 +437,40 @@ class _Merge:
             self.w = self.x1 - self.x0 + 1
             self.size = self.w * (self.y1 - self.y0 + 1)
             if self.size <= DENSE_MAX:
-                self.dense = (np.zeros(self.size, np.float64), np.zeros(self.size, np.float64))
+                self.dense = (np.zeros(self.size, np.int64), np.zeros(self.size, np.float64) if dwell else None)
 
     def add(self, x, y, c, d) -> None:
         if not len(x):
             return
         if self.dense is not None and int(x.min()) >= self.x0 and int(x.max()) <= self.x1 and int(y.min()) >= self.y0 and int(y.max()) <= self.y1:
-            key = (np.asarray(y, np.int64) - self.y0) * self.w + (np.asarray(x, np.int64) - self.x0)
-            self.pending.append((key, np.asarray(c, np.float64), np.asarray(d, np.float64)))
-            self.pending_n += len(key)
-            if self.pending_n >= self.GROUP:
-                self._drain()
+            key = np.asarray(y, np.int64) - self.y0
+            key *= self.w
+            key += x
+            key -= self.x0
+            self.dense[0][key] += c  # keys are distinct within a part: plain indexed adds are exact
+            if self.dense[1] is not None:
+                self.dense[1][key] += d
         else:
-            self.parts.append((np.asarray(x, np.int64), np.asarray(y, np.int64), np.asarray(c, np.int64), np.asarray(d, np.float64)))
-
-    def _drain(self) -> None:
-        if not self.pending or self.dense is None:
-            return
-        key = np.concatenate([p[0] for p in self.pending])
-        c = np.concatenate([p[1] for p in self.pending])
-        d = np.concatenate([p[2] for p in self.pending])
-        self.pending, self.pending_n = [], 0
-        lo, hi = int(key.min()), int(key.max()) + 1
-        key -= lo
-        self.dense[0][lo:hi] += np.bincount(key, weights=c, minlength=hi - lo)
-        self.dense[1][lo:hi] += np.bincount(key, weights=d, minlength=hi - lo)
+            self.parts.append((np.asarray(x, np.int64), np.asarray(y, np.int64), np.asarray(c, np.int64),
+                               np.asarray(d, np.float64) if self.want_dwell else np.zeros(len(x))))
 
     def result(self) -> Positions:
-        self._drain()
         parts = list(self.parts)
         if self.dense is not None:
             cnt, dw = self.dense
-            nz = np.flatnonzero((cnt != 0) | (dw != 0))
-            parts.append((nz % self.w + self.x0, nz // self.w + self.y0, np.rint(cnt[nz]).astype(np.int64), dw[nz]))
+            nz = np.flatnonzero(cnt) if dw is None else np.flatnonzero((cnt != 0) | (dw != 0))
             self.dense = None
+            parts.append((nz % self.w + self.x0, nz // self.w + self.y0, cnt[nz], dw[nz] if dw is not None else np.zeros(len(nz))))
+            del cnt, dw
         if not parts:
             return _empty_positions()
-        if len(parts) == 1 and self.parts == []:
+        if len(parts) == 1:
             x, y, c, d = parts[0]
-            return Positions(x.astype(np.int64), y.astype(np.int64), c, d)
-        x, y, c, d = (np.concatenate([p[i] for p in parts]) for i in range(4))
-        return Positions(*_group_xy(x, y, c, d))
+        else:
+            x, y, c, d = _group_xy(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
+        if not self.want_dwell:
+            d = np.broadcast_to(np.zeros(1), (len(x),))
+        return Positions(x, y, c, d)
 
 
 def _create_private(path: Path) -> None:
@@ -1195,32 +1204,36 @@ class Store:
         return True
 
     def positions(self, session_ids: Sequence[int], since: float | None = None, until: float | None = None,
-                  apps: Sequence[str | None] | None = None) -> Positions:
-        """Counts and dwell per distinct (x, y), summed over the sessions, periods and applications asked for."""
+                  apps: Sequence[str | None] | None = None, *, dwell: bool = True) -> Positions:
+        """Counts and dwell per distinct (x, y), summed over the sessions, periods and applications asked for.
+
+        `dwell=False` (a map of moves): dwell is not read, and reads as zeros."""
         app_ids = self.app_filter(session_ids, apps)
         blobs, ranges = self._plan(session_ids, since, until, app_ids)
         row_parts = []
         for sid, lo, hi in ranges:
-            q = "SELECT x, y, SUM(count), SUM(dwell) FROM positions WHERE session_id=? AND period>=? AND period<?"
+            # The rows as they are, straight into one array (no list of tuples), grouped by (x, y) in
+            # numpy: SQLite's GROUP BY sorts them through a temporary B-tree, several times slower.
+            q = f"SELECT x, y, count, {'dwell' if dwell else '0.0'} FROM positions WHERE session_id=? AND period>=? AND period<?"
             args: list = [sid, lo, hi]
             if app_ids is not None:
                 q += f" AND app IN ({','.join('?' * len(app_ids))})"
                 args += app_ids
-            rows = self._db.execute(q + " GROUP BY x, y", args).fetchall()
-            if rows:
-                a = np.array(rows, np.float64)
-                row_parts.append((a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2].astype(np.int64), a[:, 3]))
+            a = np.fromiter(self._db.execute(q, args), _ROW)
+            if len(a):
+                row_parts.append(_group_xy(a["x"], a["y"], a["c"], a["d"]))
+                del a
         bounds = [(b[6], b[7], b[8], b[9]) for b in blobs] + [(int(p[0].min()), int(p[0].max()), int(p[1].min()), int(p[1].max())) for p in row_parts]
         if not blobs and len(row_parts) == 1:
-            return Positions(*row_parts[0])
+            return Positions(*(np.ascontiguousarray(c) for c in row_parts[0]))
         if len(blobs) == 1 and not row_parts:  # one roll-up or total: already one row per (x, y)
-            x, y, c, d = _decode(blobs[0][10], blobs[0][3])
-            return Positions(x.astype(np.int64), y.astype(np.int64), c.astype(np.int64), d.astype(np.float64))
-        merge = _Merge(bounds)
+            return Positions(*_decode(blobs[0][10], blobs[0][3], dwell))
+        merge = _Merge(bounds, dwell)
         for p in row_parts:
             merge.add(*p)
+        del row_parts
         for b in blobs:
-            merge.add(*_decode(b[10], b[3]))
+            merge.add(*_decode(b[10], b[3], dwell))
         return merge.result()
 
     def app_totals(self, session_ids: Sequence[int], since: float | None = None, until: float | None = None,

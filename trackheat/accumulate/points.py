@@ -43,9 +43,11 @@ def load_points(store: Store, ids: Sequence[int], kind: str, since: float | None
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
         b = np.array([(r[1], r[2], abs(r[3]) + abs(r[4])) for r in srows], np.int64)
         return b[:, 0], b[:, 1], np.maximum(b[:, 2], 1).astype(np.float64)
-    p = store.positions(ids, since, until, apps)
+    p = store.positions(ids, since, until, apps, dwell=kind == "dwell")  # a map of moves never reads dwell
     w = p.count.astype(np.float64) if kind == "moves" else p.dwell
     keep = w > 0
+    if keep.all():  # the usual case: no copies of a month's columns
+        return p.x, p.y, w
     return p.x[keep], p.y[keep], w[keep]
 
 

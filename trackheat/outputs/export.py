@@ -313,12 +313,20 @@ def render_session(
     inside = (xs >= region.left) & (xs < region.right) & (ys >= region.top) & (ys < region.bottom)
     if not inside.any():
         raise UserError(f"{_session_label(ids)}: none of its {kind} fall on monitor {monitor}")
+    total = float(np.sum(ws, where=inside))  # (where=: no copy of a month's weights)
+    n_inside = int(np.count_nonzero(inside))
+    del inside
+    # Once drawn, a month's points need not live through the colouring and the PNGs (a cache keeps its own).
+    held = [(xs, ys, ws)]
+    del xs, ys, ws
+
     def draw() -> np.ndarray:
         # Drawn straight at the output size: a 4K desktop shrunk to 1280 px costs a 1280 px grid.
-        px, py, origin = place(xs, ys, region, fr.sx, fr.sy)
-        return np.ascontiguousarray(density(px, py, ws, width=fr.width, height=fr.height, sigma=fr.sigma_out, origin=origin, upsize=UPSIZE))
+        px, py, origin = place(*held[0][:2], region, fr.sx, fr.sy)
+        return np.ascontiguousarray(density(px, py, held[0][2], width=fr.width, height=fr.height, sigma=fr.sigma_out, origin=origin, upsize=UPSIZE))
 
     grid = _memo(cache, ("grid", points_key, region, fr.width, fr.height, fr.sigma_out), draw)
+    held.clear()
 
     # Background in canvas pixels, then cut to the region and scaled to the output.
     bg = None
@@ -329,7 +337,6 @@ def render_session(
         bg = _memo(cache, ("screenshot", ids[-1], canvas, region), lambda: _crop(stored_screenshot(store, ids[-1], canvas), canvas, region))
     elif screenshot:
         bg = _crop(fresh_screenshot(canvas), canvas, region)
-    total = float(np.sum(ws[inside]))
     amount = amount_text(kind, total) + (" of dwell" if kind == "dwell" else "")
     where_txt = "" if monitor is None or str(monitor).strip().lower() in ("all", "0") else f" | monitor {monitor}"
     if apps is not None:
@@ -345,7 +352,7 @@ def render_session(
         heat, over = compose(grid, fr, kind=kind, title=title, background=bg, colormap=colormap, scale=scale, alpha=alpha)
     notes = [] if render.colorbar_fits(fr.width, fr.height) else [
         f"no colour bar or title: the picture is smaller than {render.MIN_BAR_SIZE[0]}x{render.MIN_BAR_SIZE[1]}"]
-    info = ExportResult(Path("heatmap.png"), Path("overlay.png"), None, fr.width, fr.height, int(inside.sum()), total, fr.sigma_out, list(ids), amount,
+    info = ExportResult(Path("heatmap.png"), Path("overlay.png"), None, fr.width, fr.height, n_inside, total, fr.sigma_out, list(ids), amount,
                         range_text, notes, title)
     return Rendered(heat, over, grid, info, picture_bg, outlines)
 
