@@ -366,18 +366,31 @@ _COMPACT = (b"c", ("<i2", "<i2", "<i4", "<f4"))
 _WIDE = (b"w", ("<i4", "<i4", "<i8", "<f8"))
 
 
-def _encode(x: np.ndarray, y: np.ndarray, c: np.ndarray, d: np.ndarray) -> bytes:
+# Upper-case tags: the same columns uncompressed. The all-applications total is kept so (see
+# Store._read_columns): a month's export reads its columns straight from the file, ~4x faster
+# than inflating them, for ~19 MB more on a month of heavy use.
+_RAW = {b"C": _COMPACT[1], b"W": _WIDE[1]}
+
+
+def _encode(x: np.ndarray, y: np.ndarray, c: np.ndarray, d: np.ndarray, packed: bool = True) -> bytes:
     fits = len(x) == 0 or (-32768 <= int(np.min(x)) and int(np.max(x)) < 32768 and -32768 <= int(np.min(y)) and int(np.max(y)) < 32768
                            and 0 <= int(np.min(c)) and int(np.max(c)) < 2**31)
     tag, types = _COMPACT if fits else _WIDE
     raw = b"".join(np.asarray(col, t).tobytes() for col, t in zip((x, y, c, d), types))
-    return tag + zlib.compress(raw, ROLLUP_LEVEL)
+    return tag + zlib.compress(raw, ROLLUP_LEVEL) if packed else tag.upper() + raw
 
 
 def _decode(blob: bytes, n: int, dwell: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The columns of a roll-up blob, inflated one column at a time (a month's total is ~24 MB
     inflated: never all of it at once), as int64 x, y, count and float64 dwell. `dwell=False`
     leaves the last column compressed and gives zeros (a read-only view that costs nothing)."""
+    if blob[:1] in _RAW:
+        cols = []
+        off = 1
+        for i, (t, want) in enumerate(zip(_RAW[blob[:1]], (np.int64, np.int64, np.int64, np.float64))):
+            cols.append(np.frombuffer(blob, t, n, off).astype(want) if i < 3 or dwell else np.broadcast_to(np.zeros(1), (n,)))
+            off += n * np.dtype(t).itemsize
+        return cols[0], cols[1], cols[2], cols[3]
     types = _COMPACT[1] if blob[:1] == _COMPACT[0] else _WIDE[1]
     z = zlib.decompressobj()
     data: bytes | memoryview = memoryview(blob)[1:]
@@ -946,7 +959,7 @@ class Store:
         self._db.execute(
             "INSERT OR REPLACE INTO totals(app, n, moves, dwell, xmin, xmax, ymin, ymax, data) VALUES (?,?,?,?,?,?,?,?,?)",
             (app, len(p), int(p.count.sum()), float(p.dwell.sum()), int(p.x.min()), int(p.x.max()), int(p.y.min()), int(p.y.max()),
-             _encode(p.x, p.y, p.count, p.dwell)))
+             _encode(p.x, p.y, p.count, p.dwell, packed=app != ALL_APPS)))
 
     def _add_total(self, app: int, x: np.ndarray, y: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
         """A new day's roll-up of one application into its total and into the all-applications one."""
@@ -1166,7 +1179,8 @@ class Store:
         blobs: list[tuple] = []
         ranges: list[tuple[int, int, int]] = []
         if self._totals_cover(spans, {i[0] for i in infos}):
-            q = "SELECT app, n, moves, dwell, xmin, xmax, ymin, ymax, data FROM totals WHERE "
+            # The all-applications row's data is read column by column from the file (_read_columns), not fetched whole.
+            q = f"SELECT app, n, moves, dwell, xmin, xmax, ymin, ymax, CASE WHEN app = {ALL_APPS} THEN NULL ELSE data END FROM totals WHERE "
             for r in self._db.execute(q + ("app = ?" if app_ids is None else "1" + app_sql), [ALL_APPS] if app_ids is None else app_args):
                 blobs.append((None, None) + tuple(r))
             for sid, lo, hi, d0, d1 in spans:  # every day below rolled_until is in the totals
@@ -1227,14 +1241,36 @@ class Store:
         if not blobs and len(row_parts) == 1:
             return Positions(*(np.ascontiguousarray(c) for c in row_parts[0]))
         if len(blobs) == 1 and not row_parts:  # one roll-up or total: already one row per (x, y)
-            return Positions(*_decode(blobs[0][10], blobs[0][3], dwell))
+            return Positions(*self._columns(blobs[0], dwell))
         merge = _Merge(bounds, dwell)
         for p in row_parts:
             merge.add(*p)
         del row_parts
         for b in blobs:
-            merge.add(*_decode(b[10], b[3], dwell))
+            merge.add(*self._columns(b, dwell))
         return merge.result()
+
+    def _columns(self, b: tuple, dwell: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A planned blob's columns: its data as fetched, or (None: a total) read from the file."""
+        return _decode(b[10], b[3], dwell) if b[10] is not None else self._read_columns(b[2], b[3], dwell)
+
+    def _read_columns(self, app: int, n: int, dwell: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A total's columns, one at a time through SQLite's incremental blob I/O: an uncompressed
+        one is never in memory whole (a month's is ~24 MB), a compressed one is inflated as usual."""
+        blobopen = getattr(self._db, "blobopen", None)  # Python 3.11+; before it, the data fetched whole
+        if blobopen is None:
+            return _decode(self._db.execute("SELECT data FROM totals WHERE app=?", (app,)).fetchone()[0], n, dwell)
+        with blobopen("totals", "data", app, readonly=True) as blob:
+            tag = blob.read(1)
+            if tag not in _RAW:
+                return _decode(tag + blob.read(), n, dwell)
+            cols = []
+            for i, (t, want) in enumerate(zip(_RAW[tag], (np.int64, np.int64, np.int64, np.float64))):
+                if i == 3 and not dwell:
+                    cols.append(np.broadcast_to(np.zeros(1), (n,)))
+                    break
+                cols.append(np.frombuffer(blob.read(n * np.dtype(t).itemsize), t, n).astype(want))
+            return cols[0], cols[1], cols[2], cols[3]
 
     def app_totals(self, session_ids: Sequence[int], since: float | None = None, until: float | None = None,
                    apps: Sequence[str | None] | None = None) -> list[AppTotals]:
