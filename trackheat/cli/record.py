@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-from trackheat.accumulate.recorder import Progress, Recorder, RecordOptions, Reporter
 from trackheat.defaults import FLUSH_INTERVAL, IDLE_AFTER, PERIOD
 from trackheat.cli.common import add_db, fmt_duration, fmt_time, print_json, summary_line
 from trackheat.paths import resolve_db
@@ -46,54 +45,63 @@ def run(args: argparse.Namespace) -> int:
     if args.status:
         return show_status(db, args.json)
 
+    from trackheat.accumulate.recorder import Recorder, RecordOptions
+
     opts = RecordOptions(db=db, duration=args.duration, flush_interval=args.flush_interval, idle_after=args.idle_after,
                          period=args.period, screenshot=args.screenshot, ignore_apps=tuple(args.ignore_app),
                          force_x11=args.force_x11)
-    return Recorder(opts, TerminalReport(quiet=args.quiet)).run()
+    return Recorder(opts, terminal_report(quiet=args.quiet)).run()
 
 
-class TerminalReport(Reporter):
-    """The recorder on a terminal: start and message lines on stderr, a status line that
-    rewrites itself on a tty (one line every few seconds elsewhere), the summary on stdout."""
+def terminal_report(quiet: bool = False):
+    """The recorder's reporter for a terminal. Its module is imported here, not when the command
+    line is built: every other command (export, stats, sessions...) starts without it."""
+    from trackheat.accumulate.recorder import Progress, Reporter
 
-    def __init__(self, quiet: bool = False) -> None:
-        self.quiet = quiet
-        self.tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
-        self.open = False  # a status line is on screen without its newline
+    class TerminalReport(Reporter):
+        """The recorder on a terminal: start and message lines on stderr, a status line that
+        rewrites itself on a tty (one line every few seconds elsewhere), the summary on stdout."""
 
-    def _line(self, text: str) -> None:
-        if sys.stderr is None:  # pythonw has no stderr
-            return
-        if self.open:
-            sys.stderr.write("\n")
-            self.open = False
-        print(f"trackheat record: {text}", file=sys.stderr, flush=True)
+        def __init__(self, quiet: bool = False) -> None:
+            self.quiet = quiet
+            self.tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
+            self.open = False  # a status line is on screen without its newline
 
-    def started(self, session_id: int, db: Path, pid: int) -> None:
-        if not self.quiet:
-            self._line(f"recording session {session_id} into {db} (pid {pid}); stop with Ctrl-C or `trackheat stop --db {db}`")
-
-    def message(self, text: str) -> None:
-        self._line(text)
-
-    def progress(self, p: Progress) -> None:
-        if self.quiet or sys.stderr is None or not (p.changed or self.tty):
-            return
-        text = (f"{p.rate:.0f} events/s; {p.moves} moves, {p.clicks} clicks, {p.scrolls} scrolls written; "
-                f"{fmt_duration(p.elapsed)}")
-        if self.tty:
-            sys.stderr.write(f"\r\033[Ktrackheat record: {text}")
-            sys.stderr.flush()
-            self.open = True
-        else:
+        def _line(self, text: str) -> None:
+            if sys.stderr is None:  # pythonw has no stderr
+                return
+            if self.open:
+                sys.stderr.write("\n")
+                self.open = False
             print(f"trackheat record: {text}", file=sys.stderr, flush=True)
 
-    def finished(self, info) -> None:
-        if self.open and sys.stderr is not None:
-            sys.stderr.write("\n")
-            self.open = False
-        if sys.stdout is not None:
-            print(summary_line(info), flush=True)
+        def started(self, session_id: int, db: Path, pid: int) -> None:
+            if not self.quiet:
+                self._line(f"recording session {session_id} into {db} (pid {pid}); stop with Ctrl-C or `trackheat stop --db {db}`")
+
+        def message(self, text: str) -> None:
+            self._line(text)
+
+        def progress(self, p: Progress) -> None:
+            if self.quiet or sys.stderr is None or not (p.changed or self.tty):
+                return
+            text = (f"{p.rate:.0f} events/s; {p.moves} moves, {p.clicks} clicks, {p.scrolls} scrolls written; "
+                    f"{fmt_duration(p.elapsed)}")
+            if self.tty:
+                sys.stderr.write(f"\r\033[Ktrackheat record: {text}")
+                sys.stderr.flush()
+                self.open = True
+            else:
+                print(f"trackheat record: {text}", file=sys.stderr, flush=True)
+
+        def finished(self, info) -> None:
+            if self.open and sys.stderr is not None:
+                sys.stderr.write("\n")
+                self.open = False
+            if sys.stdout is not None:
+                print(summary_line(info), flush=True)
+
+    return TerminalReport(quiet)
 
 
 def show_status(db, as_json: bool) -> int:
