@@ -130,6 +130,9 @@ def record_day(day: Day, tallies: list, clock: list) -> None:
 def period_sizes(tmp: Path, periods: tuple[int, ...], per_day: int, days: int = 2) -> dict[int, float]:
     """Store bytes per day of schema 2 for each period length: the same two days of heavy use."""
     rng = np.random.default_rng(34)
+    for p in periods:  # a kept directory's stores of an earlier run would add up
+        for suffix in ("", "-wal", "-shm"):
+            (tmp / f"p{p}.db{suffix}").unlink(missing_ok=True)
     stores = {p: Store(tmp / f"p{p}.db") for p in periods}
     for d in range(days):
         day = Day(rng, T0 + d * DAY, per_day)
