@@ -506,7 +506,7 @@ class Recorder:
         from trackheat.sources.focus import focus_watcher
         from trackheat.sources.pointer import PointerListener, pointer_position
         from trackheat.sources.screen import desktop_canvas, screenshot_pngs
-        from trackheat.store import Store
+        from trackheat.store import Store, StoreError
 
         require_pointer("recording the pointer", capture=self.o.screenshot != "none", force_x11=self.o.force_x11)
         canvas = desktop_canvas()
@@ -540,7 +540,10 @@ class Recorder:
         try:
             with Store(self.db) as store:
                 session_id = store.create_session("record", canvas, started=started, kind="mouse", period_seconds=self.o.period, meta=meta)
-                finish_killed(store, self.db, session_id)
+                try:
+                    finish_killed(store, self.db, session_id)
+                except StoreError:  # busy or full: reads stay exact without it; the next start tries again
+                    pass
         except BaseException as e:
             listener.stop()
             watcher.stop()
