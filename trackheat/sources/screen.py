@@ -38,7 +38,10 @@ def desktop_canvas(sct=None) -> Canvas:
         return Canvas.desktop([Rect(int(m["left"]), int(m["top"]), int(m["width"]), int(m["height"])) for m in mons])
     finally:
         if own:
-            sct.close()
+            try:
+                sct.close()
+            except Exception:  # the display closed under us: mss's xcb disconnect raises; nothing is left to close
+                pass
 
 
 def grab_bgra(sct, rect: Rect) -> np.ndarray:
