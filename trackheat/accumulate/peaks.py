@@ -41,7 +41,10 @@ def hot_spots(xs, ys, weights, *, width: int, height: int, origin: tuple[int, in
     sig = float(sigma) if sigma else default_sigma(width, height)
     d = density(x, y, w, width=width, height=height, sigma=sig, origin=origin)
     r = max(1, int(round(sig)))
-    local_max = d >= cv2.dilate(d, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    # a square neighbourhood: OpenCV dilates by a rectangle as a row pass and a column pass (about 20x
+    # faster than the ellipse at 1080p); its corners only drop peaks within 1.5 sigma of a higher value,
+    # which the 2-sigma rule below would drop anyway
+    local_max = d >= cv2.dilate(d, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1)))
     cand = np.argwhere(local_max & (d > 0))
     order = np.argsort(-d[cand[:, 0], cand[:, 1]], kind="stable")
     spots: list[HotSpot] = []
