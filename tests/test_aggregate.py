@@ -725,3 +725,42 @@ def test_partials_add_in_any_form():
     many = Partial(points=(np.arange(8), np.arange(8), np.ones(8)))
     assert add(many, Partial(points=(np.arange(8) + 20, np.arange(8), np.ones(8))), plan).points is None  # 16 > 10 points: counted
 
+
+# -- older stores: schema 1, read as they are --------------------------------------------------------------
+def test_v1_stores_are_read_untouched_and_equal_export(tmp_path):
+    """Stores written by trackheat's schema-1 code (tests/fixtures/store_v1.py, verbatim) are read
+    read-only: nothing is migrated or written, and their sum is export's picture of the same sessions."""
+    need_dask()
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("store_v1", ROOT / "tests" / "fixtures" / "store_v1.py")
+    v1 = importlib.util.module_from_spec(spec)
+    sys.modules["store_v1"] = v1  # dataclasses look their module up
+    spec.loader.exec_module(v1)
+    parts = []
+    with Store(tmp_path / "all.db") as whole:
+        for i in range(3):
+            p = tmp_path / "v1" / f"old{i}.db"
+            p.parent.mkdir(exist_ok=True)
+            with v1.Store(p) as old:
+                make_session(old, np.random.default_rng(70 + i), SCREEN, hour=2 * i, n=1500)
+            make_session(whole, np.random.default_rng(70 + i), SCREEN, hour=2 * i, n=1500)
+            parts.append(p)
+    import sqlite3
+
+    for p in parts:
+        with sqlite3.connect(p) as c:
+            assert c.execute("PRAGMA user_version").fetchone()[0] == 1
+    def files() -> dict:  # every file beside the stores, and the content of all but SQLite's shared-memory index
+        return {f.name: (b"" if f.name.endswith("-shm") else f.read_bytes()) for f in sorted((tmp_path / "v1").iterdir())}
+
+    before = files()
+    for kind in ("moves", "clicks"):
+        want = export_density(tmp_path / "all.db", tmp_path / f"export-{kind}", "--kind", kind, "--scale", defaults.SCALE)
+        out = tmp_path / f"agg-{kind}"
+        trackheat("aggregate", *parts, "-o", out, "--kind", kind, "--density", out / "d.npy", "--workers", "1", check=True)
+        assert_same_density(np.load(out / "d.npy"), want)
+    assert files() == before  # not migrated, not written, nothing made beside them
+    # an application asked of stores that predate applications: they have none
+    proc = trackheat("aggregate", *parts, "-o", tmp_path / "no", "--app", "firefox", "--workers", "1")
+    one_line_error(proc, "--app", "'firefox'", "(none)")
