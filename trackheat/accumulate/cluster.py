@@ -93,7 +93,7 @@ class Engine:
             where = {"host": "127.0.0.1"} if self.processes else {}
             self._cluster = dist.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=self.processes,
                                               dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
-                                              silence_logs=logging.ERROR, **where)
+                                              silence_logs=logging.CRITICAL, **where)  # (the workers' own stderr is ours)
             self.client = dist.Client(self._cluster, set_as_default=False)
             return self
         address = self.scheduler if "://" in self.scheduler else f"tcp://{self.scheduler}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 
@@ -76,6 +77,11 @@ def run(args: argparse.Namespace) -> int:
     from trackheat.cli.import_ import options_from
     from trackheat.outputs.aggregate import aggregate
 
+    # Dask's background machinery can log a connection closed during shutdown (asyncio's "exception
+    # never retrieved", a comm error) after the result is in, seen under load: not this command's
+    # output. Errors that matter come back from the library as exceptions.
+    for name in ("distributed", "asyncio", "tornado"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     since = parse_time(args.since, "--since")
     until = parse_time(args.until, "--until")
     bar = Bar()
