@@ -503,7 +503,7 @@ def test_factor_two_from_sigma_six():
     assert [kern.reduction_factor(s) for s in (2, 5.9, 6, 8, 13.9, 14, 20.9, 21, 44)] == [1, 1, 2, 2, 2, 2, 2, 3, 6]
     assert dens.choose_method(1_000_000, 3840, 2160, 8.0, native=True) == "reduced"
     assert dens.choose_method(1_000_000, 3840, 2160, 8.0, native=False) == "reduced"
-    assert dens.choose_method(10_000, 3840, 2160, 2.0, native=True) == "stamp"
+    assert dens.choose_method(10_000, 1920, 1080, 2.0, native=True) == "stamp"
     assert dens.choose_method(10_000_000, 1920, 1080, 2.0, native=True) == "blur"
 
 
@@ -611,15 +611,45 @@ def test_two_halves_on_two_threads_give_the_same_grid(monkeypatch):
     assert np.array_equal(got, dens.density(xs, ys, width=w, height=h, sigma=9.0))
 
 
-@pytest.mark.parametrize("two", [False, True])
-def test_native_blur_equals_opencv_in_float64(monkeypatch, two):
-    """The C separable blur (ring of rows, kernel symmetry, empty rows skipped, one or two bands
-    of rows on two threads) against cv2.sepFilter2D in float64 with zero outside, at widths that are
-    not whole vectors, grids shorter than the kernel, and rows left empty."""
+def _simd_levels() -> list[str]:
+    """The C blur's vector codes this CPU can run (each is tested): 'base', then 'avx2', 'avx512'."""
+    if not splat.available():
+        return ["base"]
+    best = splat.simd()
+    return ["base", "avx2", "avx512"][: ["base", "avx2", "avx512"].index(best) + 1]
+
+
+@pytest.fixture(params=["base", "avx2", "avx512"])
+def simd(request):
+    """Each vector code of the C blur in turn (one this CPU lacks: a failure in CI, else a skip)."""
     need_splat()
+    from trackheat.accumulate import _splat
+
+    if request.param not in _simd_levels():  # CI's machine has all three
+        msg = f"this CPU has no {request.param} (its best is {splat.simd()})"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    _splat.set_simd(request.param)
+    try:
+        yield request.param
+    finally:
+        _splat.set_simd("avx512")  # (at most that: the CPU's best again)
+
+
+@pytest.mark.parametrize("two", [False, True])
+def test_native_blur_equals_opencv_in_float64(monkeypatch, two, simd):
+    """The C separable blur (ring of rows, kernel symmetry, empty rows skipped, one or two bands
+    of rows on two threads; in AVX-512, shifts in registers and four output rows at a time, for
+    radii up to 16, 32 and 48, longer ones by the AVX2-style code) against cv2.sepFilter2D in
+    float64 with zero outside, at widths that are not whole vectors, grids shorter than the kernel,
+    heights that are not whole groups of four rows, and rows left empty."""
     monkeypatch.setattr(splat, "TWO_BANDS", 1 if two else 1 << 40)
     rng = np.random.default_rng(14)
-    for h, w, sigma, scale in [(1, 1, 1.0, 1.0), (5, 7, 2.0, 0.5), (37, 130, 2.0, 1.0), (20, 65, 9.0, 0.25), (300, 201, 4.5, 1.0)]:
+    cases = [(1, 1, 1.0, 1.0), (5, 7, 2.0, 0.5), (37, 130, 2.0, 1.0), (20, 65, 9.0, 0.25), (300, 201, 4.5, 1.0),
+             (3, 40, 5.0, 1.0), (61, 97, 5.3, 1.0), (62, 98, 5.7, 1.0), (45, 160, 10.5, 2.0), (46, 161, 10.6, 1.0), (90, 333, 15.9, 1.0),
+             (91, 334, 16.2, 1.0)]
+    for h, w, sigma, scale in cases:  # (radii 16-17, 31-32 and 48-49: each side of each limit)
         g = rng.poisson(0.7, (h, w)).astype(np.float32)
         g[h // 3:h // 2] = 0  # empty rows: written as zeros where all their neighbours are empty too
         k = kern.gaussian_kernel_1d(sigma)
@@ -627,6 +657,7 @@ def test_native_blur_equals_opencv_in_float64(monkeypatch, two):
         ref = cv2.sepFilter2D(g.astype(np.float64), cv2.CV_64F, k, k * scale, borderType=cv2.BORDER_CONSTANT)
         assert got.shape == (h, w) and got.dtype == np.float32
         np.testing.assert_allclose(got, ref, rtol=0, atol=1e-6 * max(float(ref.max()), 1e-30))
+    assert {kern.kernel_radius(c[2]) for c in cases} >= {16, 17, 31, 32, 48, 49}
     from trackheat.accumulate import _splat
 
     g = np.ones((4, 4), np.float32)
@@ -637,6 +668,22 @@ def test_native_blur_equals_opencv_in_float64(monkeypatch, two):
         _splat.blur(g, np.empty((4, 4), np.float32), 4, 4, k3, np.ones(5, np.float32), 0, 4)
     with pytest.raises(ValueError):
         _splat.blur(g, np.empty((4, 4), np.float32), 4, 4, k3, k3, 2, 5)
+
+
+def test_native_blur_of_a_large_grid_streams_its_rows_exactly(simd):
+    """From 16 MB of output (a 4K grid) the AVX-512 blur streams whole aligned rows past the cache:
+    the same grid as a small blur of each part (and as OpenCV) where it does, and where the width is
+    not a whole vector (ordinary stores)."""
+    rng = np.random.default_rng(16)
+    for h, w in [(2048, 2048), (1100, 3850)]:
+        counts = np.zeros((h, w), np.uint16)
+        ix, iy = rng.integers(0, w, 200_000), rng.integers(0, h, 200_000)
+        np.add.at(counts, (iy, ix), 1)
+        k = kern.gaussian_kernel_1d(2.5).astype(np.float32)
+        got = splat.blur(counts, k, k)
+        assert got.ctypes.data % 64 == 0
+        ref = cv2.sepFilter2D(counts.astype(np.float32), cv2.CV_32F, k, k, borderType=cv2.BORDER_CONSTANT)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=2e-6 * float(ref.max()))
 
 
 def test_uint16_counts_banded_or_not_and_their_blur_are_exact(monkeypatch):
@@ -653,6 +700,7 @@ def test_uint16_counts_banded_or_not_and_their_blur_are_exact(monkeypatch):
     k = kern.gaussian_kernel_1d(3.0).astype(np.float32)
     for banded, halves in [(False, False), (False, True), (True, True)]:
         monkeypatch.setattr(splat, "TWO_HALVES", 1000 if halves else 1 << 40)
+        monkeypatch.setattr(splat, "TWO_HALVES_CACHED", 1000 if halves else 1 << 40)
         monkeypatch.setattr(splat, "BANDED_POINTS", 1000 if banded else 1 << 40)
         monkeypatch.setattr(splat, "BANDED_PIXELS", 1000 if banded else 1 << 40)
         monkeypatch.setattr(splat, "BAND_SHIFT", 4)

@@ -35,14 +35,54 @@ _UPSIZE_COST = 1.5  # ns per full-resolution pixel for the linear upsize
 _TAP_COST = 0.25  # ns per grid pixel per kernel tap (sepFilter2D, float32)
 
 
-# With the C pass (splat.py) a point costs a few ns and a stamp about 0.5 ns per patch pixel,
-# so the blur's size decides; measured on the same machine.
-_NATIVE_STAMP_CALL = 20.0  # ns per stamped point
-_NATIVE_STAMP_PX = 0.5  # ns per patch pixel added
-_NATIVE_POINT_COST = 4.0  # ns per point counted or split (a random add into the grid)
-_ZERO_COST = 0.15  # ns per pixel of a zeroed grid
-_SEP_TAP_COST = 0.06  # ns per pixel per tap of cv2.sepFilter2D on float32 (two taps per kernel element)
-_NATIVE_UPSIZE_COST = 0.5  # ns per full-resolution pixel for the linear upsize
+# With the C pass (splat.py), in ns, measured on the same machine (AVX-512) as bench/render.py
+# runs the paths: in turn with the OpenCV peer, so each call starts with caches full of someone
+# else's data, as a call in a program does. A point costs a random add into a count or four into
+# the reduced grid; a stamp a row of the patch per point (a cache miss once the grid is larger
+# than the cache) and the zeroed pages it touches; the blur a pass over the canvas, bound by memory
+# at small radii and by arithmetic beyond.
+_NATIVE_COUNT = 2.0  # per point counted into a uint16 count that stays in the cache (below 4K)
+_NATIVE_COUNT_BIG = 3.3  # ... at 4K (bucketed by bands of rows first)
+_NATIVE_SPLIT = 2.3  # per point split over four cells of a coarse grid up to 4 MB
+_NATIVE_SPLIT_BIG = 5.0  # ... of a larger coarse grid
+_NATIVE_DOWNSPLIT_PX = 0.7  # per full-resolution pixel, splitting counts (many points) instead of points
+_NATIVE_STAMP_ROW = (0.8, 12.7)  # per patch row of a stamped point: the grid in the cache, or over 16 MB
+_NATIVE_STAMP_PX = 0.15  # per patch pixel added
+_NATIVE_GRID_PX = (0.13, 0.45)  # per pixel of a stamped grid (zeroed pages faulted in)
+_NATIVE_UPSIZE_COST = 0.3  # per full-resolution pixel for the linear upsize
+_BLUR_CALL = 1e5  # one blur: allocations, the helper thread
+_BLUR_PX = {"avx512": (0.3, 0.022), "avx2": (0.2, 0.055), "base": (0.2, 0.11)}  # per pixel: fixed, and per unit of kernel radius
+_CACHED_BYTES = 16 << 20  # a float32 grid up to this stays in this machine's L3 (32 MB, shared)
+
+
+def _native_blur(px: float, r: int) -> float:
+    simd = splat.simd()
+    if simd == "avx512" and r > splat.WIDE_RADIUS:
+        simd = "avx2"
+    fixed, per_r = _BLUR_PX.get(simd, _BLUR_PX["base"])
+    return _BLUR_CALL + px * (fixed + per_r * r)
+
+
+def _native_costs(n: int, width: int, height: int, sigma: float) -> dict[str, float]:
+    """ns of each path with the C pass (see the constants above), exact paths first."""
+    r = kernel_radius(sigma)
+    px = width * height
+    big = px * 4 > _CACHED_BYTES
+    count = n * (_NATIVE_COUNT_BIG if px >= splat.BANDED_PIXELS else _NATIVE_COUNT)
+    rows = n * (2 * r + 1)
+    costs = {
+        # (a patch row faults in at least the 4 KB page it lies on: 1024 pixels)
+        "stamp": rows * (_NATIVE_STAMP_ROW[big] + (2 * r + 1) * _NATIVE_STAMP_PX) + min(px, rows * max(2 * r + 1, 1024)) * _NATIVE_GRID_PX[big],
+        "blur": count + _native_blur(px, r),
+    }
+    f = reduction_factor(sigma)
+    if f > 1:
+        coarse = px / (f * f)
+        split = n * (_NATIVE_SPLIT_BIG if coarse * 4 > 4 << 20 else _NATIVE_SPLIT)
+        if n >= splat.DOWNSPLIT_MIN * px:
+            split = min(split, count + px * _NATIVE_DOWNSPLIT_PX)
+        costs["reduced"] = split + px * _NATIVE_UPSIZE_COST + _native_blur(coarse, kernel_radius(sigma / f))
+    return costs
 
 
 def choose_method(n: int, width: int, height: int, sigma: float, native: bool | None = None) -> str:
@@ -50,22 +90,18 @@ def choose_method(n: int, width: int, height: int, sigma: float, native: bool | 
     for the C pass (`native`, the default where it was built) or numpy."""
     if native is None:
         native = splat.available()
+    if native:
+        costs = _native_costs(n, width, height, sigma)
+        return min(costs, key=costs.__getitem__)  # (ties: the order above, exact paths first)
     r = kernel_radius(sigma)
     px = width * height
     f = reduction_factor(sigma)
-    if native:
-        stamp = n * (_NATIVE_STAMP_CALL + (2 * r + 1) ** 2 * _NATIVE_STAMP_PX) + px * _ZERO_COST
-        blur = n * _NATIVE_POINT_COST + px * (_ZERO_COST + 2 * (2 * r + 1) * _SEP_TAP_COST)
-    else:
-        stamp = n * (_STAMP_COST_CALL + (2 * r + 1) ** 2 * _STAMP_COST_PX)
-        blur = n * _HIST_COST + px * (_GRID_COST + 2 * (2 * r + 1) * _TAP_COST)
+    stamp = n * (_STAMP_COST_CALL + (2 * r + 1) ** 2 * _STAMP_COST_PX)
+    blur = n * _HIST_COST + px * (_GRID_COST + 2 * (2 * r + 1) * _TAP_COST)
     best, cost = ("stamp", stamp) if stamp <= blur else ("blur", blur)
     if f > 1:
         rl = kernel_radius(sigma / f)
-        if native:
-            reduced = n * _NATIVE_POINT_COST + px * _NATIVE_UPSIZE_COST + px / (f * f) * (_ZERO_COST + 2 * (2 * rl + 1) * _SEP_TAP_COST)
-        else:
-            reduced = n * _SPLIT_COST + px * _UPSIZE_COST + px / (f * f) * 2 * (2 * rl + 1) * _TAP_COST
+        reduced = n * _SPLIT_COST + px * _UPSIZE_COST + px / (f * f) * 2 * (2 * rl + 1) * _TAP_COST
         if reduced < cost:
             best = "reduced"
     return best

@@ -15,7 +15,7 @@ import threading
 import cv2
 import numpy as np
 
-from trackheat.arrays import fresh_array
+from trackheat.arrays import aligned_array, fresh_array
 from trackheat.pool import helper, on_helper
 
 try:  # built by setup.py where a C compiler is at hand
@@ -38,6 +38,15 @@ def _c(a, dtype) -> np.ndarray:
 def available() -> bool:
     """Whether the C pass was built (tests switch it off to check the numpy paths)."""
     return _splat is not None
+
+
+def simd() -> str:
+    """The C blur's vector code on this CPU: 'avx512' (shifts in registers, four rows at a time,
+    kernels up to WIDE_RADIUS a side), 'avx2', 'base'; '' without the C pass."""
+    return _splat.simd() if _splat is not None else ""
+
+
+WIDE_RADIUS = 48  # the AVX-512 blur's longest kernel half-width (_splat.c HMAX); longer ones use the AVX2 code
 
 
 def _grid(shape: tuple[int, int], slot: str = "grid", dtype: type = np.float32, zero: bool = True) -> np.ndarray:
@@ -67,7 +76,7 @@ def _in_halves(ix, iy, w, xt, yt, q: int, grid: np.ndarray, wide: bool) -> None:
     """
     hl, wl = grid.shape
     n = len(ix)
-    if n < TWO_HALVES or on_helper():
+    if n < (TWO_HALVES if wide else TWO_HALVES_CACHED) or on_helper():
         _splat.split(ix, iy, w, xt, yt, q, grid, wl, hl, wide)
         return
     h = n // 2
@@ -142,7 +151,7 @@ def blur(grid: np.ndarray, kx: np.ndarray, ky: np.ndarray, second: np.ndarray | 
         second = _c(second, np.uint16)
     kx = _c(kx, np.float32)
     ky = _c(ky, np.float32)
-    dst = fresh_array((h, w), np.float32)
+    dst = aligned_array((h, w), np.float32)  # whole cache lines: the C code may stream its rows out
     if h * w < TWO_BANDS or h < 2 or on_helper():
         _splat.blur(src, dst, w, h, kx, ky, 0, h, second)
         return dst
@@ -170,7 +179,7 @@ def counts16(ix, iy, width: int, height: int) -> tuple[np.ndarray, np.ndarray | 
     if n >= BANDED_POINTS and width * height >= BANDED_PIXELS and not on_helper():
         banded = _counts16_banded(ix, iy, int(width), int(height))
         return None if banded is None else (banded, None)
-    if n < TWO_HALVES or on_helper():
+    if n < (TWO_HALVES_CACHED if width * height < BANDED_PIXELS else TWO_HALVES) or on_helper():
         grid = _grid(shape, "count", np.uint16)
         return None if _splat.count16(ix, iy, grid, width, height) else (grid, None)
     grid = _grid(shape, "count", np.uint16, zero=False)
@@ -190,6 +199,7 @@ def counts16(ix, iy, width: int, height: int) -> tuple[np.ndarray, np.ndarray | 
     return None if wrapped else (grid, other)
 
 
+TWO_HALVES_CACHED = 1 << 17  # points: from here in halves when both uint16 grids stay in L3 (below 4K)
 BANDED_POINTS = 1 << 19  # from here (and BANDED_PIXELS) counts16 buckets the points by band first
 BANDED_PIXELS = 1 << 22  # a 4K canvas; 1080p's count (4 MB) stays in cache as it is
 BAND_SHIFT = 6  # 64 rows a band: 480 KB of uint16 at 4K, in L2 with room for the cells read
