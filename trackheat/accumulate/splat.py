@@ -15,7 +15,7 @@ import threading
 import cv2
 import numpy as np
 
-from trackheat.arrays import aligned_array, fresh_array
+from trackheat.arrays import aligned_array
 from trackheat.pool import helper, on_helper
 
 try:  # built by setup.py where a C compiler is at hand
