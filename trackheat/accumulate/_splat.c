@@ -509,15 +509,17 @@ static int simd_level(void)
     return level < simd_cap ? level : simd_cap;
 }
 
-/* blur(src, dst, w, h, kx, ky, r0, r1[, second]): src is float32, or uint16 counts (plus a second
-   uint16 grid added to it: the two threads' counts) */
+/* blur(src, dst, w, h, kx, ky, r0, r1[, second[, stream]]): src is float32, or uint16 counts (plus a
+   second uint16 grid added to it: the two threads' counts); stream: write dst with streaming stores
+   (the AVX-512 blur, when dst and its rows are 64-byte aligned) */
 static PyObject *blur(PyObject *self, PyObject *args)
 {
     (void)self;
     Py_buffer bs, bd, bkx, bky, b2 = {0};
     Py_ssize_t w, h, r0, r1;
     PyObject *second = Py_None;
-    if (!PyArg_ParseTuple(args, "y*w*nny*y*nn|O", &bs, &bd, &w, &h, &bkx, &bky, &r0, &r1, &second))
+    int stream = 0;
+    if (!PyArg_ParseTuple(args, "y*w*nny*y*nn|Op", &bs, &bd, &w, &h, &bkx, &bky, &r0, &r1, &second, &stream))
         return NULL;
     PyObject *result = NULL;
     float *pad = NULL, *ring = NULL;
@@ -562,8 +564,8 @@ static PyObject *blur(PyObject *self, PyObject *args)
     const float *src = counts ? NULL : (const float *)bs.buf, *kx = (const float *)bkx.buf + R, *ky = (const float *)bky.buf + R;
     const uint16_t *c1 = counts ? (const uint16_t *)bs.buf : NULL, *c2 = have2 ? (const uint16_t *)b2.buf : NULL;
     float *dst = (float *)bd.buf;
-    /* streaming stores only where the output would not stay in the cache anyway (16 MB: a 4K grid) */
-    const int nt = (size_t)w * (size_t)h * 4 >= (16u << 20) && (uintptr_t)dst % 64 == 0 && w % 16 == 0;
+    /* streaming stores where the caller asks for them (and rows start on whole cache lines) */
+    const int nt = stream && (uintptr_t)dst % 64 == 0 && w % 16 == 0;
     Py_BEGIN_ALLOW_THREADS
 #ifdef HAVE_AVX2
     if (wide)

@@ -138,6 +138,7 @@ def split(ix, iy, w, xt: np.ndarray, yt: np.ndarray, q: int, wl: int, hl: int) -
 
 TWO_BANDS = 1 << 18  # pixels: from here the blur runs in two bands of rows on two threads
 MAX_RADIUS = 2048  # the C blur's longest kernel half-width (_splat.c MAX_R)
+STREAM_BYTES = 16 << 20  # outputs from this size are written past the cache (streaming stores)
 
 
 def blur(grid: np.ndarray, kx: np.ndarray, ky: np.ndarray, second: np.ndarray | None = None) -> np.ndarray:
@@ -152,13 +153,14 @@ def blur(grid: np.ndarray, kx: np.ndarray, ky: np.ndarray, second: np.ndarray | 
     kx = _c(kx, np.float32)
     ky = _c(ky, np.float32)
     dst = aligned_array((h, w), np.float32)  # whole cache lines: the C code may stream its rows out
+    stream = h * w * 4 >= STREAM_BYTES
     if h * w < TWO_BANDS or h < 2 or on_helper():
-        _splat.blur(src, dst, w, h, kx, ky, 0, h, second)
+        _splat.blur(src, dst, w, h, kx, ky, 0, h, second, stream)
         return dst
     mid = h // 2
-    job = helper().submit(_splat.blur, src, dst, w, h, kx, ky, 0, mid, second)
+    job = helper().submit(_splat.blur, src, dst, w, h, kx, ky, 0, mid, second, stream)
     try:
-        _splat.blur(src, dst, w, h, kx, ky, mid, h, second)
+        _splat.blur(src, dst, w, h, kx, ky, mid, h, second, stream)
     finally:
         job.result()  # never return (or raise) while the helper still writes
     return dst
