@@ -519,7 +519,7 @@ def test_unknown_app_is_one_line_naming_the_apps_the_inputs_have(app_stores, tmp
 
 
 # -- small inputs: drawn as export draws them (it stamps few points) -------------------------------------
-@pytest.mark.parametrize("n, extra, stamped", [(6, (), True), (100, (), True), (40, ("--kind", "clicks"), True), (2000, ("--sigma", "3"), True),
+@pytest.mark.parametrize("n, extra, stamped", [(6, (), True), (100, (), True), (40, ("--kind", "clicks"), True), (300, ("--sigma", "3"), True),
                                                 (3000, (), False)])
 def test_small_inputs_equal_export_exactly(tmp_path, n, extra, stamped):
     """Few points: export stamps a patch per point, where counting and blurring differ by up to

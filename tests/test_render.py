@@ -473,6 +473,16 @@ def need_splat() -> None:
         pytest.skip("trackheat.accumulate._splat was not built")
 
 
+def need_points_blur() -> None:
+    """The C pass with its AVX-512 blur (blur_points): fail in CI (its machine has it), else skip."""
+    need_splat()
+    if splat.simd() != "avx512":
+        msg = f"blur_points needs AVX-512 (this CPU's best is {splat.simd()})"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
 def _edge_points(rng, w, h, n):
     xs = np.concatenate([rng.integers(0, w, n), [0, w - 1, 0, w - 1, 0, w // 2, w - 2, w - 1]])
     ys = np.concatenate([rng.integers(0, h, n), [0, 0, h - 1, h - 1, h // 3, h - 1, 1, h // 2]])
@@ -503,7 +513,7 @@ def test_factor_two_from_sigma_six():
     assert [kern.reduction_factor(s) for s in (2, 5.9, 6, 8, 13.9, 14, 20.9, 21, 44)] == [1, 1, 2, 2, 2, 2, 2, 3, 6]
     assert dens.choose_method(1_000_000, 3840, 2160, 8.0, native=True) == "reduced"
     assert dens.choose_method(1_000_000, 3840, 2160, 8.0, native=False) == "reduced"
-    assert dens.choose_method(10_000, 1920, 1080, 2.0, native=True) == "stamp"
+    assert dens.choose_method(1_000, 1920, 1080, 2.0, native=True) == "stamp"
     assert dens.choose_method(10_000_000, 1920, 1080, 2.0, native=True) == "blur"
 
 
@@ -717,6 +727,64 @@ def test_uint16_counts_banded_or_not_and_their_blur_are_exact(monkeypatch):
     d = dens.density(np.full(70_000, 3), np.full(70_000, 4), width=w, height=h, sigma=2.0, method="blur")
     ref = dens.density([3], [4], [70_000.0], width=w, height=h, sigma=2.0, method="stamp")  # (one float count)
     assert float(np.abs(d - ref).max()) <= 1e-5 * float(ref.max())
+
+
+@pytest.mark.parametrize("two", [False, True])
+def test_points_blurred_band_by_band_equal_the_blur_of_their_count(monkeypatch, two):
+    """blur_points (the points bucketed by band of rows, each band counted just before the AVX-512
+    blur reads it) gives the blur of the full-size count exactly: bands of 64 down to 4 rows (wider
+    canvases), points off every side, counts not a whole number of chunks, fewer points than a
+    chunk, one or two threads; a pixel past 65535 points gives None (density() counts in float)."""
+    need_points_blur()
+    monkeypatch.setattr(splat, "TWO_BANDS", 1 if two else 1 << 40)
+    rng = np.random.default_rng(21)
+    for w, h, n, sigma in [(700, 410, 150_000, 2.0), (1920, 70, 3000, 4.0), (3840, 45, 20_000, 2.0), (9000, 33, 5000, 3.0),
+                           (64, 9, 700, 5.5), (333, 517, 1, 2.0), (1000, 600, 1025, 15.9)]:
+        xs = np.concatenate([rng.integers(-3, w + 3, n), [-1, w, 5, 5, 10**12, -(10**12)]])
+        ys = np.concatenate([rng.integers(-3, h + 3, n), [5, 5, -1, h, 3, 3]])
+        inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+        counts = np.bincount(ys[inside] * w + xs[inside], minlength=w * h).reshape(h, w).astype(np.float32)
+        k = kern.gaussian_kernel_1d(sigma).astype(np.float32)
+        assert splat.points_blur_ok(w, h, len(k) // 2), (w, splat.band_shift(w))
+        got = splat.blur_points(xs, ys, w, h, k, k)
+        assert got is not None and got.ctypes.data % 64 == 0
+        np.testing.assert_array_equal(got, splat.blur(counts, k, k), err_msg=str((w, h, n, sigma)))
+    assert [splat.band_shift(w) for w in (700, 1920, 3840, 9000, 20000)] == [6, 5, 4, 2, 1]
+    k = kern.gaussian_kernel_1d(2.0).astype(np.float32)
+    assert splat.blur_points(np.full(70_000, 3), np.full(70_000, 4), 50, 40, k, k) is None  # (one pixel past 65535)
+    d = dens.density(np.full(70_000, 3), np.full(70_000, 4), width=50, height=40, sigma=2.0, method="blur")
+    ref = dens.density([3], [4], [70_000.0], width=50, height=40, sigma=2.0, method="stamp")
+    assert float(np.abs(d - ref).max()) <= 1e-5 * float(ref.max())
+
+
+def test_bucketed_points_refuse_what_would_leave_their_buffers():
+    """The C side checks the chunk range, the buffers' sizes and every run of offsets it is handed."""
+    need_points_blur()
+    from trackheat.accumulate import _splat
+
+    xs, ys = np.arange(10), np.arange(10)
+    w, h, shift = 20, 12, 2
+    nb = ((h - 1) >> shift) + 2
+    cells = np.empty(10, np.uint16)
+    offs = np.empty((nb + 1, 3), np.int64)
+    _splat.bucket16(xs, ys, 0, 3, 4, w, h, shift, cells, offs)  # (10 points: chunks of 4, 4 and 2)
+    k = np.ones(3, np.float32)
+    dst = np.empty((h, w), np.float32)
+    assert _splat.blur_points(cells, offs, shift, dst, w, h, k, k, 0, h) is False
+    with pytest.raises(ValueError):
+        _splat.bucket16(xs, ys, 0, 4, 4, w, h, shift, cells, offs)  # a chunk past the points
+    with pytest.raises(ValueError):
+        _splat.bucket16(xs, ys, 0, 3, 4, w, h, shift, cells[:9], offs)
+    with pytest.raises(ValueError):
+        _splat.bucket16(xs, ys, 0, 3, 4, 20000, h, 2, cells, offs)  # a band of 80000 cells
+    bad = offs.copy()
+    bad[2, 1] = 11  # a run past the cells
+    with pytest.raises(ValueError):
+        _splat.blur_points(cells, bad, shift, dst, w, h, k, k, 0, h)
+    with pytest.raises(ValueError):
+        _splat.blur_points(cells, offs, shift, dst, w, h, np.ones(99, np.float32), np.ones(99, np.float32), 0, h)
+    with pytest.raises(ValueError):
+        _splat.blur_points(cells, offs, shift, dst, w, h, k, k, 0, h + 1)
 
 
 @pytest.mark.parametrize("f", [2, 3, 6])

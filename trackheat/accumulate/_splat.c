@@ -434,6 +434,41 @@ __attribute__((target("avx512f"))) static void vrows4(const float *const *rows, 
     }
 }
 
+/* Counts made band by band as the blur reads them (blur_points()): the points were bucketed by
+   band of rows (bucket16()), each as its cell within its band (a uint16: a band has fewer than
+   65536 cells), so a band's count lives in one small buffer that stays in L2 while it is counted and
+   read, and no full-size count grid is ever written, zeroed or read back. */
+typedef struct {
+    const uint16_t *cells; /* each chunk's points, grouped by band */
+    const int64_t *offs;   /* chunk c's band b starts at offs[b * nchunks + c] (and ends where b + 1 starts) */
+    Py_ssize_t nchunks, nb, shift;
+    uint16_t *buf; /* the counts of one band: (1 << shift) rows */
+    Py_ssize_t band;
+    int wrapped; /* a cell passed 65535: the caller counts another way */
+} bandsrc;
+
+static const uint16_t *band_row(bandsrc *bs, Py_ssize_t sy, Py_ssize_t w, Py_ssize_t h)
+{
+    const Py_ssize_t b = sy >> bs->shift, y0 = b << bs->shift;
+    if (bs->band != b) {
+        const Py_ssize_t rows = h - y0 < ((Py_ssize_t)1 << bs->shift) ? h - y0 : ((Py_ssize_t)1 << bs->shift);
+        const uint32_t cap = (uint32_t)(rows * w);
+        uint16_t *RESTRICT g = bs->buf;
+        int wrapped = 0;
+        memset(g, 0, (size_t)cap * sizeof(uint16_t));
+        const int64_t *start = bs->offs + b * bs->nchunks, *end = start + bs->nchunks;
+        for (Py_ssize_t c = 0; c < bs->nchunks; c++)
+            for (int64_t j = start[c]; j < end[c]; j++) {
+                const uint32_t v = bs->cells[j];
+                if (v < cap) /* (0xFFFF: a point left or right of the canvas; and no index can leave the buffer) */
+                    wrapped |= ++g[v] == 0;
+            }
+        bs->wrapped |= wrapped;
+        bs->band = b;
+    }
+    return bs->buf + (sy - y0) * w;
+}
+
 /* dst rows [r0, r1) as blur_avx512 gives them, for R <= HMAX. pad: 16 * 3 zeros, wv floats, 16 * 3
    zeros (aligned); ring: 2R+4 aligned rows of wv; zero and spare: aligned rows of wv (zero zeroed).
    nt: dst is aligned and w a multiple of 16, and the output is larger than the cache: streaming
@@ -441,7 +476,7 @@ __attribute__((target("avx512f"))) static void vrows4(const float *const *rows, 
 __attribute__((target("avx512f"))) static void blur_avx512_4(const float *RESTRICT src, const uint16_t *RESTRICT c1,
         const uint16_t *RESTRICT c2, float *RESTRICT dst, Py_ssize_t w, Py_ssize_t h, const float *kx, const float *ky,
         Py_ssize_t R, Py_ssize_t r0, Py_ssize_t r1, float *RESTRICT pad, float *RESTRICT ring, Py_ssize_t *ring_row,
-        int *ring_full, const float *zero, float *spare, int nt)
+        int *ring_full, const float *zero, float *spare, int nt, bandsrc *bs)
 {
     const Py_ssize_t span = 2 * R + 4, wv = (w + CHUNK - 1) / CHUNK * CHUNK;
     const float *rows[2 * HMAX + 4];
@@ -457,7 +492,10 @@ __attribute__((target("avx512f"))) static void blur_avx512_4(const float *RESTRI
             if (ring_row[slot] != sy) {
                 ring_row[slot] = sy;
                 float *RESTRICT row = pad + 16 * 3;
-                if (src)
+                if (bs) {
+                    const uint16_t *RESTRICT cr = band_row(bs, sy, w, h);
+                    for (Py_ssize_t x = 0; x < w; x++) row[x] = (float)cr[x];
+                } else if (src)
                     memcpy(row, src + sy * w, (size_t)w * sizeof(float));
                 else if (!c2)
                     for (Py_ssize_t x = 0; x < w; x++) row[x] = (float)c1[sy * w + x];
@@ -570,7 +608,7 @@ static PyObject *blur(PyObject *self, PyObject *args)
 #ifdef HAVE_AVX2
     if (wide)
         blur_avx512_4(src, c1, c2, dst, w, h, kx, ky, R, r0, r1, pad, ring, ring_row, ring_full, ring + span * wv,
-                      ring + (span + 1) * wv, nt);
+                      ring + (span + 1) * wv, nt, NULL);
     else if (level == 2)
         blur_avx512(src, c1, c2, dst, w, h, kx, ky, R, r0, r1, pad, ring, ring_row, ring_full);
     else if (level == 1)
@@ -589,6 +627,159 @@ done:
     if (have2)
         PyBuffer_Release(&b2);
     PyBuffer_Release(&bs);
+    PyBuffer_Release(&bd);
+    PyBuffer_Release(&bkx);
+    PyBuffer_Release(&bky);
+    return result;
+}
+
+/* bucket16(ix, iy, c0, c1, chunk, w, h, shift, cells, offs): chunks [c0, c1) of `chunk` points each,
+   every point's cell within its band of 1 << shift rows (fewer than 65536 cells) written to cells
+   (uint16, one per point), grouped by band within its chunk: chunk c's band b is
+   cells[offs[b * nchunks + c] : offs[(b + 1) * nchunks + c]], for nb = ((h - 1) >> shift) + 2 bands
+   (the last: points above or below the canvas; a point left or right of it is the cell 0xFFFF,
+   which no band has). A chunk is read from memory once and again from L1, so the points cost one
+   streaming pass. */
+static void bucket_chunk(const int64_t *px, const int64_t *py, Py_ssize_t c, Py_ssize_t nchunks, Py_ssize_t chunk,
+                         Py_ssize_t n, Py_ssize_t w, Py_ssize_t h, Py_ssize_t shift, Py_ssize_t nb,
+                         uint16_t *RESTRICT cells, int64_t *RESTRICT offs, int64_t *RESTRICT hist)
+{
+    const Py_ssize_t lo = c * chunk, hi = lo + chunk < n ? lo + chunk : n;
+    int64_t *pos = hist + nb;
+    memset(hist, 0, (size_t)nb * sizeof(int64_t));
+    for (Py_ssize_t i = lo; i < hi; i++) {
+        const uint64_t y = (uint64_t)py[i];
+        hist[y < (uint64_t)h ? (Py_ssize_t)(y >> shift) : nb - 1]++;
+    }
+    int64_t at = lo;
+    for (Py_ssize_t b = 0; b < nb; b++) {
+        offs[b * nchunks + c] = pos[b] = at;
+        at += hist[b];
+    }
+    offs[nb * nchunks + c] = at;
+    for (Py_ssize_t i = lo; i < hi; i++) {
+        const uint64_t x = (uint64_t)px[i], y = (uint64_t)py[i];
+        const Py_ssize_t b = y < (uint64_t)h ? (Py_ssize_t)(y >> shift) : nb - 1;
+        cells[pos[b]++] = x < (uint64_t)w ? (uint16_t)((y & (((uint64_t)1 << shift) - 1)) * (uint64_t)w + x) : 0xFFFF;
+    }
+}
+
+static PyObject *bucket16(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer bx, by, bc, bo;
+    Py_ssize_t c0, c1, chunk, w, h, shift;
+    if (!PyArg_ParseTuple(args, "y*y*nnnnnnw*w*", &bx, &by, &c0, &c1, &chunk, &w, &h, &shift, &bc, &bo))
+        return NULL;
+    PyObject *result = NULL;
+    int64_t *hist = NULL;
+    const Py_ssize_t n = bx.len / 8;
+    const Py_ssize_t nb = (w >= 1 && h >= 1 && shift >= 0 && shift <= 16) ? ((h - 1) >> shift) + 2 : 0;
+    const Py_ssize_t nchunks = chunk >= 1 ? (n + chunk - 1) / chunk : 0;
+    if (!nb || chunk < 1 || (w << shift) >= 65536 || c0 < 0 || c1 > nchunks || c0 > c1 || !sized(&by, n * 8, "iy") ||
+        !sized(&bx, n * 8, "ix") || bc.len < n * 2 || !sized(&bo, (nb + 1) * nchunks * 8, "offs") ||
+        !aligned(&bx, 8, "ix") || !aligned(&by, 8, "iy") || !aligned(&bc, 2, "cells") || !aligned(&bo, 8, "offs")) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "bucket16: bad arguments");
+        goto done;
+    }
+    hist = malloc((size_t)nb * 2 * sizeof(int64_t));
+    if (!hist) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const int64_t *px = (const int64_t *)bx.buf, *py = (const int64_t *)by.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t c = c0; c < c1; c++)
+        bucket_chunk(px, py, c, nchunks, chunk, n, w, h, shift, nb, (uint16_t *)bc.buf, (int64_t *)bo.buf, hist);
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    free(hist);
+    PyBuffer_Release(&bx);
+    PyBuffer_Release(&by);
+    PyBuffer_Release(&bc);
+    PyBuffer_Release(&bo);
+    return result;
+}
+
+/* blur_points(cells, offs, shift, dst, w, h, kx, ky, r0, r1, stream) -> wrapped: dst rows [r0, r1) of
+   the blur (as blur() gives it) of the counts of bucket16()'s points, each band counted in a small
+   buffer as the blur first reads it; True when a cell passed 65535 (dst is then incomplete).
+   AVX-512 and kernels up to HMAX taps a side only (simd() says "avx512"). */
+static PyObject *blur_points(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer bc, bo, bd, bkx, bky;
+    Py_ssize_t shift, w, h, r0, r1;
+    int stream = 0;
+    if (!PyArg_ParseTuple(args, "y*y*nw*nny*y*nn|p", &bc, &bo, &shift, &bd, &w, &h, &bkx, &bky, &r0, &r1, &stream))
+        return NULL;
+    PyObject *result = NULL;
+    float *pad = NULL, *ring = NULL;
+    Py_ssize_t *ring_row = NULL;
+    int *ring_full = NULL;
+    uint16_t *band = NULL;
+    const Py_ssize_t R = (Py_ssize_t)(bkx.len / 4) / 2, ncells = bc.len / 2;
+    const Py_ssize_t nb = (w >= 1 && h >= 1 && shift >= 0 && shift <= 16) ? ((h - 1) >> shift) + 2 : 0;
+    const Py_ssize_t nchunks = nb ? (bo.len / 8) / (nb + 1) : 0;
+#ifdef HAVE_AVX2
+    if (simd_level() != 2 || R > HMAX) {
+        PyErr_SetString(PyExc_ValueError, "blur_points: needs AVX-512 and at most 48 taps a side");
+        goto done;
+    }
+    if (!nb || (w << shift) >= 65536 || w > PY_SSIZE_T_MAX / 4 / h || bo.len != nchunks * (nb + 1) * 8 ||
+        bkx.len != (2 * R + 1) * 4 || r0 < 0 || r1 > h || r0 > r1 || !sized(&bd, w * h * 4, "dst") ||
+        !sized(&bky, (2 * R + 1) * 4, "ky") || !aligned(&bc, 2, "cells") || !aligned(&bo, 8, "offs") ||
+        !aligned(&bd, 4, "dst") || !aligned(&bkx, 4, "kx") || !aligned(&bky, 4, "ky")) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "blur_points: bad arguments");
+        goto done;
+    }
+    const int64_t *offs = (const int64_t *)bo.buf;
+    for (Py_ssize_t b = 0; b < nb; b++) /* every run inside the cells, in order */
+        for (Py_ssize_t c = 0; c < nchunks; c++) {
+            const int64_t a = offs[b * nchunks + c], e = offs[(b + 1) * nchunks + c];
+            if (a < 0 || e > ncells || a > e) {
+                PyErr_SetString(PyExc_ValueError, "blur_points: offsets out of range");
+                goto done;
+            }
+        }
+    const Py_ssize_t span = 2 * R + 4, wv = (w + CHUNK - 1) / CHUNK * CHUNK, padlen = wv + 2 * 16 * 3;
+    pad = aligned_alloc(64, ((size_t)padlen * sizeof(float) + 63) / 64 * 64);
+    ring = aligned_alloc(64, (size_t)((span + 2) * wv) * sizeof(float));
+    ring_row = malloc((size_t)span * sizeof(Py_ssize_t));
+    ring_full = malloc((size_t)span * sizeof(int));
+    band = malloc(((size_t)w << shift) * sizeof(uint16_t));
+    if (!pad || !ring || !ring_row || !ring_full || !band) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memset(pad, 0, (size_t)padlen * sizeof(float));
+    memset(ring + span * wv, 0, (size_t)wv * sizeof(float)); /* the zero row */
+    bandsrc bs = {(const uint16_t *)bc.buf, offs, nchunks, nb, shift, band, -1, 0};
+    float *dst = (float *)bd.buf;
+    const int nt = stream && (uintptr_t)dst % 64 == 0 && w % 16 == 0;
+    Py_BEGIN_ALLOW_THREADS
+    blur_avx512_4(NULL, NULL, NULL, dst, w, h, (const float *)bkx.buf + R, (const float *)bky.buf + R, R, r0, r1, pad,
+                  ring, ring_row, ring_full, ring + span * wv, ring + (span + 1) * wv, nt, &bs);
+    Py_END_ALLOW_THREADS
+    result = PyBool_FromLong(bs.wrapped);
+#else
+    (void)ncells;
+    (void)nchunks;
+    (void)stream;
+    PyErr_SetString(PyExc_ValueError, "blur_points: needs AVX-512");
+#endif
+done:
+    free(pad);
+    free(ring);
+    free(ring_row);
+    free(ring_full);
+    free(band);
+    PyBuffer_Release(&bc);
+    PyBuffer_Release(&bo);
     PyBuffer_Release(&bd);
     PyBuffer_Release(&bkx);
     PyBuffer_Release(&bky);
@@ -889,6 +1080,12 @@ static PyObject *set_simd(PyObject *self, PyObject *arg)
 }
 
 static PyMethodDef methods[] = {
+    {"bucket16", bucket16, METH_VARARGS,
+     "bucket16(ix, iy, c0, c1, chunk, w, h, shift, cells, offs): points bucketed by band of rows, as uint16 "
+     "cells. Use density(), not this."},
+    {"blur_points", blur_points, METH_VARARGS,
+     "blur_points(cells, offs, shift, dst, w, h, kx, ky, r0, r1[, stream]) -> wrapped: the blur of bucketed "
+     "points, counted band by band. Use density(), not this."},
     {"simd", simd, METH_NOARGS, "simd() -> 'avx512', 'avx2' or 'base': the blur's vector code on this CPU."},
     {"set_simd", set_simd, METH_O, "set_simd(name): use at most that vector code (tests). Use density(), not this."},
     {"bands", bands, METH_VARARGS, "bands(iy, i0, i1, shift, h, hist): points per band of rows. Use density(), not this."},

@@ -53,6 +53,10 @@ _NATIVE_UPSIZE_COST = 0.3  # per full-resolution pixel for the linear upsize
 _BLUR_CALL = 1e5  # one blur: allocations, the helper thread
 _BLUR_PX = {"avx512": (0.3, 0.022), "avx2": (0.2, 0.055), "base": (0.2, 0.11)}  # per pixel: fixed, and per unit of kernel radius
 _CACHED_BYTES = 16 << 20  # a float32 grid up to this stays in this machine's L3 (32 MB, shared)
+# The blur of points bucketed by band (splat.blur_points: AVX-512; no full-size count grid)
+_POINTS_BLUR_POINT = (1.3, 1.8)  # per point bucketed and counted: below 4K, at 4K
+_POINTS_BLUR_PX = (0.015, 0.21)  # per pixel: the output (streamed past the cache at 4K) ...
+_POINTS_BLUR_TAP = 0.036  # ... and per unit of kernel radius
 
 
 def _native_blur(px: float, r: int) -> float:
@@ -63,6 +67,13 @@ def _native_blur(px: float, r: int) -> float:
     return _BLUR_CALL + px * (fixed + per_r * r)
 
 
+def points_blur(n: int, width: int, height: int, r: int) -> bool:
+    """Whether the blur path draws unweighted points with splat.blur_points: where it can, and up to
+    as many points as pixels; with more, a full-size count costs less than bucketing every point."""
+    px = width * height
+    return splat.points_blur_ok(width, height, r) and n <= px
+
+
 def _native_costs(n: int, width: int, height: int, sigma: float) -> dict[str, float]:
     """ns of each path with the C pass (see the constants above), exact paths first."""
     r = kernel_radius(sigma)
@@ -70,10 +81,13 @@ def _native_costs(n: int, width: int, height: int, sigma: float) -> dict[str, fl
     big = px * 4 > _CACHED_BYTES
     count = n * (_NATIVE_COUNT_BIG if px >= splat.BANDED_PIXELS else _NATIVE_COUNT)
     rows = n * (2 * r + 1)
+    blur = count + _native_blur(px, r)
+    if points_blur(n, width, height, r):
+        blur = min(blur, n * _POINTS_BLUR_POINT[big] + _BLUR_CALL + px * (_POINTS_BLUR_PX[big] + _POINTS_BLUR_TAP * r))
     costs = {
         # (a patch row faults in at least the 4 KB page it lies on: 1024 pixels)
         "stamp": rows * (_NATIVE_STAMP_ROW[big] + (2 * r + 1) * _NATIVE_STAMP_PX) + min(px, rows * max(2 * r + 1, 1024)) * _NATIVE_GRID_PX[big],
-        "blur": count + _native_blur(px, r),
+        "blur": blur,
     }
     f = reduction_factor(sigma)
     if f > 1:
@@ -150,6 +164,11 @@ def density(
     if method == "blur":
         if native and w is None:  # uint16 counts, blurred as they are read
             k = gaussian_kernel_1d(sigma)
+            if points_blur(len(ix), width, height, len(k) // 2):  # (counted band by band as the blur reads them)
+                k32 = k.astype(np.float32)
+                got = splat.blur_points(ix, iy, width, height, k32, k32)
+                if got is not None:
+                    return got
             counts = splat.counts16(ix, iy, width, height) if len(k) <= 2 * splat.MAX_RADIUS + 1 else None
             if counts is not None:
                 k32 = k.astype(np.float32)

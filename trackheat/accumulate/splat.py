@@ -166,6 +166,74 @@ def blur(grid: np.ndarray, kx: np.ndarray, ky: np.ndarray, second: np.ndarray | 
     return dst
 
 
+POINTS_CHUNK = 1 << 10  # points per chunk of bucket16: 16 KB of coordinates, read from memory once and again from L1
+
+
+def band_shift(width: int) -> int:
+    """log2 of the rows in a band of blur_points: as many as keep a band's cells below 65535
+    (uint16; 0xFFFF marks a point off the canvas), at most 64; -1 when a row is too wide for that."""
+    shift = 6
+    while shift >= 0 and width << shift >= 65535:
+        shift -= 1
+    return shift
+
+
+def points_blur_ok(width: int, height: int, radius: int) -> bool:
+    """Whether blur_points can draw this canvas and kernel here (AVX-512, at most WIDE_RADIUS a side)."""
+    return simd() == "avx512" and radius <= WIDE_RADIUS and band_shift(width) >= 2
+
+
+def blur_points(ix, iy, width: int, height: int, kx: np.ndarray, ky: np.ndarray) -> np.ndarray | None:
+    """The blur of the unweighted points' counts (as blur(counts16(...)) gives it), without a
+    full-size count: the points are bucketed by band of rows (bucket16, halves of them on two
+    threads), then each thread blurs half the rows, counting each band into a buffer that stays in
+    L2 just before the blur reads it. None when a pixel holds more than 65535 points.
+
+    A full-resolution count grid costs a zeroing pass, a random add per point into memory that no
+    longer fits in L2, and a read back: about half of density()'s time at 1M points and 2-4 px.
+    """
+    ix = _c(ix, np.int64)
+    iy = _c(iy, np.int64)
+    width, height = int(width), int(height)
+    kx = _c(kx, np.float32)
+    ky = _c(ky, np.float32)
+    shift = band_shift(width)
+    n = len(ix)
+    nb = ((height - 1) >> shift) + 2
+    nchunks = -(-n // POINTS_CHUNK)
+    offs = np.empty((nb + 1, nchunks), np.int64)
+    cells = _cells16(n)
+    dst = aligned_array((height, width), np.float32)
+    stream = height * width * 4 >= STREAM_BYTES
+    if height * width < TWO_BANDS or height < 2 or on_helper():
+        _splat.bucket16(ix, iy, 0, nchunks, POINTS_CHUNK, width, height, shift, cells, offs)
+        wrapped = _splat.blur_points(cells, offs, shift, dst, width, height, kx, ky, 0, height, stream)
+        return None if wrapped else dst
+    half = nchunks // 2
+    bucketing = helper().submit(_splat.bucket16, ix, iy, 0, half, POINTS_CHUNK, width, height, shift, cells, offs)
+    try:
+        _splat.bucket16(ix, iy, half, nchunks, POINTS_CHUNK, width, height, shift, cells, offs)
+    finally:
+        bucketing.result()  # never return (or raise) while the helper still writes
+    mid = height // 2
+    upper = helper().submit(_splat.blur_points, cells, offs, shift, dst, width, height, kx, ky, 0, mid, stream)
+    try:
+        wrapped = _splat.blur_points(cells, offs, shift, dst, width, height, kx, ky, mid, height, stream)
+    finally:
+        wrapped = upper.result() or wrapped
+    return None if wrapped else dst
+
+
+def _cells16(n: int) -> np.ndarray:
+    """The calling thread's uint16 buffer of n cells (kept up to 2^24: 32 MB)."""
+    buf = getattr(_local, "cells16", None)
+    if buf is None or len(buf) < n:
+        buf = np.empty(n, np.uint16)
+        if n <= 1 << 24:
+            _local.cells16 = buf
+    return buf[:n]
+
+
 def counts16(ix, iy, width: int, height: int) -> tuple[np.ndarray, np.ndarray | None] | None:
     """Unweighted full-resolution counts as uint16: (grid, a second grid to add, or None), or None
     when a pixel holds more than 65535 points (the caller counts in float then).
