@@ -638,8 +638,8 @@ done:
    (uint16, one per point), grouped by band within its chunk: chunk c's band b is
    cells[offs[b * nchunks + c] : offs[(b + 1) * nchunks + c]], for nb = ((h - 1) >> shift) + 2 bands
    (the last: points above or below the canvas; a point left or right of it is the cell 0xFFFF,
-   which no band has). A chunk is read from memory once and again from L1, so the points cost one
-   streaming pass. */
+   which no band has). A chunk is read from memory once and again from the cache, so the points
+   cost one streaming pass. */
 static void bucket_chunk(const int64_t *px, const int64_t *py, Py_ssize_t c, Py_ssize_t nchunks, Py_ssize_t chunk,
                          Py_ssize_t n, Py_ssize_t w, Py_ssize_t h, Py_ssize_t shift, Py_ssize_t nb,
                          uint16_t *RESTRICT cells, int64_t *RESTRICT offs, int64_t *RESTRICT hist)
