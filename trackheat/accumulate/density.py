@@ -41,9 +41,9 @@ _TAP_COST = 0.25  # ns per grid pixel per kernel tap (sepFilter2D, float32)
 # the reduced grid; a stamp a row of the patch per point (a cache miss once the grid is larger
 # than the cache) and the zeroed pages it touches; the blur a pass over the canvas, bound by memory
 # at small radii and by arithmetic beyond.
-_NATIVE_COUNT = 2.0  # per point counted into a uint16 count that stays in the cache (below 4K)
-_NATIVE_COUNT_BIG = 3.3  # ... at 4K (bucketed by bands of rows first)
-_NATIVE_SPLIT = 2.3  # per point split over four cells of a coarse grid up to 4 MB
+_NATIVE_COUNT = (0.7, 0.6)  # per point counted into a uint16 count, and per pixel of that count (below 4K)
+_NATIVE_COUNT_BIG = (2.0, 0.16)  # ... at 4K (bucketed by bands of rows first)
+_NATIVE_SPLIT = 3.3  # per point split over four cells of a coarse grid up to 4 MB
 _NATIVE_SPLIT_BIG = 5.0  # ... of a larger coarse grid
 _NATIVE_DOWNSPLIT_PX = 0.7  # per full-resolution pixel, splitting counts (many points) instead of points
 _NATIVE_STAMP_ROW = (0.8, 12.7)  # per patch row of a stamped point: the grid in the cache, or over 16 MB
@@ -81,7 +81,8 @@ def _native_costs(n: int, width: int, height: int, sigma: float) -> dict[str, fl
     r = kernel_radius(sigma)
     px = width * height
     big = px * 4 > _CACHED_BYTES
-    count = n * (_NATIVE_COUNT_BIG if px >= splat.BANDED_PIXELS else _NATIVE_COUNT)
+    per_point, per_px = _NATIVE_COUNT_BIG if px >= splat.BANDED_PIXELS else _NATIVE_COUNT
+    count = n * per_point + px * per_px
     rows = n * (2 * r + 1)
     blur = count + _native_blur(px, r)
     if points_blur(n, width, height, r):
