@@ -210,16 +210,19 @@ def blur_points(ix, iy, width: int, height: int, kx: np.ndarray, ky: np.ndarray)
     cells = _cells16(n)
     dst = aligned_array((height, width), np.float32)
     stream = height * width * 4 >= STREAM_BYTES
-    if height * width < TWO_BANDS or height < 2 or on_helper():
+    alone = height * width < TWO_BANDS or height < 2 or on_helper()
+    if alone or n < TWO_HALVES_CACHED:  # (a few points: not worth waking the helper twice)
         _splat.bucket16(ix, iy, 0, nchunks, chunk, width, height, shift, cells, offs)
+    else:
+        half = nchunks // 2
+        bucketing = helper().submit(_splat.bucket16, ix, iy, 0, half, chunk, width, height, shift, cells, offs)
+        try:
+            _splat.bucket16(ix, iy, half, nchunks, chunk, width, height, shift, cells, offs)
+        finally:
+            bucketing.result()  # never return (or raise) while the helper still writes
+    if alone:
         wrapped = _splat.blur_points(cells, offs, shift, dst, width, height, kx, ky, 0, height, stream)
         return None if wrapped else dst
-    half = nchunks // 2
-    bucketing = helper().submit(_splat.bucket16, ix, iy, 0, half, chunk, width, height, shift, cells, offs)
-    try:
-        _splat.bucket16(ix, iy, half, nchunks, chunk, width, height, shift, cells, offs)
-    finally:
-        bucketing.result()  # never return (or raise) while the helper still writes
     mid = height // 2
     upper = helper().submit(_splat.blur_points, cells, offs, shift, dst, width, height, kx, ky, 0, mid, stream)
     try:
