@@ -474,10 +474,10 @@ def need_splat() -> None:
 
 
 def need_points_blur() -> None:
-    """The C pass with its AVX-512 blur (blur_points): fail in CI (its machine has it), else skip."""
+    """The C pass with its four-row blur (blur_points): fail in CI (its machine has it), else skip."""
     need_splat()
-    if splat.simd() != "avx512":
-        msg = f"blur_points needs AVX-512 (this CPU's best is {splat.simd()})"
+    if splat.simd() not in ("avx512", "avx2"):
+        msg = f"blur_points needs AVX2 or AVX-512 (this CPU's best is {splat.simd()})"
         if IN_CI:
             pytest.fail(msg)
         pytest.skip(msg)
@@ -730,12 +730,20 @@ def test_uint16_counts_banded_or_not_and_their_blur_are_exact(monkeypatch):
 
 
 @pytest.mark.parametrize("two", [False, True])
-def test_points_blurred_band_by_band_equal_the_blur_of_their_count(monkeypatch, two):
-    """blur_points (the points bucketed by band of rows, each band counted just before the AVX-512
-    blur reads it) gives the blur of the full-size count exactly: bands of 64 down to 4 rows (wider
-    canvases), points off every side, counts not a whole number of chunks, fewer points than a
-    chunk, one or two threads; a pixel past 65535 points gives None (density() counts in float)."""
-    need_points_blur()
+def test_points_blurred_band_by_band_equal_the_blur_of_their_count(monkeypatch, two, simd):
+    """blur_points (the points bucketed by band of rows, each band counted just before the four-row
+    blur reads it, in AVX-512 or AVX2) gives the blur of the full-size count exactly: bands of 64
+    down to 4 rows (wider canvases), points off every side, counts not a whole number of chunks,
+    fewer points than a chunk, one or two threads; a pixel past 65535 points gives None (density()
+    counts in float). Without either, density() does not use it and the C side refuses."""
+    if simd == "base":
+        from trackheat.accumulate import _splat
+
+        assert not splat.points_blur_ok(700, 410, 6) and not dens.points_blur(1000, 700, 410, 6)
+        with pytest.raises(ValueError, match="AVX2"):
+            _splat.blur_points(np.zeros(1, np.uint16), np.zeros((10, 1), np.int64), 6, np.empty((410, 700), np.float32), 700, 410,
+                               np.ones(3, np.float32), np.ones(3, np.float32), 0, 410)
+        return
     monkeypatch.setattr(splat, "TWO_BANDS", 1 if two else 1 << 40)
     rng = np.random.default_rng(21)
     for w, h, n, sigma in [(700, 410, 150_000, 2.0), (1920, 70, 3000, 4.0), (3840, 45, 20_000, 2.0), (9000, 33, 5000, 3.0),

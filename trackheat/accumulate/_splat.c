@@ -469,67 +469,127 @@ static const uint16_t *band_row(bandsrc *bs, Py_ssize_t sy, Py_ssize_t w, Py_ssi
     return bs->buf + (sy - y0) * w;
 }
 
-/* dst rows [r0, r1) as blur_avx512 gives them, for R <= HMAX. pad: 16 * 3 zeros, wv floats, 16 * 3
-   zeros (aligned); ring: 2R+4 aligned rows of wv; zero and spare: aligned rows of wv (zero zeroed).
-   nt: dst is aligned and w a multiple of 16, and the output is larger than the cache: streaming
-   stores skip reading each line before it is written. */
-__attribute__((target("avx512f"))) static void blur_avx512_4(const float *RESTRICT src, const uint16_t *RESTRICT c1,
-        const uint16_t *RESTRICT c2, float *RESTRICT dst, Py_ssize_t w, Py_ssize_t h, const float *kx, const float *ky,
-        Py_ssize_t R, Py_ssize_t r0, Py_ssize_t r1, float *RESTRICT pad, float *RESTRICT ring, Py_ssize_t *ring_row,
-        int *ring_full, const float *zero, float *spare, int nt, bandsrc *bs)
-{
-    const Py_ssize_t span = 2 * R + 4, wv = (w + CHUNK - 1) / CHUNK * CHUNK;
-    const float *rows[2 * HMAX + 4];
-    float *o[4];
-    for (Py_ssize_t i = 0; i < span; i++) ring_row[i] = -1;
-    for (Py_ssize_t y = r0; y < r1; y += 4) {
-        int any_row = 0;
-        for (Py_ssize_t j = 0; j < span; j++) {
-            const Py_ssize_t sy = y - R + j, slot = sy % span;
-            rows[j] = zero;
-            if (sy < 0 || sy >= h)
-                continue;
-            if (ring_row[slot] != sy) {
-                ring_row[slot] = sy;
-                float *RESTRICT row = pad + 16 * 3;
-                if (bs) {
-                    const uint16_t *RESTRICT cr = band_row(bs, sy, w, h);
-                    for (Py_ssize_t x = 0; x < w; x++) row[x] = (float)cr[x];
-                } else if (src)
-                    memcpy(row, src + sy * w, (size_t)w * sizeof(float));
-                else if (!c2)
-                    for (Py_ssize_t x = 0; x < w; x++) row[x] = (float)c1[sy * w + x];
-                else
-                    for (Py_ssize_t x = 0; x < w; x++) row[x] = (float)((uint32_t)c1[sy * w + x] + c2[sy * w + x]);
-                uint32_t any = 0;
-                for (Py_ssize_t x = 0; x < w; x++) any |= ((const bits32 *)row)[x];
-                ring_full[slot] = any != 0;
-                if (any) {
-                    float *out = ring + slot * wv;
-                    if (R <= 16)
-                        hrow1(row, out, wv, kx, R);
-                    else if (R <= 32)
-                        hrow2(row, out, wv, kx, R);
-                    else
-                        hrow3(row, out, wv, kx, R);
-                }
-            }
-            if (ring_full[slot]) {
-                rows[j] = ring + slot * wv;
-                any_row = 1;
-            }
-        }
-        for (int t = 0; t < 4; t++)
-            o[t] = y + t < r1 ? dst + (y + t) * w : spare;
-        if (!any_row) {
-            for (int t = 0; t < 4 && y + t < r1; t++) memset(o[t], 0, (size_t)w * sizeof(float));
-            continue;
-        }
-        vrows4(rows, o, w, ky, R, nt && y + 4 <= r1);
+/* dst rows [r0, r1) as blur_avx512 gives them, for R <= HMAX: one function per vector code (the
+   same body, compiled for AVX-512 and for AVX2). pad: 16 * 3 zeros, wv floats, 16 * 3 zeros
+   (aligned); ring: 2R+4 aligned rows of wv; zero and spare: aligned rows of wv (zero zeroed). nt:
+   dst is aligned and w a multiple of 16, and the output is larger than the cache: streaming stores
+   skip reading each line before it is written. bs: the rows come from bucketed points. */
+#define BLUR4_ARGS                                                                                   \
+    (const float *RESTRICT src, const uint16_t *RESTRICT c1, const uint16_t *RESTRICT c2, float *RESTRICT dst, \
+     Py_ssize_t w, Py_ssize_t h, const float *kx, const float *ky, Py_ssize_t R, Py_ssize_t r0, Py_ssize_t r1,   \
+     float *RESTRICT pad, float *RESTRICT ring, Py_ssize_t *ring_row, int *ring_full, const float *zero,         \
+     float *spare, int nt, bandsrc *bs)
+#define BLUR4_BODY(HROW_CALL, VROWS)                                                                                    \
+    {                                                                                                                   \
+        const Py_ssize_t span = 2 * R + 4, wv = (w + CHUNK - 1) / CHUNK * CHUNK;                                        \
+        const float *rows[2 * HMAX + 4];                                                                                \
+        float *o[4];                                                                                                    \
+        for (Py_ssize_t i = 0; i < span; i++) ring_row[i] = -1;                                                         \
+        for (Py_ssize_t y = r0; y < r1; y += 4) {                                                                       \
+            int any_row = 0;                                                                                            \
+            for (Py_ssize_t j = 0; j < span; j++) {                                                                     \
+                const Py_ssize_t sy = y - R + j, slot = sy % span;                                                      \
+                rows[j] = zero;                                                                                         \
+                if (sy < 0 || sy >= h)                                                                                  \
+                    continue;                                                                                           \
+                if (ring_row[slot] != sy) {                                                                             \
+                    ring_row[slot] = sy;                                                                                \
+                    float *RESTRICT row = pad + 16 * 3;                                                                 \
+                    if (bs) {                                                                                           \
+                        const uint16_t *RESTRICT cr = band_row(bs, sy, w, h);                                           \
+                        for (Py_ssize_t x = 0; x < w; x++) row[x] = (float)cr[x];                                       \
+                    } else if (src)                                                                                     \
+                        memcpy(row, src + sy * w, (size_t)w * sizeof(float));                                           \
+                    else if (!c2)                                                                                       \
+                        for (Py_ssize_t x = 0; x < w; x++) row[x] = (float)c1[sy * w + x];                              \
+                    else                                                                                                \
+                        for (Py_ssize_t x = 0; x < w; x++) row[x] = (float)((uint32_t)c1[sy * w + x] + c2[sy * w + x]); \
+                    uint32_t any = 0;                                                                                   \
+                    for (Py_ssize_t x = 0; x < w; x++) any |= ((const bits32 *)row)[x];                                 \
+                    ring_full[slot] = any != 0;                                                                         \
+                    if (any)                                                                                            \
+                        HROW_CALL(row, ring + slot * wv, wv, kx, R);                                                    \
+                }                                                                                                       \
+                if (ring_full[slot]) {                                                                                  \
+                    rows[j] = ring + slot * wv;                                                                         \
+                    any_row = 1;                                                                                        \
+                }                                                                                                       \
+            }                                                                                                           \
+            for (int t = 0; t < 4; t++)                                                                                 \
+                o[t] = y + t < r1 ? dst + (y + t) * w : spare;                                                          \
+            if (!any_row) {                                                                                             \
+                for (int t = 0; t < 4 && y + t < r1; t++) memset(o[t], 0, (size_t)w * sizeof(float));                   \
+                continue;                                                                                               \
+            }                                                                                                           \
+            VROWS(rows, o, w, ky, R, nt && y + 4 <= r1);                                                                \
+        }                                                                                                               \
+        if (nt)                                                                                                         \
+            _mm_sfence(); /* streamed rows are visible before the other thread or the caller reads them */              \
     }
-    if (nt)
-        _mm_sfence(); /* streamed rows are visible before the other thread or the caller reads them */
+
+#define HROW512(row, out, wv, kx, R)                                                                 \
+    do {                                                                                             \
+        if ((R) <= 16)                                                                               \
+            hrow1(row, out, wv, kx, R);                                                              \
+        else if ((R) <= 32)                                                                          \
+            hrow2(row, out, wv, kx, R);                                                              \
+        else                                                                                         \
+            hrow3(row, out, wv, kx, R);                                                              \
+    } while (0)
+__attribute__((target("avx512f"))) static void blur4_avx512 BLUR4_ARGS BLUR4_BODY(HROW512, vrows4)
+
+/* The AVX2 versions: eight floats a vector and sixteen registers. Without a two-register shift
+   across 128-bit lanes, the horizontal pass loads its shifted vectors (unaligned, from L1); the
+   vertical pass is the same four rows at a time as above, one vector of each. */
+__attribute__((target("avx2,fma"))) static void hrow_avx2(const float *in, float *out, Py_ssize_t n, const float *kx,
+                                                          Py_ssize_t R)
+{
+    for (Py_ssize_t x = 0; x < n; x += 32) {
+        __m256 acc[4];
+        for (int v = 0; v < 4; v++) acc[v] = _mm256_mul_ps(_mm256_loadu_ps(in + x + 8 * v), _mm256_set1_ps(kx[0]));
+        for (Py_ssize_t k = 1; k <= R; k++) {
+            const __m256 kk = _mm256_set1_ps(kx[k]);
+            for (int v = 0; v < 4; v++)
+                acc[v] = _mm256_fmadd_ps(_mm256_add_ps(_mm256_loadu_ps(in + x + 8 * v - k), _mm256_loadu_ps(in + x + 8 * v + k)),
+                                         kk, acc[v]);
+        }
+        for (int v = 0; v < 4; v++) _mm256_store_ps(out + x + 8 * v, acc[v]);
+    }
 }
+
+__attribute__((target("avx2,fma"))) static void vrows4_avx2(const float *const *rows, float *const *o, Py_ssize_t w,
+                                                            const float *ky, Py_ssize_t R, int nt)
+{
+    static const int32_t lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    for (Py_ssize_t x = 0; x < w; x += 8) {
+        __m256 acc[4], L[4], U[4];
+        const __m256 k0 = _mm256_set1_ps(ky[0]);
+        for (int t = 0; t < 4; t++) {
+            L[t] = U[t] = _mm256_load_ps(rows[R + t] + x);
+            acc[t] = _mm256_mul_ps(L[t], k0);
+        }
+        for (Py_ssize_t k = 1; k <= R; k++) { /* L[t]: row y + t - k, U[t]: row y + t + k */
+            L[3] = L[2], L[2] = L[1], L[1] = L[0];
+            L[0] = _mm256_load_ps(rows[R - k] + x);
+            U[0] = U[1], U[1] = U[2], U[2] = U[3];
+            U[3] = _mm256_load_ps(rows[R + 3 + k] + x);
+            const __m256 kk = _mm256_set1_ps(ky[k]);
+            for (int t = 0; t < 4; t++) acc[t] = _mm256_fmadd_ps(_mm256_add_ps(L[t], U[t]), kk, acc[t]);
+        }
+        const Py_ssize_t left = w - x;
+        for (int t = 0; t < 4; t++) {
+            if (left >= 8) {
+                if (nt)
+                    _mm256_stream_ps(o[t] + x, acc[t]);
+                else
+                    _mm256_storeu_ps(o[t] + x, acc[t]);
+            } else {
+                _mm256_maskstore_ps(o[t] + x, _mm256_loadu_si256((const __m256i *)(lanes + 8 - left)), acc[t]);
+            }
+        }
+    }
+}
+__attribute__((target("avx2,fma"))) static void blur4_avx2 BLUR4_ARGS BLUR4_BODY(hrow_avx2, vrows4_avx2)
 #endif
 
 /* The blur's vector code: 2 AVX-512, 1 AVX2+FMA, 0 baseline; at most `simd_cap` (set_simd(): the
@@ -585,8 +645,8 @@ static PyObject *blur(PyObject *self, PyObject *args)
         goto done;
     }
     const Py_ssize_t wv = (w + CHUNK - 1) / CHUNK * CHUNK;
-    const int level = simd_level(), wide = R <= HMAX && level == 2;
-    /* the AVX-512 blur: a ring of 2R+4 rows, 64-byte aligned rows, a zero row and a spare one */
+    const int level = simd_level(), wide = R <= HMAX && level >= 1;
+    /* the four-row blur (AVX-512 or AVX2): a ring of 2R+4 rows, 64-byte aligned, a zero row and a spare one */
     const Py_ssize_t span = wide ? 2 * R + 4 : 2 * R + 1, padlen = wide ? wv + 2 * 16 * 3 : wv + 2 * R + CHUNK;
     pad = aligned_alloc(64, ((size_t)padlen * sizeof(float) + 63) / 64 * 64);
     ring = aligned_alloc(64, (size_t)((span + 2) * wv) * sizeof(float));
@@ -607,8 +667,8 @@ static PyObject *blur(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
 #ifdef HAVE_AVX2
     if (wide)
-        blur_avx512_4(src, c1, c2, dst, w, h, kx, ky, R, r0, r1, pad, ring, ring_row, ring_full, ring + span * wv,
-                      ring + (span + 1) * wv, nt, NULL);
+        (level == 2 ? blur4_avx512 : blur4_avx2)(src, c1, c2, dst, w, h, kx, ky, R, r0, r1, pad, ring, ring_row,
+                                                 ring_full, ring + span * wv, ring + (span + 1) * wv, nt, NULL);
     else if (level == 2)
         blur_avx512(src, c1, c2, dst, w, h, kx, ky, R, r0, r1, pad, ring, ring_row, ring_full);
     else if (level == 1)
@@ -707,7 +767,7 @@ done:
 /* blur_points(cells, offs, shift, dst, w, h, kx, ky, r0, r1, stream) -> wrapped: dst rows [r0, r1) of
    the blur (as blur() gives it) of the counts of bucket16()'s points, each band counted in a small
    buffer as the blur first reads it; True when a cell passed 65535 (dst is then incomplete).
-   AVX-512 and kernels up to HMAX taps a side only (simd() says "avx512"). */
+   AVX2 or AVX-512, and kernels up to HMAX taps a side only. */
 static PyObject *blur_points(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -725,8 +785,9 @@ static PyObject *blur_points(PyObject *self, PyObject *args)
     const Py_ssize_t nb = (w >= 1 && h >= 1 && shift >= 0 && shift <= 16) ? ((h - 1) >> shift) + 2 : 0;
     const Py_ssize_t nchunks = nb ? (bo.len / 8) / (nb + 1) : 0;
 #ifdef HAVE_AVX2
-    if (simd_level() != 2 || R > HMAX) {
-        PyErr_SetString(PyExc_ValueError, "blur_points: needs AVX-512 and at most 48 taps a side");
+    const int level = simd_level();
+    if (level < 1 || R > HMAX) {
+        PyErr_SetString(PyExc_ValueError, "blur_points: needs AVX2 or AVX-512 and at most 48 taps a side");
         goto done;
     }
     if (!nb || (w << shift) >= 65536 || w > PY_SSIZE_T_MAX / 4 / h || bo.len != nchunks * (nb + 1) * 8 ||
@@ -762,7 +823,7 @@ static PyObject *blur_points(PyObject *self, PyObject *args)
     float *dst = (float *)bd.buf;
     const int nt = stream && (uintptr_t)dst % 64 == 0 && w % 16 == 0;
     Py_BEGIN_ALLOW_THREADS
-    blur_avx512_4(NULL, NULL, NULL, dst, w, h, (const float *)bkx.buf + R, (const float *)bky.buf + R, R, r0, r1, pad,
+    (level == 2 ? blur4_avx512 : blur4_avx2)(NULL, NULL, NULL, dst, w, h, (const float *)bkx.buf + R, (const float *)bky.buf + R, R, r0, r1, pad,
                   ring, ring_row, ring_full, ring + span * wv, ring + (span + 1) * wv, nt, &bs);
     Py_END_ALLOW_THREADS
     result = PyBool_FromLong(bs.wrapped);
@@ -770,7 +831,7 @@ static PyObject *blur_points(PyObject *self, PyObject *args)
     (void)ncells;
     (void)nchunks;
     (void)stream;
-    PyErr_SetString(PyExc_ValueError, "blur_points: needs AVX-512");
+    PyErr_SetString(PyExc_ValueError, "blur_points: needs AVX2 or AVX-512");
 #endif
 done:
     free(pad);

@@ -41,12 +41,12 @@ def available() -> bool:
 
 
 def simd() -> str:
-    """The C blur's vector code on this CPU: 'avx512' (shifts in registers, four rows at a time,
-    kernels up to WIDE_RADIUS a side), 'avx2', 'base'; '' without the C pass."""
+    """The C blur's vector code on this CPU: 'avx512' (shifts in registers), 'avx2' (both: four
+    output rows at a time, kernels up to WIDE_RADIUS a side), 'base'; '' without the C pass."""
     return _splat.simd() if _splat is not None else ""
 
 
-WIDE_RADIUS = 48  # the AVX-512 blur's longest kernel half-width (_splat.c HMAX); longer ones use the AVX2 code
+WIDE_RADIUS = 48  # the four-row blur's longest kernel half-width (_splat.c HMAX); longer ones use the one-row code
 
 
 def _grid(shape: tuple[int, int], slot: str = "grid", dtype: type = np.float32, zero: bool = True) -> np.ndarray:
@@ -183,8 +183,8 @@ def band_shift(width: int) -> int:
 
 
 def points_blur_ok(width: int, height: int, radius: int) -> bool:
-    """Whether blur_points can draw this canvas and kernel here (AVX-512, at most WIDE_RADIUS a side)."""
-    return simd() == "avx512" and radius <= WIDE_RADIUS and band_shift(width) >= 2
+    """Whether blur_points can draw this canvas and kernel here (AVX2 or AVX-512, at most WIDE_RADIUS a side)."""
+    return simd() in ("avx512", "avx2") and radius <= WIDE_RADIUS and band_shift(width) >= 2
 
 
 def blur_points(ix, iy, width: int, height: int, kx: np.ndarray, ky: np.ndarray) -> np.ndarray | None:
