@@ -35,7 +35,7 @@ _UPSIZE_COST = 1.5  # ns per full-resolution pixel for the linear upsize
 _TAP_COST = 0.25  # ns per grid pixel per kernel tap (sepFilter2D, float32)
 
 
-# With the C pass (splat.py), in ns, measured on the same machine (AVX-512) as bench/render.py
+# With the C pass (splat.py), in ns, measured on the same machine (AVX-512, and its AVX2 code) as bench/render.py
 # runs the paths: in turn with the OpenCV peer, so each call starts with caches full of someone
 # else's data, as a call in a program does. A point costs a random add into a count or four into
 # the reduced grid; a stamp a row of the patch per point (a cache miss once the grid is larger
@@ -51,18 +51,19 @@ _NATIVE_STAMP_PX = 0.15  # per patch pixel added
 _NATIVE_GRID_PX = (0.13, 0.45)  # per pixel of a stamped grid (zeroed pages faulted in)
 _NATIVE_UPSIZE_COST = 0.3  # per full-resolution pixel for the linear upsize
 _BLUR_CALL = 1e5  # one blur: allocations, the helper thread
-_BLUR_PX = {"avx512": (0.3, 0.022), "avx2": (0.2, 0.055), "base": (0.2, 0.11)}  # per pixel: fixed, and per unit of kernel radius
+# per pixel: fixed, and per unit of kernel radius; the four-row blur (radius up to splat.WIDE_RADIUS) or the one-row one
+_BLUR_PX = {"avx512": (0.3, 0.022), "avx2": (0.3, 0.05), "avx512 one row": (0.2, 0.055), "avx2 one row": (0.2, 0.07), "base": (0.2, 0.11)}
 _CACHED_BYTES = 16 << 20  # a float32 grid up to this stays in this machine's L3 (32 MB, shared)
-# The blur of points bucketed by band (splat.blur_points: AVX-512; no full-size count grid)
+# The blur of points bucketed by band (splat.blur_points: AVX2 or AVX-512; no full-size count grid)
 _POINTS_BLUR_POINT = (1.4, 1.6)  # per point bucketed and counted: below 4K, at 4K
 _POINTS_BLUR_PX = (0.015, 0.21)  # per pixel: the output (streamed past the cache at 4K) ...
-_POINTS_BLUR_TAP = 0.036  # ... and per unit of kernel radius
+_POINTS_BLUR_TAP = {"avx512": 0.036, "avx2": 0.052}  # ... and per unit of kernel radius
 
 
 def _native_blur(px: float, r: int) -> float:
     simd = splat.simd()
-    if simd == "avx512" and r > splat.WIDE_RADIUS:
-        simd = "avx2"
+    if simd in ("avx512", "avx2") and r > splat.WIDE_RADIUS:
+        simd += " one row"
     fixed, per_r = _BLUR_PX.get(simd, _BLUR_PX["base"])
     return _BLUR_CALL + px * (fixed + per_r * r)
 
@@ -86,7 +87,8 @@ def _native_costs(n: int, width: int, height: int, sigma: float) -> dict[str, fl
     rows = n * (2 * r + 1)
     blur = count + _native_blur(px, r)
     if points_blur(n, width, height, r):
-        blur = min(blur, n * _POINTS_BLUR_POINT[big] + _BLUR_CALL + px * (_POINTS_BLUR_PX[big] + _POINTS_BLUR_TAP * r))
+        per_r = _POINTS_BLUR_TAP.get(splat.simd(), _POINTS_BLUR_TAP["avx2"])
+        blur = min(blur, n * _POINTS_BLUR_POINT[big] + _BLUR_CALL + px * (_POINTS_BLUR_PX[big] + per_r * r))
     costs = {
         # (a patch row faults in at least the 4 KB page it lies on: 1024 pixels)
         "stamp": rows * (_NATIVE_STAMP_ROW[big] + (2 * r + 1) * _NATIVE_STAMP_PX) + min(px, rows * max(2 * r + 1, 1024)) * _NATIVE_GRID_PX[big],
