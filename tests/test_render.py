@@ -659,8 +659,13 @@ def test_native_blur_equals_opencv_in_float64(monkeypatch, two, simd):
     cases = [(1, 1, 1.0, 1.0), (5, 7, 2.0, 0.5), (37, 130, 2.0, 1.0), (20, 65, 9.0, 0.25), (300, 201, 4.5, 1.0),
              (3, 40, 5.0, 1.0), (61, 97, 5.3, 1.0), (62, 98, 5.7, 1.0), (45, 160, 10.5, 2.0), (46, 161, 10.6, 1.0), (90, 333, 15.9, 1.0),
              (91, 334, 16.2, 1.0)]
-    for h, w, sigma, scale in cases:  # (radii 16-17, 31-32 and 48-49: each side of each limit)
+    sparse = [(40, 300, 2.0, 1.0), (33, 97, 4.9, 1.0), (25, 64, 1.0, 3.0)]  # (a few values a row: each adds its kernel)
+    for h, w, sigma, scale in cases + sparse:  # (radii 16-17, 31-32 and 48-49: each side of each limit)
         g = rng.poisson(0.7, (h, w)).astype(np.float32)
+        if (h, w, sigma, scale) in sparse:  # values at both ends of rows too, where the kernel's vectors would leave the row
+            g = np.zeros((h, w), np.float32)
+            for y in range(h):
+                g[y, rng.choice([0, 1, 5, 14, w // 2, w - 17, w - 3, w - 1], 3)] = rng.uniform(0.5, 9, 3)
         g[h // 3:h // 2] = 0  # empty rows: written as zeros where all their neighbours are empty too
         k = kern.gaussian_kernel_1d(sigma)
         got = kern._blur(g, sigma, scale=scale)

@@ -49,6 +49,54 @@ static int aligned(Py_buffer *b, size_t to, const char *what)
     return 1;
 }
 
+/* Work shared by two threads in blocks: each call claims the next block from a counter both
+   threads hold (an int64 in a numpy array), so when the other core is slowed (by other programs,
+   or by a virtual machine's host) this one takes more of the blocks instead of waiting for the
+   other's fixed half. Without a counter the call does its whole range at once. */
+typedef struct {
+    int64_t *counter;
+    Py_ssize_t block;
+    int done;
+} share_t;
+
+static int get_share(PyObject *counter, Py_ssize_t block, Py_buffer *buf, share_t *sh)
+{
+    sh->counter = NULL;
+    sh->block = 0;
+    sh->done = 0;
+    if (counter == NULL || counter == Py_None)
+        return 1;
+    if (PyObject_GetBuffer(counter, buf, PyBUF_WRITABLE) < 0)
+        return 0;
+    if (buf->len < 8 || (uintptr_t)buf->buf % 8 || block < 1) {
+        PyBuffer_Release(buf);
+        PyErr_SetString(PyExc_ValueError, "shared work: the counter must be an aligned int64 and the block at least 1");
+        return 0;
+    }
+    sh->counter = (int64_t *)buf->buf;
+    sh->block = block;
+    return 1;
+}
+
+/* the next block [*a, *b) of [lo, hi): 0 when there is none left */
+static int next_block(share_t *sh, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t *a, Py_ssize_t *b)
+{
+    if (!sh->counter) {
+        if (sh->done)
+            return 0;
+        sh->done = 1;
+        *a = lo;
+        *b = hi;
+        return 1;
+    }
+    const int64_t k = __atomic_fetch_add(sh->counter, 1, __ATOMIC_RELAXED);
+    if (k < 0 || k >= (hi - lo + sh->block - 1) / sh->block)
+        return 0;
+    *a = lo + (Py_ssize_t)k * sh->block;
+    *b = *a + sh->block < hi ? *a + sh->block : hi;
+    return 1;
+}
+
 /* The pass is in blocks of points, in two steps: first the cells and the four shares of a block
    (reading the points and the small tables), then the adds into the grid, from a tight loop that
    loads nothing else. The grid is far larger than the cache, so each add waits for memory; mixed
@@ -395,6 +443,45 @@ HROW(1, T16(0))
 HROW(2, T16(0) T16(16))
 HROW(3, T16(0) T16(16) T16(32))
 
+/* The horizontal pass of a sparse row (few points, small sigma: a 4K canvas with 10k points has
+   about five a row) as the sum of each value's kernel: zero the output, then per value two
+   unaligned vectors of the kernel (R <= 15) added where it lands, instead of every shifted copy of
+   the whole row. 0 when the row is not sparse enough (or the kernel too long): the caller does
+   the dense pass. Values near either end are added one by one (the vectors would leave the row). */
+__attribute__((target("avx512f"))) static int hsparse512(const float *row, float *out, Py_ssize_t wv, Py_ssize_t w,
+                                                         const float *kx, Py_ssize_t R)
+{
+    (void)w;
+    if (R > 15)
+        return 0;
+    Py_ssize_t nnz = 0;
+    for (Py_ssize_t x = 0; x < wv; x += 16)
+        nnz += __builtin_popcount(_mm512_cmpneq_ps_mask(_mm512_load_ps(row + x), _mm512_setzero_ps()));
+    if (nnz * 16 > wv)
+        return 0;
+    float kv[32];
+    for (int i = 0; i < 32; i++) kv[i] = i <= 2 * R ? kx[i - R] : 0.0f;
+    const __m512 k0 = _mm512_loadu_ps(kv), k1 = _mm512_loadu_ps(kv + 16);
+    for (Py_ssize_t x = 0; x < wv; x += 16) _mm512_store_ps(out + x, _mm512_setzero_ps());
+    for (Py_ssize_t x0 = 0; x0 < wv; x0 += 16) {
+        __mmask16 m = _mm512_cmpneq_ps_mask(_mm512_load_ps(row + x0), _mm512_setzero_ps());
+        while (m) {
+            const Py_ssize_t x = x0 + __builtin_ctz(m);
+            m &= (__mmask16)(m - 1);
+            const float v = row[x];
+            if (x >= R && x - R + 32 <= wv) {
+                float *o = out + x - R;
+                const __m512 vv = _mm512_set1_ps(v);
+                _mm512_storeu_ps(o, _mm512_fmadd_ps(vv, k0, _mm512_loadu_ps(o)));
+                _mm512_storeu_ps(o + 16, _mm512_fmadd_ps(vv, k1, _mm512_loadu_ps(o + 16)));
+            } else {
+                for (Py_ssize_t i = x - R < 0 ? 0 : x - R; i <= x + R && i < wv; i++) out[i] += v * kx[i - x];
+            }
+        }
+    }
+    return 1;
+}
+
 /* four output rows o[0..3] from the ring rows rows[0..2R+3] (row y - R + j; a zero row for the
    empty ones): pairs of taps share a multiply, and each row is loaded once for all four */
 __attribute__((target("avx512f"))) static void vrows4(const float *const *rows, float *const *o, Py_ssize_t w,
@@ -479,7 +566,7 @@ static const uint16_t *band_row(bandsrc *bs, Py_ssize_t sy, Py_ssize_t w, Py_ssi
      Py_ssize_t w, Py_ssize_t h, const float *kx, const float *ky, Py_ssize_t R, Py_ssize_t r0, Py_ssize_t r1,   \
      float *RESTRICT pad, float *RESTRICT ring, Py_ssize_t *ring_row, int *ring_full, const float *zero,         \
      float *spare, int nt, bandsrc *bs)
-#define BLUR4_BODY(HROW_CALL, VROWS)                                                                                    \
+#define BLUR4_BODY(HROW_CALL, HSPARSE, VROWS)                                                                                    \
     {                                                                                                                   \
         const Py_ssize_t span = 2 * R + 4, wv = (w + CHUNK - 1) / CHUNK * CHUNK;                                        \
         const float *rows[2 * HMAX + 4];                                                                                \
@@ -507,7 +594,7 @@ static const uint16_t *band_row(bandsrc *bs, Py_ssize_t sy, Py_ssize_t w, Py_ssi
                     uint32_t any = 0;                                                                                   \
                     for (Py_ssize_t x = 0; x < w; x++) any |= ((const bits32 *)row)[x];                                 \
                     ring_full[slot] = any != 0;                                                                         \
-                    if (any)                                                                                            \
+                    if (any && !HSPARSE(row, ring + slot * wv, wv, w, kx, R))                                           \
                         HROW_CALL(row, ring + slot * wv, wv, kx, R);                                                    \
                 }                                                                                                       \
                 if (ring_full[slot]) {                                                                                  \
@@ -527,6 +614,7 @@ static const uint16_t *band_row(bandsrc *bs, Py_ssize_t sy, Py_ssize_t w, Py_ssi
             _mm_sfence(); /* streamed rows are visible before the other thread or the caller reads them */              \
     }
 
+#define NO_SPARSE(row, out, wv, w, kx, R) 0
 #define HROW512(row, out, wv, kx, R)                                                                 \
     do {                                                                                             \
         if ((R) <= 16)                                                                               \
@@ -536,7 +624,7 @@ static const uint16_t *band_row(bandsrc *bs, Py_ssize_t sy, Py_ssize_t w, Py_ssi
         else                                                                                         \
             hrow3(row, out, wv, kx, R);                                                              \
     } while (0)
-__attribute__((target("avx512f"))) static void blur4_avx512 BLUR4_ARGS BLUR4_BODY(HROW512, vrows4)
+__attribute__((target("avx512f"))) static void blur4_avx512 BLUR4_ARGS BLUR4_BODY(HROW512, hsparse512, vrows4)
 
 /* The AVX2 versions: eight floats a vector and sixteen registers. Without a two-register shift
    across 128-bit lanes, the horizontal pass loads its shifted vectors (unaligned, from L1); the
@@ -589,7 +677,7 @@ __attribute__((target("avx2,fma"))) static void vrows4_avx2(const float *const *
         }
     }
 }
-__attribute__((target("avx2,fma"))) static void blur4_avx2 BLUR4_ARGS BLUR4_BODY(hrow_avx2, vrows4_avx2)
+__attribute__((target("avx2,fma"))) static void blur4_avx2 BLUR4_ARGS BLUR4_BODY(hrow_avx2, NO_SPARSE, vrows4_avx2)
 #endif
 
 /* The blur's vector code: 2 AVX-512, 1 AVX2+FMA, 0 baseline; at most `simd_cap` (set_simd(): the
@@ -607,18 +695,29 @@ static int simd_level(void)
     return level < simd_cap ? level : simd_cap;
 }
 
-/* blur(src, dst, w, h, kx, ky, r0, r1[, second[, stream]]): src is float32, or uint16 counts (plus a
-   second uint16 grid added to it: the two threads' counts); stream: write dst with streaming stores
-   (the AVX-512 blur, when dst and its rows are 64-byte aligned) */
+/* blur(src, dst, w, h, kx, ky, r0, r1[, second[, stream[, counter, block]]]): src is float32, or uint16
+   counts (plus a second uint16 grid added to it: the two threads' counts); stream: write dst with
+   streaming stores (when dst and its rows are 64-byte aligned); counter, block: the rows in blocks
+   of `block` claimed from the counter (share_t) */
 static PyObject *blur(PyObject *self, PyObject *args)
 {
     (void)self;
     Py_buffer bs, bd, bkx, bky, b2 = {0};
-    Py_ssize_t w, h, r0, r1;
-    PyObject *second = Py_None;
+    Py_ssize_t w, h, r0, r1, block = 0;
+    PyObject *second = Py_None, *counter = Py_None;
     int stream = 0;
-    if (!PyArg_ParseTuple(args, "y*w*nny*y*nn|Op", &bs, &bd, &w, &h, &bkx, &bky, &r0, &r1, &second, &stream))
+    Py_buffer bcount = {0};
+    share_t sh;
+    if (!PyArg_ParseTuple(args, "y*w*nny*y*nn|OpOn", &bs, &bd, &w, &h, &bkx, &bky, &r0, &r1, &second, &stream, &counter,
+                          &block))
         return NULL;
+    if (!get_share(counter, block, &bcount, &sh)) {
+        PyBuffer_Release(&bs);
+        PyBuffer_Release(&bd);
+        PyBuffer_Release(&bkx);
+        PyBuffer_Release(&bky);
+        return NULL;
+    }
     PyObject *result = NULL;
     float *pad = NULL, *ring = NULL;
     Py_ssize_t *ring_row = NULL;
@@ -665,17 +764,20 @@ static PyObject *blur(PyObject *self, PyObject *args)
     /* streaming stores where the caller asks for them (and rows start on whole cache lines) */
     const int nt = stream && (uintptr_t)dst % 64 == 0 && w % 16 == 0;
     Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t a, b;
+    while (next_block(&sh, r0, r1, &a, &b)) {
 #ifdef HAVE_AVX2
-    if (wide)
-        (level == 2 ? blur4_avx512 : blur4_avx2)(src, c1, c2, dst, w, h, kx, ky, R, r0, r1, pad, ring, ring_row,
-                                                 ring_full, ring + span * wv, ring + (span + 1) * wv, nt, NULL);
-    else if (level == 2)
-        blur_avx512(src, c1, c2, dst, w, h, kx, ky, R, r0, r1, pad, ring, ring_row, ring_full);
-    else if (level == 1)
-        blur_avx2(src, c1, c2, dst, w, h, kx, ky, R, r0, r1, pad, ring, ring_row, ring_full);
-    else
+        if (wide)
+            (level == 2 ? blur4_avx512 : blur4_avx2)(src, c1, c2, dst, w, h, kx, ky, R, a, b, pad, ring, ring_row,
+                                                     ring_full, ring + span * wv, ring + (span + 1) * wv, nt, NULL);
+        else if (level == 2)
+            blur_avx512(src, c1, c2, dst, w, h, kx, ky, R, a, b, pad, ring, ring_row, ring_full);
+        else if (level == 1)
+            blur_avx2(src, c1, c2, dst, w, h, kx, ky, R, a, b, pad, ring, ring_row, ring_full);
+        else
 #endif
-        blur_base(src, c1, c2, dst, w, h, kx, ky, R, r0, r1, pad, ring, ring_row, ring_full);
+            blur_base(src, c1, c2, dst, w, h, kx, ky, R, a, b, pad, ring, ring_row, ring_full);
+    }
     Py_END_ALLOW_THREADS
     result = Py_None;
     Py_INCREF(result);
@@ -686,6 +788,8 @@ done:
     free(ring_full);
     if (have2)
         PyBuffer_Release(&b2);
+    if (sh.counter)
+        PyBuffer_Release(&bcount);
     PyBuffer_Release(&bs);
     PyBuffer_Release(&bd);
     PyBuffer_Release(&bkx);
@@ -693,7 +797,8 @@ done:
     return result;
 }
 
-/* bucket16(ix, iy, c0, c1, chunk, w, h, shift, cells, offs): chunks [c0, c1) of `chunk` points each,
+/* bucket16(ix, iy, c0, c1, chunk, w, h, shift, cells, offs[, counter]): chunks [c0, c1) of `chunk` points each
+   (one at a time from the counter when given),
    every point's cell within its band of 1 << shift rows (fewer than 65536 cells) written to cells
    (uint16, one per point), grouped by band within its chunk: chunk c's band b is
    cells[offs[b * nchunks + c] : offs[(b + 1) * nchunks + c]], for nb = ((h - 1) >> shift) + 2 bands
@@ -729,10 +834,15 @@ static PyObject *bucket16(PyObject *self, PyObject *args)
     (void)self;
     Py_buffer bx, by, bc, bo;
     Py_ssize_t c0, c1, chunk, w, h, shift;
-    if (!PyArg_ParseTuple(args, "y*y*nnnnnnw*w*", &bx, &by, &c0, &c1, &chunk, &w, &h, &shift, &bc, &bo))
+    PyObject *counter = Py_None;
+    Py_buffer bcount = {0};
+    share_t sh;
+    if (!PyArg_ParseTuple(args, "y*y*nnnnnnw*w*|O", &bx, &by, &c0, &c1, &chunk, &w, &h, &shift, &bc, &bo, &counter))
         return NULL;
     PyObject *result = NULL;
     int64_t *hist = NULL;
+    if (!get_share(counter, 1, &bcount, &sh))
+        goto done;
     const Py_ssize_t n = bx.len / 8;
     const Py_ssize_t nb = (w >= 1 && h >= 1 && shift >= 0 && shift <= 16) ? ((h - 1) >> shift) + 2 : 0;
     const Py_ssize_t nchunks = chunk >= 1 ? (n + chunk - 1) / chunk : 0;
@@ -750,13 +860,17 @@ static PyObject *bucket16(PyObject *self, PyObject *args)
     }
     const int64_t *px = (const int64_t *)bx.buf, *py = (const int64_t *)by.buf;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t c = c0; c < c1; c++)
-        bucket_chunk(px, py, c, nchunks, chunk, n, w, h, shift, nb, (uint16_t *)bc.buf, (int64_t *)bo.buf, hist);
+    Py_ssize_t a, e;
+    while (next_block(&sh, c0, c1, &a, &e))
+        for (Py_ssize_t c = a; c < e; c++)
+            bucket_chunk(px, py, c, nchunks, chunk, n, w, h, shift, nb, (uint16_t *)bc.buf, (int64_t *)bo.buf, hist);
     Py_END_ALLOW_THREADS
     result = Py_None;
     Py_INCREF(result);
 done:
     free(hist);
+    if (sh.counter)
+        PyBuffer_Release(&bcount);
     PyBuffer_Release(&bx);
     PyBuffer_Release(&by);
     PyBuffer_Release(&bc);
@@ -764,7 +878,7 @@ done:
     return result;
 }
 
-/* blur_points(cells, offs, shift, dst, w, h, kx, ky, r0, r1, stream) -> wrapped: dst rows [r0, r1) of
+/* blur_points(cells, offs, shift, dst, w, h, kx, ky, r0, r1[, stream[, counter, block]]) -> wrapped: dst rows [r0, r1) of
    the blur (as blur() gives it) of the counts of bucket16()'s points, each band counted in a small
    buffer as the blur first reads it; True when a cell passed 65535 (dst is then incomplete).
    AVX2 or AVX-512, and kernels up to HMAX taps a side only. */
@@ -772,10 +886,22 @@ static PyObject *blur_points(PyObject *self, PyObject *args)
 {
     (void)self;
     Py_buffer bc, bo, bd, bkx, bky;
-    Py_ssize_t shift, w, h, r0, r1;
+    Py_ssize_t shift, w, h, r0, r1, block = 0;
     int stream = 0;
-    if (!PyArg_ParseTuple(args, "y*y*nw*nny*y*nn|p", &bc, &bo, &shift, &bd, &w, &h, &bkx, &bky, &r0, &r1, &stream))
+    PyObject *counter = Py_None;
+    Py_buffer bcount = {0};
+    share_t sh;
+    if (!PyArg_ParseTuple(args, "y*y*nw*nny*y*nn|pOn", &bc, &bo, &shift, &bd, &w, &h, &bkx, &bky, &r0, &r1, &stream,
+                          &counter, &block))
         return NULL;
+    if (!get_share(counter, block, &bcount, &sh)) {
+        PyBuffer_Release(&bc);
+        PyBuffer_Release(&bo);
+        PyBuffer_Release(&bd);
+        PyBuffer_Release(&bkx);
+        PyBuffer_Release(&bky);
+        return NULL;
+    }
     PyObject *result = NULL;
     float *pad = NULL, *ring = NULL;
     Py_ssize_t *ring_row = NULL;
@@ -823,8 +949,11 @@ static PyObject *blur_points(PyObject *self, PyObject *args)
     float *dst = (float *)bd.buf;
     const int nt = stream && (uintptr_t)dst % 64 == 0 && w % 16 == 0;
     Py_BEGIN_ALLOW_THREADS
-    (level == 2 ? blur4_avx512 : blur4_avx2)(NULL, NULL, NULL, dst, w, h, (const float *)bkx.buf + R, (const float *)bky.buf + R, R, r0, r1, pad,
-                  ring, ring_row, ring_full, ring + span * wv, ring + (span + 1) * wv, nt, &bs);
+    Py_ssize_t a, e;
+    while (next_block(&sh, r0, r1, &a, &e))
+        (level == 2 ? blur4_avx512 : blur4_avx2)(NULL, NULL, NULL, dst, w, h, (const float *)bkx.buf + R,
+                                                 (const float *)bky.buf + R, R, a, e, pad, ring, ring_row, ring_full,
+                                                 ring + span * wv, ring + (span + 1) * wv, nt, &bs);
     Py_END_ALLOW_THREADS
     result = PyBool_FromLong(bs.wrapped);
 #else
@@ -839,6 +968,8 @@ done:
     free(ring_row);
     free(ring_full);
     free(band);
+    if (sh.counter)
+        PyBuffer_Release(&bcount);
     PyBuffer_Release(&bc);
     PyBuffer_Release(&bo);
     PyBuffer_Release(&bd);
@@ -847,19 +978,23 @@ done:
     return result;
 }
 
-/* count16(ix, iy, grid, w, h) -> bool: add 1 per point on the canvas into the uint16 grid (h x w);
+/* count16(ix, iy, grid, w, h[, counter, block]) -> bool: add 1 per point on the canvas into the uint16 grid (h x w);
    True when a cell wrapped past 65535 (the caller redoes the count in float). Half the bytes of a
    float32 grid: a 4K count (16.6 MB) stays in this machine's 32 MB L3, where each random add
    costs a third of one that goes to memory. */
 static PyObject *count16(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_buffer bx, by, grid;
-    Py_ssize_t w, h;
-    if (!PyArg_ParseTuple(args, "y*y*w*nn", &bx, &by, &grid, &w, &h))
+    Py_buffer bx, by, grid, bcount = {0};
+    Py_ssize_t w, h, block = 0;
+    PyObject *counter = Py_None;
+    share_t sh;
+    if (!PyArg_ParseTuple(args, "y*y*w*nn|On", &bx, &by, &grid, &w, &h, &counter, &block))
         return NULL;
     PyObject *result = NULL;
     const Py_ssize_t n = bx.len / 8;
+    if (!get_share(counter, block, &bcount, &sh))
+        goto done;
     if (w < 1 || h < 1 || w > PY_SSIZE_T_MAX / 2 / h) {
         PyErr_SetString(PyExc_ValueError, "count16: bad grid size");
         goto done;
@@ -871,15 +1006,19 @@ static PyObject *count16(PyObject *self, PyObject *args)
     uint16_t *g = (uint16_t *)grid.buf;
     int wrapped = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        const uint64_t x = (uint64_t)px[i], y = (uint64_t)py[i];
-        if (x >= (uint64_t)w || y >= (uint64_t)h) /* points off the canvas are ignored */
-            continue;
-        wrapped |= ++g[y * (uint64_t)w + x] == 0;
-    }
+    Py_ssize_t a, e;
+    while (next_block(&sh, 0, n, &a, &e))
+        for (Py_ssize_t i = a; i < e; i++) {
+            const uint64_t x = (uint64_t)px[i], y = (uint64_t)py[i];
+            if (x >= (uint64_t)w || y >= (uint64_t)h) /* points off the canvas are ignored */
+                continue;
+            wrapped |= ++g[y * (uint64_t)w + x] == 0;
+        }
     Py_END_ALLOW_THREADS
     result = PyBool_FromLong(wrapped);
 done:
+    if (sh.counter)
+        PyBuffer_Release(&bcount);
     PyBuffer_Release(&bx);
     PyBuffer_Release(&by);
     PyBuffer_Release(&grid);
@@ -1145,7 +1284,7 @@ static PyMethodDef methods[] = {
      "bucket16(ix, iy, c0, c1, chunk, w, h, shift, cells, offs): points bucketed by band of rows, as uint16 "
      "cells. Use density(), not this."},
     {"blur_points", blur_points, METH_VARARGS,
-     "blur_points(cells, offs, shift, dst, w, h, kx, ky, r0, r1[, stream]) -> wrapped: the blur of bucketed "
+     "blur_points(cells, offs, shift, dst, w, h, kx, ky, r0, r1[, stream, counter, block]) -> wrapped: the blur of bucketed "
      "points, counted band by band. Use density(), not this."},
     {"simd", simd, METH_NOARGS, "simd() -> 'avx512', 'avx2' or 'base': the blur's vector code on this CPU."},
     {"set_simd", set_simd, METH_O, "set_simd(name): use at most that vector code (tests). Use density(), not this."},
@@ -1158,9 +1297,10 @@ static PyMethodDef methods[] = {
      "downsplit(c1, c2, xtab, ytab, q, out, w, h, wl, hl, r0, r1) -> max: coarse shares from full-resolution "
      "counts. Use density(), not this."},
     {"count16", count16, METH_VARARGS,
-     "count16(ix, iy, grid, w, h) -> wrapped: add 1 per point into a uint16 grid. Use density(), not this."},
+     "count16(ix, iy, grid, w, h[, counter, block]) -> wrapped: add 1 per point into a uint16 grid. Use density(), not this."},
     {"blur", blur, METH_VARARGS,
-     "blur(src, dst, w, h, kx, ky, r0, r1): rows [r0, r1) of the separable blur of src into dst. Use density(), not this."},
+     "blur(src, dst, w, h, kx, ky, r0, r1[, second, stream, counter, block]): rows [r0, r1) of the separable blur of src "
+     "into dst. Use density(), not this."},
     {"split", split, METH_VARARGS,
      "split(ix, iy, weights, xtab, ytab, q, grid, wl, hl, wide): add each point's shares (in 1/q per "
      "axis) to the four grid cells around it. Use density(), not this."},

@@ -97,6 +97,25 @@ def _in_halves(ix, iy, w, xt, yt, q: int, grid: np.ndarray, wide: bool) -> None:
     cv2.add(grid, other, dst=grid)
 
 
+def _on_both(call, *args):
+    """call(*args, counter, ...) on the helper thread and here at once, sharing one counter of blocks
+    (the C side claims each block from it): when the other core is slowed, this one takes more of
+    the blocks instead of waiting for a fixed half. Returns both results."""
+    counter = np.zeros(1, np.int64)
+    job = helper().submit(call, *args, counter)
+    try:
+        mine = call(*args, counter)
+    finally:
+        theirs = job.result()  # never return (or raise) while the helper still writes
+    return theirs, mine
+
+
+def _rows_per_block(height: int, radius: int) -> int:
+    """Rows of a blur block: each block warms its ring with 2R+3 rows of its own, so at least ten
+    times that (under 10 % more horizontal work), and at least a sixteenth of the rows."""
+    return max(64, 10 * (2 * radius + 4), -(-height // 16))
+
+
 def table(lower: np.ndarray, share: np.ndarray) -> np.ndarray:
     """(size, 2) int32 per full-resolution coordinate, as _splat.split reads it:
     its (lower) grid cell and the upper cell's share in 1/q."""
@@ -157,12 +176,8 @@ def blur(grid: np.ndarray, kx: np.ndarray, ky: np.ndarray, second: np.ndarray | 
     if h * w < TWO_BANDS or h < 2 or on_helper():
         _splat.blur(src, dst, w, h, kx, ky, 0, h, second, stream)
         return dst
-    mid = h // 2
-    job = helper().submit(_splat.blur, src, dst, w, h, kx, ky, 0, mid, second, stream)
-    try:
-        _splat.blur(src, dst, w, h, kx, ky, mid, h, second, stream)
-    finally:
-        job.result()  # never return (or raise) while the helper still writes
+    block = _rows_per_block(h, len(kx) // 2)
+    _on_both(lambda c: _splat.blur(src, dst, w, h, kx, ky, 0, h, second, stream, c, block))
     return dst
 
 
@@ -204,7 +219,7 @@ def blur_points(ix, iy, width: int, height: int, kx: np.ndarray, ky: np.ndarray)
     shift = band_shift(width)
     n = len(ix)
     nb = ((height - 1) >> shift) + 2
-    chunk = min(POINTS_CHUNK, max(1024, -(-n // 2)))  # (two chunks at least: one per thread)
+    chunk = min(POINTS_CHUNK, max(1024, -(-n // 8)))  # (eight chunks at least: both threads take them in turn)
     nchunks = -(-n // chunk)
     offs = np.empty((nb + 1, nchunks), np.int64)
     cells = _cells16(n)
@@ -214,21 +229,12 @@ def blur_points(ix, iy, width: int, height: int, kx: np.ndarray, ky: np.ndarray)
     if alone or n < TWO_HALVES_CACHED:  # (a few points: not worth waking the helper twice)
         _splat.bucket16(ix, iy, 0, nchunks, chunk, width, height, shift, cells, offs)
     else:
-        half = nchunks // 2
-        bucketing = helper().submit(_splat.bucket16, ix, iy, 0, half, chunk, width, height, shift, cells, offs)
-        try:
-            _splat.bucket16(ix, iy, half, nchunks, chunk, width, height, shift, cells, offs)
-        finally:
-            bucketing.result()  # never return (or raise) while the helper still writes
+        _on_both(lambda c: _splat.bucket16(ix, iy, 0, nchunks, chunk, width, height, shift, cells, offs, c))
     if alone:
         wrapped = _splat.blur_points(cells, offs, shift, dst, width, height, kx, ky, 0, height, stream)
         return None if wrapped else dst
-    mid = height // 2
-    upper = helper().submit(_splat.blur_points, cells, offs, shift, dst, width, height, kx, ky, 0, mid, stream)
-    try:
-        wrapped = _splat.blur_points(cells, offs, shift, dst, width, height, kx, ky, mid, height, stream)
-    finally:
-        wrapped = upper.result() or wrapped
+    block = _rows_per_block(height, len(kx) // 2)
+    wrapped = any(_on_both(lambda c: _splat.blur_points(cells, offs, shift, dst, width, height, kx, ky, 0, height, stream, c, block)))
     return None if wrapped else dst
 
 
@@ -262,16 +268,17 @@ def counts16(ix, iy, width: int, height: int) -> tuple[np.ndarray, np.ndarray | 
         return None if _splat.count16(ix, iy, grid, width, height) else (grid, None)
     grid = _grid(shape, "count", np.uint16, zero=False)
     other = _grid(shape, "count2", np.uint16, zero=False)
-    h = n // 2
+    counter = np.zeros(1, np.int64)
+    block = max(1 << 16, -(-n // 16))  # points a block (both threads take blocks in turn, each into its own grid)
 
-    def first_half() -> bool:
+    def helper_part() -> bool:
         other.fill(0)
-        return _splat.count16(ix[:h], iy[:h], other, width, height)
+        return _splat.count16(ix, iy, other, width, height, counter, block)
 
-    job = helper().submit(first_half)
+    job = helper().submit(helper_part)
     try:
         grid.fill(0)
-        wrapped = _splat.count16(ix[h:], iy[h:], grid, width, height)
+        wrapped = _splat.count16(ix, iy, grid, width, height, counter, block)
     finally:
         wrapped = job.result() or wrapped  # never return (or raise) while the helper still writes
     return None if wrapped else (grid, other)
