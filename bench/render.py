@@ -22,6 +22,9 @@ exact sum of the truncated Gaussians (the full-resolution blur), in % of
 its peak. Targets: every row >= 3x the OpenCV peer and within 1 %;
 4K with 1M points <= 20 ms at every sigma >= 8 px.
 
+`--simd avx2` (or `base`) runs the C blur's code for CPUs without AVX-512 (or without either),
+on this machine.
+
 Then the tutorial's loop (a dict of counts, nested Python loops into a grid,
 gaussian_filter; the dict built before timing, as the tutorial keeps it while
 recording) at 1080p with 175k distinct points, sigma 15: target >= 100x.
@@ -146,7 +149,14 @@ def count(n: int) -> str:
 
 
 def main() -> int:
-    native = "C pass over the points (accumulate/_splat.c)" if splat.available() else "numpy only (accumulate/_splat.c not built)"
+    # --simd avx2 (or base): the C blur's code for CPUs without AVX-512, measured on this one
+    if "--simd" in sys.argv:
+        level = sys.argv[sys.argv.index("--simd") + 1]
+        from trackheat.accumulate import _splat
+
+        _splat.set_simd(level)
+    simd = f"its {splat.simd()} code" if splat.available() else ""
+    native = f"C pass over the points (accumulate/_splat.c), {simd}" if splat.available() else "numpy only (accumulate/_splat.c not built)"
     print(
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"numpy {np.__version__}, scipy {scipy.__version__}, OpenCV {cv2.__version__}; {native}; "
