@@ -798,6 +798,15 @@ def test_bucketed_points_refuse_what_would_leave_their_buffers():
         _splat.blur_points(cells, offs, shift, dst, w, h, np.ones(99, np.float32), np.ones(99, np.float32), 0, h)
     with pytest.raises(ValueError):
         _splat.blur_points(cells, offs, shift, dst, w, h, k, k, 0, h + 1)
+    # work shared in blocks: the rows claimed one block at a time from a counter give the same grid
+    counter = np.zeros(1, np.int64)
+    whole = dst.copy()
+    assert _splat.blur_points(cells, offs, shift, dst, w, h, k, k, 0, h, False, counter, 5) is False
+    assert int(counter[0]) == 4 and np.array_equal(dst, whole)  # (three blocks, then one claim that found none)
+    with pytest.raises(ValueError, match="counter"):
+        _splat.blur_points(cells, offs, shift, dst, w, h, k, k, 0, h, False, np.zeros(1, np.int32), 5)
+    with pytest.raises(ValueError, match="counter"):
+        _splat.blur(dst, np.empty_like(dst), w, h, k, k, 0, h, None, False, np.zeros(1, np.int64), 0)
 
 
 @pytest.mark.parametrize("f", [2, 3, 6])

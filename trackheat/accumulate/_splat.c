@@ -711,20 +711,18 @@ static PyObject *blur(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "y*w*nny*y*nn|OpOn", &bs, &bd, &w, &h, &bkx, &bky, &r0, &r1, &second, &stream, &counter,
                           &block))
         return NULL;
-    if (!get_share(counter, block, &bcount, &sh)) {
-        PyBuffer_Release(&bs);
-        PyBuffer_Release(&bd);
-        PyBuffer_Release(&bkx);
-        PyBuffer_Release(&bky);
-        return NULL;
-    }
     PyObject *result = NULL;
     float *pad = NULL, *ring = NULL;
     Py_ssize_t *ring_row = NULL;
     int *ring_full = NULL;
-    const int have2 = second != Py_None;
-    if (have2 && PyObject_GetBuffer(second, &b2, PyBUF_SIMPLE) < 0)
+    int have2 = 0;
+    if (!get_share(counter, block, &bcount, &sh))
         goto done;
+    have2 = second != Py_None;
+    if (have2 && PyObject_GetBuffer(second, &b2, PyBUF_SIMPLE) < 0) {
+        have2 = 0;
+        goto done;
+    }
     const Py_ssize_t R = (Py_ssize_t)(bkx.len / 4) / 2;
     if (w < 1 || h < 1 || w > PY_SSIZE_T_MAX / 4 / h || R < 0 || R > MAX_R || bkx.len != (2 * R + 1) * 4 ||
         r0 < 0 || r1 > h || r0 > r1) {
@@ -894,19 +892,13 @@ static PyObject *blur_points(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "y*y*nw*nny*y*nn|pOn", &bc, &bo, &shift, &bd, &w, &h, &bkx, &bky, &r0, &r1, &stream,
                           &counter, &block))
         return NULL;
-    if (!get_share(counter, block, &bcount, &sh)) {
-        PyBuffer_Release(&bc);
-        PyBuffer_Release(&bo);
-        PyBuffer_Release(&bd);
-        PyBuffer_Release(&bkx);
-        PyBuffer_Release(&bky);
-        return NULL;
-    }
     PyObject *result = NULL;
     float *pad = NULL, *ring = NULL;
     Py_ssize_t *ring_row = NULL;
     int *ring_full = NULL;
     uint16_t *band = NULL;
+    if (!get_share(counter, block, &bcount, &sh))
+        goto done;
     const Py_ssize_t R = (Py_ssize_t)(bkx.len / 4) / 2, ncells = bc.len / 2;
     const Py_ssize_t nb = (w >= 1 && h >= 1 && shift >= 0 && shift <= 16) ? ((h - 1) >> shift) + 2 : 0;
     const Py_ssize_t nchunks = nb ? (bo.len / 8) / (nb + 1) : 0;

@@ -222,7 +222,7 @@ def blur_points(ix, iy, width: int, height: int, kx: np.ndarray, ky: np.ndarray)
     chunk = min(POINTS_CHUNK, max(1024, -(-n // 8)))  # (eight chunks at least: both threads take them in turn)
     nchunks = -(-n // chunk)
     offs = np.empty((nb + 1, nchunks), np.int64)
-    cells = _cells16(n)
+    cells = _cells(n, np.uint16)
     dst = aligned_array((height, width), np.float32)
     stream = height * width * 4 >= STREAM_BYTES
     alone = height * width < TWO_BANDS or height < 2 or on_helper()
@@ -236,16 +236,6 @@ def blur_points(ix, iy, width: int, height: int, kx: np.ndarray, ky: np.ndarray)
     block = _rows_per_block(height, len(kx) // 2)
     wrapped = any(_on_both(lambda c: _splat.blur_points(cells, offs, shift, dst, width, height, kx, ky, 0, height, stream, c, block)))
     return None if wrapped else dst
-
-
-def _cells16(n: int) -> np.ndarray:
-    """The calling thread's uint16 buffer of n cells (kept up to 2^24: 32 MB)."""
-    buf = getattr(_local, "cells16", None)
-    if buf is None or len(buf) < n:
-        buf = np.empty(n, np.uint16)
-        if n <= 1 << 24:
-            _local.cells16 = buf
-    return buf[:n]
 
 
 def counts16(ix, iy, width: int, height: int) -> tuple[np.ndarray, np.ndarray | None] | None:
@@ -329,13 +319,14 @@ def _counts16_banded(ix: np.ndarray, iy: np.ndarray, width: int, height: int) ->
     return None if any(wrapped) else grid
 
 
-def _cells(n: int) -> np.ndarray:
-    """The calling thread's uint32 buffer of n cell indices (kept up to 2^24: 64 MB)."""
-    buf = getattr(_local, "cells", None)
+def _cells(n: int, dtype: type = np.uint32) -> np.ndarray:
+    """The calling thread's buffer of n cell indices (one per dtype, kept up to 2^24 cells)."""
+    slot = f"cells_{np.dtype(dtype).name}"
+    buf = getattr(_local, slot, None)
     if buf is None or len(buf) < n:
-        buf = np.empty(n, np.uint32)
+        buf = np.empty(n, dtype)
         if n <= 1 << 24:
-            _local.cells = buf
+            setattr(_local, slot, buf)
     return buf[:n]
 
 
