@@ -650,11 +650,15 @@ def test_bad_urls_are_one_line(one_good, web, tmp_path):
         (f"{base}/missing.db", [f"{base}/missing.db", "no such file"]),
         (f"{base}/notes.db", [f"{base}/notes.db", "not a trackheat store"]),
         (f"http://127.0.0.1:{_free_port()}/a.db", ["127.0.0.1", "cannot read"]),
+        ("file:///dev/zero", ["file:///dev/zero", "not a file"]),  # (a device never ends: refused before any copy)
+        (f"file://{root}", [f"file://{root}", "directory"]),
     ]
     for url, words in cases:
+        start = time.monotonic()
         proc = trackheat("aggregate", one_good, url, "-o", tmp_path / "out", "--workers", "1", timeout=120)
         line = one_line_error(proc, *words)
         assert "trackheat-fetch-" not in line  # told of the URL, never of the temporary copy
+        assert time.monotonic() - start < 60, url
     assert not (tmp_path / "out").exists()
 
 

@@ -13,8 +13,9 @@ needs its own package, s3fs, on the workers).
   read-only, and removed when the task is done, failed or not.
 
 Every failure is one line naming the URL: an unknown protocol, a missing file,
-a server that does not answer (HTTP: 30 s to connect, 60 s of silence while
-reading), a file too large.
+a folder or a device (file:///dev/zero would never end), a server that does
+not answer (HTTP: 30 s to connect, 60 s of silence while reading), a file too
+large.
 """
 
 from __future__ import annotations
@@ -130,13 +131,17 @@ def local_copy(url: str, limit: int = FETCH_LIMIT) -> Iterator[Path]:
     """The URL's file copied to a private temporary file, removed afterwards whatever happens."""
     fs, path = _fs(url)
     try:
-        size = fs.size(path)
+        info = fs.info(path)
     except Exception as e:
         raise _reason(url, e) from None
+    kind = info.get("type")
+    if kind not in (None, "file"):  # a folder, or a device such as file:///dev/zero, which never ends
+        raise UserError(f"{url}: not a file ({kind})")
+    size = info.get("size")
     folder = Path(tempfile.mkdtemp(prefix="trackheat-fetch-"))  # 0700, made by mkdtemp
     try:
+        free = shutil.disk_usage(folder).free
         if size is not None:
-            free = shutil.disk_usage(folder).free
             if size > limit:
                 raise UserError(f"{url}: {size:,} bytes, more than the {limit:,} a remote store may have (copy it to the workers)")
             if size > free - FREE_MARGIN:
@@ -154,6 +159,8 @@ def local_copy(url: str, limit: int = FETCH_LIMIT) -> Iterator[Path]:
                         copied += len(chunk)
                         if copied > limit:  # the server said less, or nothing
                             raise UserError(f"{url}: more than the {limit:,} bytes a remote store may have (copy it to the workers)")
+                        if copied > free - FREE_MARGIN:
+                            raise UserError(f"{url}: more than the {free:,} bytes {folder.parent} has free on this worker")
                         out.write(chunk)
             except UserError:
                 raise
