@@ -473,8 +473,10 @@ def app_stores(tmp_path_factory) -> tuple[list[Path], Path]:
     return parts, d / "all.db"
 
 
-@pytest.mark.parametrize("apps", [("firefox",), ("firefox", "editor")])
+@pytest.mark.parametrize("apps", [("firefox",), ("firefox", "editor"), ("(none)",)])
 def test_app_equals_export_app(app_stores, tmp_path, apps):
+    """--app as export has it, and (none): the events with no application, the name the
+    error lists them by."""
     need_dask()
     parts, whole = app_stores
     flags = [a for app in apps for a in ("--app", app)]
@@ -488,7 +490,14 @@ def test_app_equals_export_app(app_stores, tmp_path, apps):
         assert summary["inputs"] == 2
     # Something really was left out: without --app the picture has more in it.
     everything = export_density(whole, tmp_path / "export-all")
-    assert everything.sum() > got.sum() * 1.1
+    assert everything.sum() > got.sum() * 1.1 and got.sum() > 0
+    if apps == ("(none)",):  # stats and dump take it too, and it is what the other names leave out
+        stats = json.loads(trackheat("stats", "--db", whole, "--session", "all", "--app", "(none)", "--json", check=True).stdout)
+        named = json.loads(trackheat("stats", "--db", whole, "--session", "all", "--app", "firefox", "--app", "editor", "--json", check=True).stdout)
+        total = json.loads(trackheat("stats", "--db", whole, "--session", "all", "--json", check=True).stdout)
+        assert stats["moves"] > 0 and stats["moves"] + named["moves"] == total["moves"]
+        trackheat("dump", "--db", whole, "--session", "all", "--app", "(none)", "--format", "csv", "-o", tmp_path / "none.csv", check=True)
+        assert (tmp_path / "none.csv").stat().st_size > 0
 
 
 def test_app_in_parquet_dumps_equals_export_app(app_stores, tmp_path):

@@ -8,7 +8,7 @@ import sys
 import time
 
 from trackheat import defaults
-from trackheat.cli.common import parse_time, print_json
+from trackheat.cli.common import add_app, parse_time, print_json
 
 PROGRESS_AFTER = 2.0  # seconds: shorter runs draw no progress bar
 
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", required=True, metavar="OUT_DIR", help="directory for heatmap.png and overlay.png")
     p.add_argument("--since", metavar="T", help="only activity from T on: 2026-11-21, 2026-11-21T14:00, or an age such as 2h, 7d (as export)")
     p.add_argument("--until", metavar="T", help="only activity before T (same forms as --since)")
-    p.add_argument("--app", action="append", metavar="NAME", help="only what happened in application NAME (repeatable, as export; `trackheat stats` lists them)")
+    add_app(p, "only what happened in application NAME (repeatable, as export; `trackheat stats` lists them)")
     p.add_argument("--kind", choices=["moves", "clicks", "dwell", "scrolls"], default="moves", help="what to draw: pointer moves (default), clicks, dwell seconds or scroll steps")
     p.add_argument("--monitor", default="all", metavar="N|all", help="crop to monitor N (1 = first) or draw the whole desktop: all (default: %(default)s)")
     p.add_argument("--background", metavar="FILE", help="image to draw stores over, scaled to the canvas (default: dark canvas with monitor outlines)")

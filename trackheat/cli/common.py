@@ -15,6 +15,18 @@ def add_db(p: argparse.ArgumentParser, help: str | None = None) -> None:
     p.add_argument("--db", metavar="PATH", help=help or "store file (default: $TRACKHEAT_DB or the user data directory)")
 
 
+NO_APP = "(none)"  # events with no application (imported logs): the name the commands list them by
+
+
+def app_name(text: str) -> str | None:
+    """An --app value: NAME, or (none) for events with no application (None to the library)."""
+    return None if text == NO_APP else text
+
+
+def add_app(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--app", action="append", type=app_name, metavar="NAME", help=f"{help}; {NO_APP} for events with no application".replace("%", "%%"))
+
+
 def add_session(p: argparse.ArgumentParser, default: str = "last") -> None:
     p.add_argument("--session", default=default, metavar="N|N,M|N-M|all|last", help=f"which session(s): one, a list, a range, all or the last (default: {default})")
 

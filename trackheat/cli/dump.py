@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from trackheat.cli.common import add_db, add_session, open_store, parse_time
+from trackheat.cli.common import add_app, add_db, add_session, open_store, parse_time
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_session(p)
     p.add_argument("--since", metavar="T", help="only activity from T on (positions: whole stored periods overlapping the range)")
     p.add_argument("--until", metavar="T", help="only activity before T")
-    p.add_argument("--app", action="append", metavar="NAME", help="only application NAME (repeatable)")
+    add_app(p, "only application NAME (repeatable)")
     p.add_argument("--format", default="csv", choices=["csv", "json", "parquet"], help="csv (default), json or parquet")
     p.add_argument("-o", "--out", required=True, metavar="FILE", help="file for the positions (clicks and scrolls go beside it)")
     p.set_defaults(run=run)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from trackheat.cli.common import add_db, add_session, open_store, parse_time
+from trackheat.cli.common import add_app, add_db, add_session, open_store, parse_time
 from trackheat import defaults
 
 
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_session(p)
     p.add_argument("--since", metavar="T", help="only activity from T on: 2026-11-21, 2026-11-21T14:00, or an age such as 2h, 7d (at most 36500d; moves and dwell to whole --period buckets, clicks exactly)")
     p.add_argument("--until", metavar="T", help="only activity before T (same forms as --since)")
-    p.add_argument("--app", action="append", metavar="NAME", help="only what happened in application NAME (repeatable; `trackheat stats` lists them)")
+    add_app(p, "only what happened in application NAME (repeatable; `trackheat stats` lists them)")
     p.add_argument("--kind", choices=["moves", "clicks", "dwell", "scrolls"], default="moves",
                    help="what to draw: pointer moves (default), clicks (sharper blobs), dwell seconds, or scroll steps (sharp, like clicks)")
     bg = p.add_mutually_exclusive_group()

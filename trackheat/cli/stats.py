@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from trackheat.cli.common import add_db, add_session, fmt_duration, open_store, parse_time, print_json
+from trackheat.cli.common import add_app, add_db, add_session, fmt_duration, open_store, parse_time, print_json
 from trackheat.outputs.summary import summarize
 
 
@@ -16,8 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_session(p)
     p.add_argument("--since", metavar="T", help="only activity from T on: 2026-11-21T14:00 or an age such as 2h (positions to whole stored periods; the output says which range)")
     p.add_argument("--until", metavar="T", help="only activity before T (same forms as --since)")
-    p.add_argument("--app", action="append", metavar="NAME", help="only what happened in application NAME (repeatable; as export's --app; "
-                   "idle time and distance are per session, so they are left out)")
+    add_app(p, "only what happened in application NAME (repeatable; as export's --app; idle time and distance are per session, so they are left out)")
     p.add_argument("--json", action="store_true", help="one JSON object (per-application totals under `apps`)")
     p.set_defaults(run=run)
 
