@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -768,6 +769,29 @@ def test_points_blurred_band_by_band_equal_the_blur_of_their_count(monkeypatch, 
     d = dens.density(np.full(70_000, 3), np.full(70_000, 4), width=50, height=40, sigma=2.0, method="blur")
     ref = dens.density([3], [4], [70_000.0], width=50, height=40, sigma=2.0, method="stamp")
     assert float(np.abs(d - ref).max()) <= 1e-5 * float(ref.max())
+
+
+@pytest.mark.parametrize("source, x86", [("trackheat/accumulate/_splat.c", "#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))"),
+                                          ("trackheat/render/_shade.c", "#if defined(__SSE2__) || defined(_M_X64)")])
+def test_c_modules_compile_without_their_x86_vector_code(tmp_path, source, x86):
+    """On an ARM machine (a Raspberry Pi, a recent Mac) the C modules compile without their x86
+    vector code: checked here by turning that code off in a copy (a name left inside it once broke
+    that build, and pip would have fallen back to numpy without a word)."""
+    import shutil
+    import sysconfig
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        if IN_CI:
+            pytest.fail("no C compiler (make test builds the C modules with one)")
+        pytest.skip("no C compiler")
+    text = (ROOT / source).read_text()
+    assert text.count(x86) == 1
+    copy = tmp_path / Path(source).name
+    copy.write_text(text.replace(x86, "#if 0"))
+    proc = subprocess.run([cc, "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-Wno-missing-field-initializers",
+                           "-Wno-cast-function-type", "-I", sysconfig.get_paths()["include"], str(copy)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_bucketed_points_refuse_what_would_leave_their_buffers():

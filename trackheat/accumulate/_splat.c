@@ -394,6 +394,7 @@ typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
     }
 
 #define MAX_R 2048
+#define HMAX 48 /* the four-row blur's longest kernel half-width (the AVX-512 and AVX2 code) */
 #define BLUR_ARGS                                                                                      \
     (const float *RESTRICT src, const uint16_t *RESTRICT c1, const uint16_t *RESTRICT c2, float *RESTRICT dst, Py_ssize_t w, Py_ssize_t h, const float *kx,      \
      const float *ky, Py_ssize_t R, Py_ssize_t r0, Py_ssize_t r1, float *RESTRICT pad, float *RESTRICT ring, \
@@ -417,7 +418,6 @@ static void blur_base BLUR_ARGS BLUR_BODY(v8, 8)
  * multiply-add per pair of taps, which run side by side) sets the pace. Measured on a 2-core
  * AVX-512 machine (Zen 4) at 1080p: the horizontal pass 0.8 -> 0.5 ms and the vertical 1.5 ->
  * 0.5 ms at R = 12, on one core. Kernels up to HMAX taps each side; longer ones use the blur above. */
-#define HMAX 48
 #define ALN(a, b, s) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(a), _mm512_castps_si512(b), (s)))
 /* the row shifted by +k and -k: a[i + M] holds the aligned vector at offset 16 i */
 #define SR(k) ((k) % 16 ? ALN(a[(k) / 16 + 1 + M], a[(k) / 16 + M], (k) % 16) : a[(k) / 16 + M])
@@ -776,6 +776,7 @@ static PyObject *blur(PyObject *self, PyObject *args)
 #endif
             blur_base(src, c1, c2, dst, w, h, kx, ky, R, a, b, pad, ring, ring_row, ring_full);
     }
+    (void)nt; /* (the one-row blur writes as it goes) */
     Py_END_ALLOW_THREADS
     result = Py_None;
     Py_INCREF(result);
@@ -952,6 +953,7 @@ static PyObject *blur_points(PyObject *self, PyObject *args)
     (void)ncells;
     (void)nchunks;
     (void)stream;
+    (void)R;
     PyErr_SetString(PyExc_ValueError, "blur_points: needs AVX2 or AVX-512");
 #endif
 done:
