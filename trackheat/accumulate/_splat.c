@@ -448,10 +448,9 @@ HROW(3, T16(0) T16(16) T16(32))
    unaligned vectors of the kernel (R <= 15) added where it lands, instead of every shifted copy of
    the whole row. 0 when the row is not sparse enough (or the kernel too long): the caller does
    the dense pass. Values near either end are added one by one (the vectors would leave the row). */
-__attribute__((target("avx512f"))) static int hsparse512(const float *row, float *out, Py_ssize_t wv, Py_ssize_t w,
-                                                         const float *kx, Py_ssize_t R)
+__attribute__((target("avx512f"))) static int hsparse512(const float *row, float *out, Py_ssize_t wv, const float *kx,
+                                                         Py_ssize_t R)
 {
-    (void)w;
     if (R > 15)
         return 0;
     Py_ssize_t nnz = 0;
@@ -594,7 +593,7 @@ static const uint16_t *band_row(bandsrc *bs, Py_ssize_t sy, Py_ssize_t w, Py_ssi
                     uint32_t any = 0;                                                                                   \
                     for (Py_ssize_t x = 0; x < w; x++) any |= ((const bits32 *)row)[x];                                 \
                     ring_full[slot] = any != 0;                                                                         \
-                    if (any && !HSPARSE(row, ring + slot * wv, wv, w, kx, R))                                           \
+                    if (any && !HSPARSE(row, ring + slot * wv, wv, kx, R))                                              \
                         HROW_CALL(row, ring + slot * wv, wv, kx, R);                                                    \
                 }                                                                                                       \
                 if (ring_full[slot]) {                                                                                  \
@@ -614,7 +613,7 @@ static const uint16_t *band_row(bandsrc *bs, Py_ssize_t sy, Py_ssize_t w, Py_ssi
             _mm_sfence(); /* streamed rows are visible before the other thread or the caller reads them */              \
     }
 
-#define NO_SPARSE(row, out, wv, w, kx, R) 0
+#define NO_SPARSE(row, out, wv, kx, R) 0
 #define HROW512(row, out, wv, kx, R)                                                                 \
     do {                                                                                             \
         if ((R) <= 16)                                                                               \
@@ -680,6 +679,43 @@ __attribute__((target("avx2,fma"))) static void vrows4_avx2(const float *const *
 __attribute__((target("avx2,fma"))) static void blur4_avx2 BLUR4_ARGS BLUR4_BODY(hrow_avx2, NO_SPARSE, vrows4_avx2)
 #endif
 
+/* The blur's working rows, as blur() and blur_points() hand them to the row code: a padded source
+   row (zeros each side: R for the one-row code, 16 * 3 for the four-row code), a ring of
+   horizontally blurred rows (2R+1, or 2R+4 for four output rows at a time), then a zero row and a
+   spare one; 64-byte aligned, rows of wv floats. */
+typedef struct {
+    float *pad, *ring;
+    Py_ssize_t *ring_row;
+    int *ring_full;
+    Py_ssize_t span, wv;
+} rows_t;
+
+static int rows_alloc(rows_t *r, Py_ssize_t w, Py_ssize_t R, int wide)
+{
+    r->wv = (w + CHUNK - 1) / CHUNK * CHUNK;
+    r->span = wide ? 2 * R + 4 : 2 * R + 1;
+    const Py_ssize_t padlen = wide ? r->wv + 2 * 16 * 3 : r->wv + 2 * R + CHUNK;
+    r->pad = aligned_alloc(64, ((size_t)padlen * sizeof(float) + 63) / 64 * 64);
+    r->ring = aligned_alloc(64, (size_t)((r->span + 2) * r->wv) * sizeof(float));
+    r->ring_row = malloc((size_t)r->span * sizeof(Py_ssize_t));
+    r->ring_full = malloc((size_t)r->span * sizeof(int));
+    if (!r->pad || !r->ring || !r->ring_row || !r->ring_full) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    memset(r->pad, 0, (size_t)padlen * sizeof(float));
+    memset(r->ring + r->span * r->wv, 0, (size_t)r->wv * sizeof(float)); /* the zero row */
+    return 1;
+}
+
+static void rows_free(rows_t *r)
+{
+    free(r->pad);
+    free(r->ring);
+    free(r->ring_row);
+    free(r->ring_full);
+}
+
 /* The blur's vector code: 2 AVX-512, 1 AVX2+FMA, 0 baseline; at most `simd_cap` (set_simd(): the
    tests run every version this CPU has). */
 static int simd_cap = 2;
@@ -712,9 +748,7 @@ static PyObject *blur(PyObject *self, PyObject *args)
                           &block))
         return NULL;
     PyObject *result = NULL;
-    float *pad = NULL, *ring = NULL;
-    Py_ssize_t *ring_row = NULL;
-    int *ring_full = NULL;
+    rows_t rw = {0};
     int have2 = 0;
     if (!get_share(counter, block, &bcount, &sh))
         goto done;
@@ -741,20 +775,12 @@ static PyObject *blur(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "blur: src and dst must differ");
         goto done;
     }
-    const Py_ssize_t wv = (w + CHUNK - 1) / CHUNK * CHUNK;
-    const int level = simd_level(), wide = R <= HMAX && level >= 1;
-    /* the four-row blur (AVX-512 or AVX2): a ring of 2R+4 rows, 64-byte aligned, a zero row and a spare one */
-    const Py_ssize_t span = wide ? 2 * R + 4 : 2 * R + 1, padlen = wide ? wv + 2 * 16 * 3 : wv + 2 * R + CHUNK;
-    pad = aligned_alloc(64, ((size_t)padlen * sizeof(float) + 63) / 64 * 64);
-    ring = aligned_alloc(64, (size_t)((span + 2) * wv) * sizeof(float));
-    ring_row = malloc((size_t)span * sizeof(Py_ssize_t));
-    ring_full = malloc((size_t)span * sizeof(int));
-    if (!pad || !ring || !ring_row || !ring_full) {
-        PyErr_NoMemory();
+    const int level = simd_level(), wide = R <= HMAX && level >= 1; /* the four-row code (AVX-512 or AVX2) */
+    if (!rows_alloc(&rw, w, R, wide))
         goto done;
-    }
-    memset(pad, 0, (size_t)padlen * sizeof(float));
-    memset(ring + span * wv, 0, (size_t)wv * sizeof(float)); /* the zero row */
+    float *pad = rw.pad, *ring = rw.ring;
+    Py_ssize_t *ring_row = rw.ring_row;
+    int *ring_full = rw.ring_full;
     /* the body reads the centre tap and the taps right of it: k[0..R] */
     const float *src = counts ? NULL : (const float *)bs.buf, *kx = (const float *)bkx.buf + R, *ky = (const float *)bky.buf + R;
     const uint16_t *c1 = counts ? (const uint16_t *)bs.buf : NULL, *c2 = have2 ? (const uint16_t *)b2.buf : NULL;
@@ -767,7 +793,8 @@ static PyObject *blur(PyObject *self, PyObject *args)
 #ifdef HAVE_AVX2
         if (wide)
             (level == 2 ? blur4_avx512 : blur4_avx2)(src, c1, c2, dst, w, h, kx, ky, R, a, b, pad, ring, ring_row,
-                                                     ring_full, ring + span * wv, ring + (span + 1) * wv, nt, NULL);
+                                                     ring_full, ring + rw.span * rw.wv, ring + (rw.span + 1) * rw.wv, nt,
+                                                     NULL);
         else if (level == 2)
             blur_avx512(src, c1, c2, dst, w, h, kx, ky, R, a, b, pad, ring, ring_row, ring_full);
         else if (level == 1)
@@ -781,10 +808,7 @@ static PyObject *blur(PyObject *self, PyObject *args)
     result = Py_None;
     Py_INCREF(result);
 done:
-    free(pad);
-    free(ring);
-    free(ring_row);
-    free(ring_full);
+    rows_free(&rw);
     if (have2)
         PyBuffer_Release(&b2);
     if (sh.counter)
@@ -894,9 +918,7 @@ static PyObject *blur_points(PyObject *self, PyObject *args)
                           &counter, &block))
         return NULL;
     PyObject *result = NULL;
-    float *pad = NULL, *ring = NULL;
-    Py_ssize_t *ring_row = NULL;
-    int *ring_full = NULL;
+    rows_t rw = {0};
     uint16_t *band = NULL;
     if (!get_share(counter, block, &bcount, &sh))
         goto done;
@@ -926,18 +948,14 @@ static PyObject *blur_points(PyObject *self, PyObject *args)
                 goto done;
             }
         }
-    const Py_ssize_t span = 2 * R + 4, wv = (w + CHUNK - 1) / CHUNK * CHUNK, padlen = wv + 2 * 16 * 3;
-    pad = aligned_alloc(64, ((size_t)padlen * sizeof(float) + 63) / 64 * 64);
-    ring = aligned_alloc(64, (size_t)((span + 2) * wv) * sizeof(float));
-    ring_row = malloc((size_t)span * sizeof(Py_ssize_t));
-    ring_full = malloc((size_t)span * sizeof(int));
+    if (!rows_alloc(&rw, w, R, 1))
+        goto done;
     band = malloc(((size_t)w << shift) * sizeof(uint16_t));
-    if (!pad || !ring || !ring_row || !ring_full || !band) {
+    if (!band) {
         PyErr_NoMemory();
         goto done;
     }
-    memset(pad, 0, (size_t)padlen * sizeof(float));
-    memset(ring + span * wv, 0, (size_t)wv * sizeof(float)); /* the zero row */
+    const Py_ssize_t span = rw.span, wv = rw.wv;
     bandsrc bs = {(const uint16_t *)bc.buf, offs, nchunks, nb, shift, band, -1, 0};
     float *dst = (float *)bd.buf;
     const int nt = stream && (uintptr_t)dst % 64 == 0 && w % 16 == 0;
@@ -945,8 +963,8 @@ static PyObject *blur_points(PyObject *self, PyObject *args)
     Py_ssize_t a, e;
     while (next_block(&sh, r0, r1, &a, &e))
         (level == 2 ? blur4_avx512 : blur4_avx2)(NULL, NULL, NULL, dst, w, h, (const float *)bkx.buf + R,
-                                                 (const float *)bky.buf + R, R, a, e, pad, ring, ring_row, ring_full,
-                                                 ring + span * wv, ring + (span + 1) * wv, nt, &bs);
+                                                 (const float *)bky.buf + R, R, a, e, rw.pad, rw.ring, rw.ring_row,
+                                                 rw.ring_full, rw.ring + span * wv, rw.ring + (span + 1) * wv, nt, &bs);
     Py_END_ALLOW_THREADS
     result = PyBool_FromLong(bs.wrapped);
 #else
@@ -957,10 +975,7 @@ static PyObject *blur_points(PyObject *self, PyObject *args)
     PyErr_SetString(PyExc_ValueError, "blur_points: needs AVX2 or AVX-512");
 #endif
 done:
-    free(pad);
-    free(ring);
-    free(ring_row);
-    free(ring_full);
+    rows_free(&rw);
     free(band);
     if (sh.counter)
         PyBuffer_Release(&bcount);
@@ -1275,7 +1290,7 @@ static PyObject *set_simd(PyObject *self, PyObject *arg)
 
 static PyMethodDef methods[] = {
     {"bucket16", bucket16, METH_VARARGS,
-     "bucket16(ix, iy, c0, c1, chunk, w, h, shift, cells, offs): points bucketed by band of rows, as uint16 "
+     "bucket16(ix, iy, c0, c1, chunk, w, h, shift, cells, offs[, counter]): points bucketed by band of rows, as uint16 "
      "cells. Use density(), not this."},
     {"blur_points", blur_points, METH_VARARGS,
      "blur_points(cells, offs, shift, dst, w, h, kx, ky, r0, r1[, stream, counter, block]) -> wrapped: the blur of bucketed "
