@@ -8,6 +8,10 @@ imports nothing, so `trackheat --help` does not load numpy or OpenCV.
 
 from __future__ import annotations
 
+# How commands, their errors and the viewer name the events that have no application (imported
+# logs, or while nothing identifiable had the focus); `--app "(none)"` selects them.
+NO_APP_NAME = "(none)"
+
 # The renderer (render/): how a density is coloured.
 COLORMAP = "turbo"
 SCALE = "max"

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from trackheat.activity import PERIOD
+from trackheat.defaults import NO_APP_NAME
 from trackheat.canvas import Canvas
 from trackheat.errors import UserError
 
@@ -196,6 +197,16 @@ MAX_IMAGE_BYTES = 16 * 1024 * 1024  # a stored image at most (a reference photo 
 # Each entry upgrades a file from version i to i + 1; append, never edit.
 _MIGRATIONS: list[str] = [_SCHEMA_V1, _SCHEMA_V2]
 NO_APP = 0  # the app id of rows with no application (imported logs, v1 recordings)
+
+
+def shown_apps(names: Sequence[str | None]) -> str:
+    """Application names as an error lists them, events with no application as (none)."""
+    return ", ".join(NO_APP_NAME if a is None else a for a in names) or "none at all"
+
+
+def titled_apps(names: Sequence[str | None]) -> str:
+    """Application names as a picture's title and messages say them."""
+    return ", ".join("(no application)" if a is None else a for a in names)
 ALL_APPS = -1  # the totals' row of every application together
 
 # The month's totals: per application, every roll-up of every session summed into one blob, so
@@ -675,7 +686,7 @@ class Store:
         have = self.apps(session_ids)
         missing = [a for a in apps if a not in have]
         if missing:
-            shown = ", ".join("(none)" if a is None else a for a in have) or "none at all"
+            shown = shown_apps(have)
             raise UserError(f"no application {missing[0]!r} in this selection; it has: {shown}", param="app")
         return [self.app_id(a) for a in apps]
 

@@ -168,15 +168,13 @@ def density(
         return grid
     if method == "blur":
         if native and w is None:  # uint16 counts, blurred as they are read
-            k = gaussian_kernel_1d(sigma)
-            if points_blur(len(ix), width, height, len(k) // 2):  # (counted band by band as the blur reads them)
-                k32 = k.astype(np.float32)
+            k32 = gaussian_kernel_1d(sigma).astype(np.float32)
+            if points_blur(len(ix), width, height, len(k32) // 2):  # (counted band by band as the blur reads them)
                 got = splat.blur_points(ix, iy, width, height, k32, k32)
                 if got is not None:
                     return got
-            counts = splat.counts16(ix, iy, width, height) if len(k) <= 2 * splat.MAX_RADIUS + 1 else None
+            counts = splat.counts16(ix, iy, width, height) if len(k32) <= 2 * splat.MAX_RADIUS + 1 else None
             if counts is not None:
-                k32 = k.astype(np.float32)
                 return splat.blur(counts[0], k32, k32, counts[1])
         grid, scale = _full(ix, iy, w, width, height)
         return _blur(grid, sigma, scale=scale)

@@ -7,6 +7,7 @@ import datetime as _dt
 import json
 import sys
 
+from trackheat import defaults
 from trackheat.errors import UserError
 from trackheat.paths import resolve_db
 
@@ -15,16 +16,14 @@ def add_db(p: argparse.ArgumentParser, help: str | None = None) -> None:
     p.add_argument("--db", metavar="PATH", help=help or "store file (default: $TRACKHEAT_DB or the user data directory)")
 
 
-NO_APP = "(none)"  # events with no application (imported logs): the name the commands list them by
-
-
 def app_name(text: str) -> str | None:
     """An --app value: NAME, or (none) for events with no application (None to the library)."""
-    return None if text == NO_APP else text
+    return None if text == defaults.NO_APP_NAME else text
 
 
 def add_app(p: argparse.ArgumentParser, help: str) -> None:
-    p.add_argument("--app", action="append", type=app_name, metavar="NAME", help=f"{help}; {NO_APP} for events with no application".replace("%", "%%"))
+    p.add_argument("--app", action="append", type=app_name, metavar="NAME",
+                   help=f"{help}; {defaults.NO_APP_NAME} for events with no application".replace("%", "%%"))
 
 
 def add_session(p: argparse.ArgumentParser, default: str = "last") -> None:

@@ -47,6 +47,7 @@ from trackheat.errors import UserError
 from trackheat.importers import ImportOptions
 from trackheat.outputs import export, gaze, images
 from trackheat.outputs.images import DEFAULT_ALPHA
+from trackheat.store import shown_apps, titled_apps
 
 
 @dataclass
@@ -191,7 +192,7 @@ def _check_apps(good: list[Described], apps: Sequence[str | None] | None) -> Non
     have = {a for d in good for a in d.apps}
     missing = [a for a in apps if a not in have]
     if missing:
-        shown = ", ".join("(none)" if a is None else a for a in sorted(have, key=lambda n: (n is not None, n or ""))) or "none at all"
+        shown = shown_apps(sorted(have, key=lambda n: (n is not None, n or "")))
         where = "this input" if len(good) == 1 else f"any of the {len(good)} inputs"
         raise UserError(f"no application {missing[0]!r} in {where}; they have: {shown}", param="app")
 
@@ -297,7 +298,7 @@ def _draw_mouse(part: Partial, infos: list[dict], good: list[Described], plan: P
     if part.empty or total <= 0:
         where = "" if sel.since is None and sel.until is None else " in that time range"
         if sel.apps is not None:
-            where += " in " + ", ".join("(no application)" if a is None else a for a in sel.apps)
+            where += " in " + titled_apps(sel.apps)
         raise UserError(f"no {sel.kind} recorded{where} in any of the {len(infos)} inputs, nothing to draw")
     if part.points is not None:
         # Few points in all: drawn as export draws them from one store (the renderer picks stamping,
@@ -318,7 +319,7 @@ def _draw_mouse(part: Partial, infos: list[dict], good: list[Described], plan: P
     when = f" | {export.when_text(sessions, sel.since, sel.until)}" if sessions else ""
     where = "" if monitor in (None, "all") else f" | monitor {monitor}"
     if sel.apps is not None:
-        where += " | " + ", ".join("(no application)" if a is None else a for a in sel.apps)
+        where += " | " + titled_apps(sel.apps)
     rescaled = sum(1 for i in infos if "rescaled" in i)
     norm = f" | {rescaled} of {len(infos)} canvases rescaled to {plan.width}x{plan.height}" if normalized else ""
     title = (f"{len(infos)} inputs, {n_sessions} sessions{when} | {sel.kind}: {amount}{where}{norm} | "

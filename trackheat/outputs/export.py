@@ -29,7 +29,7 @@ from trackheat.imagesize import check_image
 from trackheat.errors import UserError
 from trackheat.outputs.images import DEFAULT_ALPHA, compose_images, fmt_px, neutral_background, write_rendered
 from trackheat.outputs.summary import describe_range
-from trackheat.store import TimeRange
+from trackheat.store import TimeRange, titled_apps
 
 if TYPE_CHECKING:
     from trackheat.store import SessionInfo, Store
@@ -300,7 +300,7 @@ def render_session(
     xs, ys, ws = _memo(cache, points_key, lambda: load_points(store, ids, kind, since, until, apps))
     where = "" if since is None and until is None else " in that time range"
     if apps is not None:
-        where += " in " + ", ".join("(no application)" if a is None else a for a in apps)
+        where += " in " + titled_apps(apps)
     if len(xs) == 0:
         raise UserError(f"{_session_label(ids, infos)}: no {kind} recorded{where}, nothing to draw")
     drawn_since, drawn_until, range_text = since, until, ""
@@ -340,7 +340,7 @@ def render_session(
     amount = amount_text(kind, total) + (" of dwell" if kind == "dwell" else "")
     where_txt = "" if monitor is None or str(monitor).strip().lower() in ("all", "0") else f" | monitor {monitor}"
     if apps is not None:
-        where_txt += " | " + ", ".join("(no application)" if a is None else a for a in apps)
+        where_txt += " | " + titled_apps(apps)
     # one sigma everywhere (title, bar, stdout): in the output's pixels
     title = f"{_session_label(ids, infos)} | {when_text(infos, drawn_since, drawn_until)} | {amount}{where_txt} | sigma {fmt_px(fr.sigma_out)} px | scale {scale}"
     outlines = fr.outlines()

@@ -23,7 +23,7 @@ from trackheat import defaults
 from trackheat.errors import UserError
 from trackheat.outputs.export import KINDS
 
-NO_APP = "(none)"  # how the page names events with no application (imported logs)
+NO_APP = defaults.NO_APP_NAME  # how the page names events with no application (imported logs)
 SCALES = tuple(dict.fromkeys((defaults.SCALE, "max", "p99.5", "p99", "p95", "sqrt", "log")))
 CACHE_IMAGES = 64  # encoded PNGs kept (~0.5-1 MB each at 1080p)
 KEPT_IMAGES = 8  # distinct reference images whose bytes are kept between requests
