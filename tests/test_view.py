@@ -94,12 +94,18 @@ def week(tmp_path_factory) -> Path:
     return db
 
 
-@pytest.fixture(scope="module")
-def viewer(week):
-    v = Viewer(week)
+def served(db: Path):
+    """A viewer on `db` for a module's tests (yield from it in a fixture); at the end it must stop
+    cleanly: exit status 0, no traceback."""
+    v = Viewer(db)
     yield v
     assert v.stop() == 0, v.err.read_text()
     assert "Traceback" not in v.err.read_text()
+
+
+@pytest.fixture(scope="module")
+def viewer(week):
+    yield from served(week)
 
 
 @pytest.fixture(scope="module")

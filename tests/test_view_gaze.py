@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, trackheat
-from test_view import Viewer, browser, choose, wait, wait_shown  # noqa: F401  (browser: the module's Chromium)
+from test_view import browser, choose, served, wait, wait_shown  # noqa: F401  (browser: the module's Chromium)
 
 RIM = ROOT / "sample_logs" / "gaze" / "rim"
 REFERENCE = RIM / "reference_image.jpeg"
@@ -32,10 +32,7 @@ def gaze_db(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def gaze_viewer(gaze_db):
-    v = Viewer(gaze_db)
-    yield v
-    assert v.stop() == 0, v.err.read_text()
-    assert "Traceback" not in v.err.read_text()
+    yield from served(gaze_db)
 
 
 def fetched(drv, url: str) -> bytes:
