@@ -29,5 +29,5 @@ def aligned_array(shape: tuple[int, ...], dtype: npt.DTypeLike, align: int = 64)
     dt = np.dtype(dtype)
     n = int(np.prod(shape, dtype=np.int64))
     raw = np.empty(n * dt.itemsize + align, np.uint8)
-    start = -raw.ctypes.data % align
+    start = -raw.__array_interface__["data"][0] % align  # (not .ctypes: 40 us a call, as much as a 10k-point density's count)
     return raw[start:start + n * dt.itemsize].view(dt).reshape(shape)

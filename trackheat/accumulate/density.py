@@ -9,6 +9,7 @@ over the points (splat.py) and without it.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -19,8 +20,8 @@ from trackheat.accumulate.kernel import (
     _histogram,
     _pixels,
     _stamp,
-    gaussian_kernel_1d,
     gaussian_patch,
+    kernel_1d32,
     kernel_radius,
     reduction_factor,
 )
@@ -104,14 +105,21 @@ def _native_costs(n: int, width: int, height: int, sigma: float) -> dict[str, fl
     return costs
 
 
+@functools.lru_cache(maxsize=256)
+def _native_choice(n: int, width: int, height: int, sigma: float, simd: str) -> str:
+    """The cheapest path by _native_costs for the C blur's vector code `simd` (kept: a repeated call,
+    as a live view makes, skips the 15 us of arithmetic)."""
+    costs = _native_costs(n, width, height, sigma)
+    return min(costs, key=costs.__getitem__)  # (ties: the order above, exact paths first)
+
+
 def choose_method(n: int, width: int, height: int, sigma: float, native: bool | None = None) -> str:
     """'stamp', 'blur' or 'reduced': the cheapest by a cost model measured on a 2-core x86-64 machine,
     for the C pass (`native`, the default where it was built) or numpy."""
     if native is None:
         native = splat.available()
     if native:
-        costs = _native_costs(n, width, height, sigma)
-        return min(costs, key=costs.__getitem__)  # (ties: the order above, exact paths first)
+        return _native_choice(n, width, height, sigma, splat.simd())
     r = kernel_radius(sigma)
     px = width * height
     f = reduction_factor(sigma)
@@ -168,7 +176,7 @@ def density(
         return grid
     if method == "blur":
         if native and w is None:  # uint16 counts, blurred as they are read
-            k32 = gaussian_kernel_1d(sigma).astype(np.float32)
+            k32 = kernel_1d32(sigma)
             if points_blur(len(ix), width, height, len(k32) // 2):  # (counted band by band as the blur reads them)
                 got = splat.blur_points(ix, iy, width, height, k32, k32)
                 if got is not None:

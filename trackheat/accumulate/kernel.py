@@ -7,6 +7,7 @@ exact sum of Gaussians that the faster paths (reduced.py) are measured against.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import cv2
@@ -35,14 +36,30 @@ def kernel_radius(sigma: float, reach: float | None = None) -> int:
 
 
 def gaussian_kernel_1d(sigma: float, reach: float | None = None) -> np.ndarray:
-    """The normalized 1-D kernel (float64, length 2r+1), cut at `reach` px (default 3 sigma)."""
-    sigma = max(float(sigma), 1e-3)
-    reach = TRUNCATE * sigma if reach is None else float(reach)
-    r = kernel_radius(sigma, reach)
-    x = np.arange(-r, r + 1, dtype=np.float64)
-    inside = np.clip(reach - np.abs(x) + 0.5, 0.0, 1.0)  # share of each pixel within the reach
-    k = np.exp(-0.5 * (x / sigma) ** 2) * inside
-    return k / k.sum()
+    """The normalized 1-D kernel (float64, length 2r+1), cut at `reach` px (default 3 sigma).
+    Read-only: one array per (sigma, reach) is kept (making it cost as much as a 10k-point
+    density's whole count)."""
+    return _kernel_1d(max(float(sigma), 1e-3), None if reach is None else float(reach), np.float64)
+
+
+def kernel_1d32(sigma: float, reach: float | None = None) -> np.ndarray:
+    """gaussian_kernel_1d as float32 (what the C blur reads), read-only and kept too."""
+    return _kernel_1d(max(float(sigma), 1e-3), None if reach is None else float(reach), np.float32)
+
+
+@functools.lru_cache(maxsize=64)
+def _kernel_1d(sigma: float, reach: float | None, dtype: type) -> np.ndarray:
+    if dtype is not np.float64:
+        k = _kernel_1d(sigma, reach, np.float64).astype(dtype)
+    else:
+        reach = TRUNCATE * sigma if reach is None else reach
+        r = kernel_radius(sigma, reach)
+        x = np.arange(-r, r + 1, dtype=np.float64)
+        inside = np.clip(reach - np.abs(x) + 0.5, 0.0, 1.0)  # share of each pixel within the reach
+        k = np.exp(-0.5 * (x / sigma) ** 2) * inside
+        k /= k.sum()
+    k.flags.writeable = False
+    return k
 
 
 def gaussian_patch(sigma: float, *, peak: float | None = None) -> np.ndarray:
@@ -121,7 +138,7 @@ def _blur(grid: np.ndarray, sigma: float, reach: float | None = None, scale: flo
     """Separable truncated Gaussian with zero outside the grid (mass leaves at the edges, as stamping does),
     times `scale` (folded into the vertical kernel, so it costs no pass of its own)."""
     k = gaussian_kernel_1d(sigma, reach)
-    kx = k.astype(np.float32)
+    kx = kernel_1d32(sigma, reach)
     ky = kx if scale == 1.0 else (k * scale).astype(np.float32)
     if splat.available() and len(k) <= 2 * splat.MAX_RADIUS + 1:
         return splat.blur(grid, kx, ky)

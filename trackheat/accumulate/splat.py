@@ -32,6 +32,8 @@ _local = threading.local()
 def _c(a, dtype) -> np.ndarray:
     """`a` as a C-contiguous, aligned array of `dtype` (copied only when it is not): the C code
     reads whole elements, and points that came through a Dask worker's buffers may sit at any offset."""
+    if type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned:
+        return a  # (the usual case, in 1 us: np.require takes 5)
     return np.require(a, dtype, ("C_CONTIGUOUS", "ALIGNED"))
 
 
