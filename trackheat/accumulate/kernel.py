@@ -50,7 +50,7 @@ def kernel_1d32(sigma: float, reach: float | None = None) -> np.ndarray:
 @functools.lru_cache(maxsize=64)
 def _kernel_1d(sigma: float, reach: float | None, dtype: type) -> np.ndarray:
     if dtype is not np.float64:
-        k = _kernel_1d(sigma, reach, np.float64).astype(dtype)
+        k: np.ndarray = _kernel_1d(sigma, reach, np.float64).astype(dtype)
     else:
         reach = TRUNCATE * sigma if reach is None else reach
         r = kernel_radius(sigma, reach)
