@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import cv2
@@ -769,6 +771,57 @@ def test_points_blurred_band_by_band_equal_the_blur_of_their_count(monkeypatch, 
     d = dens.density(np.full(70_000, 3), np.full(70_000, 4), width=50, height=40, sigma=2.0, method="blur")
     ref = dens.density([3], [4], [70_000.0], width=50, height=40, sigma=2.0, method="stamp")
     assert float(np.abs(d - ref).max()) <= 1e-5 * float(ref.max())
+
+
+def test_points_blurred_on_the_modules_own_worker_by_two_callers_and_after_a_fork():
+    """blur_points_all shares its work with _splat's own thread: two Python threads calling it at
+    once (one has the worker, the other works alone) and a forked child (which has no worker until
+    it starts its own) each get the blur of their own count, bit for bit."""
+    need_points_blur()
+    from trackheat.accumulate import _splat
+
+    if not _splat.WORKER:
+        pytest.skip("no worker thread on this platform (Windows)")
+    rng = np.random.default_rng(8)
+    w, h = 900, 700
+    k = kern.gaussian_kernel_1d(2.5).astype(np.float32)
+    sets = [(rng.integers(0, w, n), rng.integers(0, h, n)) for n in (300_000, 40_000, 5_000, 120_000)]
+
+    def expected(xs, ys):
+        return splat.blur(np.bincount(ys * w + xs, minlength=w * h).reshape(h, w).astype(np.float32), k, k)
+
+    want = [expected(xs, ys) for xs, ys in sets]
+    got: dict = {}
+
+    def call(i: int) -> None:
+        for _ in range(5):
+            got.setdefault(i, []).append(splat.blur_points(*sets[i], w, h, k, k))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(sets))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, outs in got.items():
+        assert len(outs) == 5
+        for out in outs:
+            np.testing.assert_array_equal(out, want[i])
+    pid = os.fork()  # (the worker is running in this process now)
+    if pid == 0:
+        ok = np.array_equal(splat.blur_points(*sets[0], w, h, k, k), want[0])
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    xs, ys = sets[2]
+    cells, offs = np.empty(len(xs), np.uint16), np.empty((((h - 1) >> 6) + 3, 5), np.int64)
+    dst = np.empty((h, w), np.float32)
+    assert _splat.blur_points_all(xs, ys, 1000, w, h, 6, cells, offs, dst, k, k, False, 64) is False
+    np.testing.assert_array_equal(dst, want[2])
+    for bad in [dict(chunk=0), dict(block=0), dict(cells=cells[:10]), dict(offs=offs[:-1]), dict(dst=dst[:10]),
+                dict(shift=7)]:  # (a band of 64 900-pixel rows does not fit in 16 bits)
+        a = dict(chunk=1000, shift=6, cells=cells, offs=offs, dst=dst, block=64) | bad
+        with pytest.raises(ValueError):
+            _splat.blur_points_all(xs, ys, a["chunk"], w, h, a["shift"], a["cells"], a["offs"], a["dst"], k, k, False, a["block"])
 
 
 @pytest.mark.parametrize("source, x86", [("trackheat/accumulate/_splat.c", "#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))"),

@@ -690,7 +690,17 @@ typedef struct {
     Py_ssize_t span, wv;
 } rows_t;
 
+static int rows_alloc_raw(rows_t *r, Py_ssize_t w, Py_ssize_t R, int wide);
 static int rows_alloc(rows_t *r, Py_ssize_t w, Py_ssize_t R, int wide)
+{
+    if (rows_alloc_raw(r, w, R, wide))
+        return 1;
+    PyErr_NoMemory();
+    return 0;
+}
+
+/* (without the GIL: 0 when out of memory) */
+static int rows_alloc_raw(rows_t *r, Py_ssize_t w, Py_ssize_t R, int wide)
 {
     r->wv = (w + CHUNK - 1) / CHUNK * CHUNK;
     r->span = wide ? 2 * R + 4 : 2 * R + 1;
@@ -699,10 +709,8 @@ static int rows_alloc(rows_t *r, Py_ssize_t w, Py_ssize_t R, int wide)
     r->ring = aligned_alloc(64, (size_t)((r->span + 2) * r->wv) * sizeof(float));
     r->ring_row = malloc((size_t)r->span * sizeof(Py_ssize_t));
     r->ring_full = malloc((size_t)r->span * sizeof(int));
-    if (!r->pad || !r->ring || !r->ring_row || !r->ring_full) {
-        PyErr_NoMemory();
+    if (!r->pad || !r->ring || !r->ring_row || !r->ring_full)
         return 0;
-    }
     memset(r->pad, 0, (size_t)padlen * sizeof(float));
     memset(r->ring + r->span * r->wv, 0, (size_t)r->wv * sizeof(float)); /* the zero row */
     return 1;
@@ -979,6 +987,208 @@ done:
     free(band);
     if (sh.counter)
         PyBuffer_Release(&bcount);
+    PyBuffer_Release(&bc);
+    PyBuffer_Release(&bo);
+    PyBuffer_Release(&bd);
+    PyBuffer_Release(&bkx);
+    PyBuffer_Release(&bky);
+    return result;
+}
+
+/* ---- one worker thread of this module's own --------------------------------------------------
+ * Handing work to trackheat.pool's helper costs about 0.1 ms right after another library's work
+ * (submitting a Python call, waking the thread, taking and giving back the GIL, the result): a
+ * sixth of a 10k-point density at 2 px. blur_points_all() hands its half to this thread in C
+ * instead: a condition variable, no GIL. Work is claimed from shared counters, so a worker that
+ * starts late, or never (another caller has it), only means this thread does more of it. */
+#if !defined(_WIN32) && defined(HAVE_AVX2)
+#include <pthread.h>
+#include <sched.h>
+#define HAVE_WORKER 1
+typedef void (*task_fn)(void *);
+static pthread_mutex_t wk_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wk_go = PTHREAD_COND_INITIALIZER, wk_done = PTHREAD_COND_INITIALIZER;
+static int wk_started, wk_busy, wk_finished = 1;
+static unsigned long wk_gen;
+static task_fn wk_fn;
+static void *wk_arg;
+
+static void *worker_main(void *unused)
+{
+    (void)unused;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&wk_lock);
+    for (;;) {
+        while (wk_gen == seen)
+            pthread_cond_wait(&wk_go, &wk_lock);
+        seen = wk_gen;
+        task_fn fn = wk_fn;
+        void *arg = wk_arg;
+        pthread_mutex_unlock(&wk_lock);
+        fn(arg);
+        pthread_mutex_lock(&wk_lock);
+        __atomic_store_n(&wk_finished, 1, __ATOMIC_RELEASE);
+        pthread_cond_signal(&wk_done);
+    }
+    return NULL;
+}
+
+/* a forked child has no worker (only the forking thread survives): it starts its own */
+static void worker_atfork_child(void)
+{
+    pthread_mutex_init(&wk_lock, NULL);
+    pthread_cond_init(&wk_go, NULL);
+    pthread_cond_init(&wk_done, NULL);
+    wk_started = wk_busy = 0;
+    wk_finished = 1;
+}
+
+/* fn(arg) here and on the worker at once (alone when another caller has the worker) */
+static void run_both(task_fn fn, void *arg)
+{
+    int posted = 0;
+    pthread_mutex_lock(&wk_lock);
+    if (!wk_busy) {
+        if (!wk_started) {
+            pthread_t t;
+            pthread_attr_t attr;
+            pthread_attr_init(&attr);
+            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+            wk_started = pthread_create(&t, &attr, worker_main, NULL) == 0;
+            pthread_attr_destroy(&attr);
+        }
+        if (wk_started) {
+            wk_busy = 1;
+            wk_fn = fn;
+            wk_arg = arg;
+            wk_finished = 0;
+            wk_gen++;
+            pthread_cond_signal(&wk_go);
+            posted = 1;
+        }
+    }
+    pthread_mutex_unlock(&wk_lock);
+    fn(arg);
+    if (!posted)
+        return;
+    for (int i = 0; i < 4000 && !__atomic_load_n(&wk_finished, __ATOMIC_ACQUIRE); i++)
+        _mm_pause(); /* (its last block is usually a few microseconds from done: not worth a sleep) */
+    pthread_mutex_lock(&wk_lock);
+    while (!wk_finished)
+        pthread_cond_wait(&wk_done, &wk_lock);
+    wk_busy = 0;
+    pthread_mutex_unlock(&wk_lock);
+}
+
+/* blur_points_all's shared state: both threads bucket chunks of points, wait until every chunk is
+   placed, then blur blocks of rows; each claims work from a counter and counts what it finished */
+typedef struct {
+    const int64_t *px, *py;
+    Py_ssize_t n, chunk, nchunks, w, h, shift, nb, R, block;
+    uint16_t *cells;
+    int64_t *offs;
+    float *dst;
+    const float *kx, *ky;
+    int nt, level;
+    int64_t next_chunk, chunks_done, next_rows, rows_done;
+    int wrapped;
+} points_task;
+
+static void points_run(void *arg)
+{
+    points_task *t = arg;
+    int64_t *hist = malloc((size_t)t->nb * 2 * sizeof(int64_t));
+    uint16_t *band = malloc(((size_t)t->w << t->shift) * sizeof(uint16_t));
+    rows_t rw = {0};
+    if (!hist || !band || !rows_alloc_raw(&rw, t->w, t->R, 1))
+        goto done; /* (the other thread does it all; the caller checks that all of it was done) */
+    for (;;) {
+        const int64_t c = __atomic_fetch_add(&t->next_chunk, 1, __ATOMIC_RELAXED);
+        if (c >= t->nchunks)
+            break;
+        bucket_chunk(t->px, t->py, (Py_ssize_t)c, t->nchunks, t->chunk, t->n, t->w, t->h, t->shift, t->nb, t->cells,
+                     t->offs, hist);
+        __atomic_fetch_add(&t->chunks_done, 1, __ATOMIC_RELEASE);
+    }
+    /* the other thread's last chunk: at most one chunk of work away */
+    for (int spins = 0; __atomic_load_n(&t->chunks_done, __ATOMIC_ACQUIRE) < t->nchunks; spins++) {
+        if (spins < 20000)
+            _mm_pause();
+        else
+            sched_yield();
+    }
+    bandsrc bs = {t->cells, t->offs, t->nchunks, t->nb, t->shift, band, -1, 0};
+    const Py_ssize_t span = rw.span, wv = rw.wv;
+    for (;;) {
+        const int64_t a = __atomic_fetch_add(&t->next_rows, t->block, __ATOMIC_RELAXED);
+        if (a >= t->h)
+            break;
+        const Py_ssize_t e = a + t->block < t->h ? (Py_ssize_t)a + t->block : t->h;
+        (t->level == 2 ? blur4_avx512 : blur4_avx2)(NULL, NULL, NULL, t->dst, t->w, t->h, t->kx + t->R, t->ky + t->R,
+                                                    t->R, (Py_ssize_t)a, e, rw.pad, rw.ring, rw.ring_row, rw.ring_full,
+                                                    rw.ring + span * wv, rw.ring + (span + 1) * wv, t->nt, &bs);
+        __atomic_fetch_add(&t->rows_done, e - a, __ATOMIC_RELAXED);
+    }
+    if (bs.wrapped)
+        __atomic_store_n(&t->wrapped, 1, __ATOMIC_RELAXED);
+done:
+    rows_free(&rw);
+    free(band);
+    free(hist);
+}
+#endif
+
+/* blur_points_all(ix, iy, chunk, w, h, shift, cells, offs, dst, kx, ky, stream, block) -> wrapped:
+   bucket16() and then blur_points() of all the rows, on this thread and the module's worker, in one
+   call (see run_both). False without the worker (Windows) and a CPU without AVX2: not available. */
+static PyObject *blur_points_all(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer bx, by, bc, bo, bd, bkx, bky;
+    Py_ssize_t chunk, w, h, shift, block;
+    int stream;
+    if (!PyArg_ParseTuple(args, "y*y*nnnnw*w*w*y*y*pn", &bx, &by, &chunk, &w, &h, &shift, &bc, &bo, &bd, &bkx, &bky,
+                          &stream, &block))
+        return NULL;
+    PyObject *result = NULL;
+#ifdef HAVE_WORKER
+    const Py_ssize_t n = bx.len / 8, R = (Py_ssize_t)(bkx.len / 4) / 2;
+    const Py_ssize_t nb = (w >= 1 && h >= 1 && shift >= 0 && shift <= 16) ? ((h - 1) >> shift) + 2 : 0;
+    const Py_ssize_t nchunks = chunk >= 1 ? (n + chunk - 1) / chunk : 0;
+    const int level = simd_level();
+    if (level < 1 || R > HMAX) {
+        PyErr_SetString(PyExc_ValueError, "blur_points_all: needs AVX2 or AVX-512 and at most 48 taps a side");
+        goto done;
+    }
+    if (!nb || chunk < 1 || block < 1 || (w << shift) >= 65536 || w > PY_SSIZE_T_MAX / 4 / h || !sized(&by, n * 8, "iy") ||
+        !sized(&bx, n * 8, "ix") || bc.len < n * 2 || !sized(&bo, (nb + 1) * nchunks * 8, "offs") ||
+        !sized(&bd, w * h * 4, "dst") || bkx.len != (2 * R + 1) * 4 || !sized(&bky, (2 * R + 1) * 4, "ky") ||
+        !aligned(&bx, 8, "ix") || !aligned(&by, 8, "iy") || !aligned(&bc, 2, "cells") || !aligned(&bo, 8, "offs") ||
+        !aligned(&bd, 4, "dst") || !aligned(&bkx, 4, "kx") || !aligned(&bky, 4, "ky")) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "blur_points_all: bad arguments");
+        goto done;
+    }
+    points_task t = {(const int64_t *)bx.buf, (const int64_t *)by.buf, n, chunk, nchunks, w, h, shift, nb, R, block,
+                     (uint16_t *)bc.buf, (int64_t *)bo.buf, (float *)bd.buf, (const float *)bkx.buf,
+                     (const float *)bky.buf, 0, level, 0, 0, 0, 0, 0};
+    t.nt = stream && (uintptr_t)bd.buf % 64 == 0 && w % 16 == 0;
+    Py_BEGIN_ALLOW_THREADS
+    run_both(points_run, &t);
+    Py_END_ALLOW_THREADS
+    if (t.chunks_done != nchunks || t.rows_done != h) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = PyBool_FromLong(t.wrapped);
+#else
+    (void)chunk, (void)w, (void)h, (void)shift, (void)stream, (void)block;
+    PyErr_SetString(PyExc_ValueError, "blur_points_all: not available on this platform");
+    goto done;
+#endif
+done:
+    PyBuffer_Release(&bx);
+    PyBuffer_Release(&by);
     PyBuffer_Release(&bc);
     PyBuffer_Release(&bo);
     PyBuffer_Release(&bd);
@@ -1295,6 +1505,9 @@ static PyMethodDef methods[] = {
     {"blur_points", blur_points, METH_VARARGS,
      "blur_points(cells, offs, shift, dst, w, h, kx, ky, r0, r1[, stream, counter, block]) -> wrapped: the blur of bucketed "
      "points, counted band by band. Use density(), not this."},
+    {"blur_points_all", blur_points_all, METH_VARARGS,
+     "blur_points_all(ix, iy, chunk, w, h, shift, cells, offs, dst, kx, ky, stream, block) -> wrapped: bucket16 and "
+     "blur_points on this thread and the module's worker. Use density(), not this."},
     {"simd", simd, METH_NOARGS, "simd() -> 'avx512', 'avx2' or 'base': the blur's vector code on this CPU."},
     {"set_simd", set_simd, METH_O, "set_simd(name): use at most that vector code (tests). Use density(), not this."},
     {"bands", bands, METH_VARARGS, "bands(iy, i0, i1, shift, h, hist): points per band of rows. Use density(), not this."},
@@ -1320,4 +1533,21 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_splat", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__splat(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__splat(void)
+{
+    PyObject *m = PyModule_Create(&module);
+    if (!m)
+        return NULL;
+#ifdef HAVE_WORKER
+    static int atfork_set;
+    if (!atfork_set && pthread_atfork(NULL, NULL, worker_atfork_child) == 0)
+        atfork_set = 1;
+    if (PyModule_AddIntConstant(m, "WORKER", 1) < 0) {
+#else
+    if (PyModule_AddIntConstant(m, "WORKER", 0) < 0) {
+#endif
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

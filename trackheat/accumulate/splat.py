@@ -228,6 +228,10 @@ def blur_points(ix, iy, width: int, height: int, kx: np.ndarray, ky: np.ndarray)
     dst = aligned_array((height, width), np.float32)
     stream = height * width * 4 >= STREAM_BYTES
     alone = height * width < TWO_BANDS or height < 2 or on_helper()
+    if not alone and _splat.WORKER:  # both steps on this thread and _splat's own worker, in one call
+        block = _rows_per_block(height, len(kx) // 2)
+        wrapped = _splat.blur_points_all(ix, iy, chunk, width, height, shift, cells, offs, dst, kx, ky, stream, block)
+        return None if wrapped else dst
     if alone or n < TWO_HALVES_CACHED:  # (a few points: not worth waking the helper twice)
         _splat.bucket16(ix, iy, 0, nchunks, chunk, width, height, shift, cells, offs)
     else:
