@@ -10,8 +10,9 @@ sigma from 2 px to 5 % of the diagonal (and the issue's own rows), three ways:
 density() and the OpenCV peer are timed in turn in the same loop (interleaved,
 so others' load on the shared machine weighs on both alike), then the scipy
 peer apart (whatever runs right after np.histogram2d pays for the memory it
-freed); a cell is the median, and a peer that takes over a second is run
-once. A peer is its count step then its blur; the blur's cost does not
+freed); a cell is the median of at least seven turns (and of as many more
+as fit in half a second, up to 41), and a peer that takes over a second is
+run once. Timing starts once the process's own threads are idle (settle()). A peer is its count step then its blur; the blur's cost does not
 depend on the points, so once a peer's whole
 run took over a second at a canvas and sigma (the 220 px OpenCV blur at 4K
 takes a minute on this machine), the next rows at that canvas and sigma time
@@ -58,6 +59,8 @@ COUNTS = [10_000, 1_000_000, 10_000_000]
 EXTRA = {(1920, 1080): [(175_000, 15.0)], (3840, 2160): [(1_000_000, 20.0), (10_000, 8.0)]}  # the issue's own rows
 REPEAT = 7
 SLOW = 1.0  # s: a peer slower than this is run once
+MIN_SECONDS = 0.5  # s: fast rows run in turn for at least this long (up to MAX_REPEAT times)
+MAX_REPEAT = 41
 
 
 def sigmas(width: int, height: int) -> list[float]:
@@ -123,16 +126,34 @@ def tutorial(counts: dict, width: int, height: int, sigma: float) -> np.ndarray:
 
 
 def interleaved(fns: dict, repeat: int = REPEAT) -> dict:
-    """Median seconds of each function, timed in turn; one that is slower than SLOW runs once."""
+    """Median seconds of each function, timed in turn `repeat` times, and more (up to MAX_REPEAT)
+    until MIN_SECONDS have passed; one that is slower than SLOW runs once. On this shared 2-core
+    machine the host's load comes and goes over tenths of a second: seven turns of a 1 ms row could
+    all fall in one such spell (10k points at 2 px: 0.9-1.0 ms for a few hundred ms, 0.55-0.6 ms
+    before and after), which takes more from a call on two threads than from one on one."""
     times = {k: [] for k in fns}
-    for i in range(repeat):
+    start = time.perf_counter()
+    i = 0
+    while i < repeat or (i < MAX_REPEAT and time.perf_counter() - start < MIN_SECONDS):
         for k, fn in fns.items():
             if i and times[k] and times[k][0] > SLOW:
                 continue
             t0 = time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - t0)
+        i += 1
     return {k: statistics.median(v) for k, v in times.items()}
+
+
+def settle(limit: float = 3.0) -> None:
+    """Wait until this process's own threads are idle: numpy's OpenBLAS threads spin for about
+    0.1 s after import (and after any BLAS call), taking one of the two cores from the first row."""
+    end = time.perf_counter() + limit
+    while time.perf_counter() < end:
+        cpu = time.process_time()
+        time.sleep(0.02)
+        if time.process_time() - cpu < 0.002:
+            return
 
 
 def ms(s: float) -> str:
@@ -165,6 +186,7 @@ def main() -> int:
     print("| canvas | points | sigma | trackheat density() | np.bincount + cv2.GaussianBlur | ratio | np.histogram2d + gaussian_filter | ratio | error vs exact sum | path |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     rng = np.random.default_rng(2026)
+    settle()
     worst_ratio, worst_err, worst_4k = math.inf, 0.0, 0.0
     for width, height in SIZES:
         rows = [(n, s) for s in sigmas(width, height) for n in COUNTS] + EXTRA.get((width, height), [])
