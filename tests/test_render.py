@@ -749,8 +749,9 @@ def test_points_blurred_band_by_band_equal_the_blur_of_their_count(monkeypatch, 
 
         assert not splat.points_blur_ok(700, 410, 6) and not dens.points_blur(1000, 700, 410, 6)
         with pytest.raises(ValueError, match="AVX2"):
-            _splat.blur_points(np.zeros(1, np.uint16), np.zeros((10, 1), np.int64), 6, np.empty((410, 700), np.float32), 700, 410,
-                               np.ones(3, np.float32), np.ones(3, np.float32), 0, 410)
+            _splat.blur_points(np.zeros(1, np.int64), np.zeros(1, np.int64), 1024, 700, 410, 6, np.zeros(1, np.uint16),
+                               np.zeros((9, 1), np.int64), np.empty((410, 700), np.float32), np.ones(3, np.float32),
+                               np.ones(3, np.float32), False, 64, True)
         return
     monkeypatch.setattr(splat, "TWO_BANDS", 1 if two else 1 << 40)
     rng = np.random.default_rng(21)
@@ -774,7 +775,7 @@ def test_points_blurred_band_by_band_equal_the_blur_of_their_count(monkeypatch, 
 
 
 def test_points_blurred_on_the_modules_own_worker_by_two_callers_and_after_a_fork():
-    """blur_points_all shares its work with _splat's own thread: two Python threads calling it at
+    """blur_points shares its work with _splat's own thread: two Python threads calling it at
     once (one has the worker, the other works alone) and a forked child (which has no worker until
     it starts its own) each get the blur of their own count, bit for bit."""
     need_points_blur()
@@ -812,16 +813,6 @@ def test_points_blurred_on_the_modules_own_worker_by_two_callers_and_after_a_for
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-    xs, ys = sets[2]
-    cells, offs = np.empty(len(xs), np.uint16), np.empty((((h - 1) >> 6) + 3, 5), np.int64)
-    dst = np.empty((h, w), np.float32)
-    assert _splat.blur_points_all(xs, ys, 1000, w, h, 6, cells, offs, dst, k, k, False, 64) is False
-    np.testing.assert_array_equal(dst, want[2])
-    for bad in [dict(chunk=0), dict(block=0), dict(cells=cells[:10]), dict(offs=offs[:-1]), dict(dst=dst[:10]),
-                dict(shift=7)]:  # (a band of 64 900-pixel rows does not fit in 16 bits)
-        a = dict(chunk=1000, shift=6, cells=cells, offs=offs, dst=dst, block=64) | bad
-        with pytest.raises(ValueError):
-            _splat.blur_points_all(xs, ys, a["chunk"], w, h, a["shift"], a["cells"], a["offs"], a["dst"], k, k, False, a["block"])
 
 
 @pytest.mark.parametrize("source, x86", [("trackheat/accumulate/_splat.c", "#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))"),
@@ -848,42 +839,32 @@ def test_c_modules_compile_without_their_x86_vector_code(tmp_path, source, x86):
 
 
 def test_bucketed_points_refuse_what_would_leave_their_buffers():
-    """The C side checks the chunk range, the buffers' sizes and every run of offsets it is handed."""
+    """The C side checks the chunk and block sizes, the buffers' sizes, the band's width and the
+    kernel's length; one chunk or many, one block of rows or many, alone or with the worker, give
+    the same grid."""
     need_points_blur()
     from trackheat.accumulate import _splat
 
-    xs, ys = np.arange(10), np.arange(10)
     w, h, shift = 20, 12, 2
-    nb = ((h - 1) >> shift) + 2
-    cells = np.empty(10, np.uint16)
-    offs = np.empty((nb + 1, 3), np.int64)
-    _splat.bucket16(xs, ys, 0, 3, 4, w, h, shift, cells, offs)  # (10 points: chunks of 4, 4 and 2)
+    xs, ys = np.arange(-1, 22), np.arange(-1, 22) % 13  # (some left, right and below the canvas)
     k = np.ones(3, np.float32)
-    dst = np.empty((h, w), np.float32)
-    assert _splat.blur_points(cells, offs, shift, dst, w, h, k, k, 0, h) is False
-    with pytest.raises(ValueError):
-        _splat.bucket16(xs, ys, 0, 4, 4, w, h, shift, cells, offs)  # a chunk past the points
-    with pytest.raises(ValueError):
-        _splat.bucket16(xs, ys, 0, 3, 4, w, h, shift, cells[:9], offs)
-    with pytest.raises(ValueError):
-        _splat.bucket16(xs, ys, 0, 3, 4, 20000, h, 2, cells, offs)  # a band of 80000 cells
-    bad = offs.copy()
-    bad[2, 1] = 11  # a run past the cells
-    with pytest.raises(ValueError):
-        _splat.blur_points(cells, bad, shift, dst, w, h, k, k, 0, h)
-    with pytest.raises(ValueError):
-        _splat.blur_points(cells, offs, shift, dst, w, h, np.ones(99, np.float32), np.ones(99, np.float32), 0, h)
-    with pytest.raises(ValueError):
-        _splat.blur_points(cells, offs, shift, dst, w, h, k, k, 0, h + 1)
-    # work shared in blocks: the rows claimed one block at a time from a counter give the same grid
-    counter = np.zeros(1, np.int64)
+    nb = ((h - 1) >> shift) + 2
+    cells, dst = np.empty(len(xs), np.uint16), np.empty((h, w), np.float32)
+
+    def call(chunk=4, shift=shift, cells=cells, offs=None, dst=dst, kx=k, block=5, alone=False):
+        offs = np.empty((nb + 1, -(-len(xs) // chunk)), np.int64) if offs is None else offs
+        return _splat.blur_points(xs, ys, chunk, w, h, shift, cells, offs, dst, kx, kx, False, block, alone)
+
+    assert call() is False
     whole = dst.copy()
-    assert _splat.blur_points(cells, offs, shift, dst, w, h, k, k, 0, h, False, counter, 5) is False
-    assert int(counter[0]) == 4 and np.array_equal(dst, whole)  # (three blocks, then one claim that found none)
-    with pytest.raises(ValueError, match="counter"):
-        _splat.blur_points(cells, offs, shift, dst, w, h, k, k, 0, h, False, np.zeros(1, np.int32), 5)
-    with pytest.raises(ValueError, match="counter"):
-        _splat.blur(dst, np.empty_like(dst), w, h, k, k, 0, h, None, False, np.zeros(1, np.int64), 0)
+    assert call(chunk=1000, block=1000, alone=True) is False and np.array_equal(dst, whole)
+    inside = (xs >= 0) & (xs < w) & (ys < h)
+    count = np.bincount(ys[inside] * w + xs[inside], minlength=w * h).reshape(h, w).astype(np.float32)
+    np.testing.assert_array_equal(whole, splat.blur(count, k, k))
+    for bad in [dict(chunk=0, offs=np.empty((nb + 1, 6), np.int64)), dict(block=0), dict(cells=cells[:10]), dict(offs=np.empty((nb, 6), np.int64)),
+                dict(dst=dst[:11]), dict(shift=12), dict(kx=np.ones(99, np.float32))]:  # (a band of 4096 rows passes 16 bits)
+        with pytest.raises(ValueError):
+            call(**bad)
 
 
 @pytest.mark.parametrize("f", [2, 3, 6])

@@ -521,7 +521,7 @@ __attribute__((target("avx512f"))) static void vrows4(const float *const *rows, 
 }
 
 /* Counts made band by band as the blur reads them (blur_points()): the points were bucketed by
-   band of rows (bucket16()), each as its cell within its band (a uint16: a band has fewer than
+   band of rows (bucket_chunk()), each as its cell within its band (a uint16: a band has fewer than
    65536 cells), so a band's count lives in one small buffer that stays in L2 while it is counted and
    read, and no full-size count grid is ever written, zeroed or read back. */
 typedef struct {
@@ -828,14 +828,12 @@ done:
     return result;
 }
 
-/* bucket16(ix, iy, c0, c1, chunk, w, h, shift, cells, offs[, counter]): chunks [c0, c1) of `chunk` points each
-   (one at a time from the counter when given),
-   every point's cell within its band of 1 << shift rows (fewer than 65536 cells) written to cells
-   (uint16, one per point), grouped by band within its chunk: chunk c's band b is
-   cells[offs[b * nchunks + c] : offs[(b + 1) * nchunks + c]], for nb = ((h - 1) >> shift) + 2 bands
-   (the last: points above or below the canvas; a point left or right of it is the cell 0xFFFF,
-   which no band has). A chunk is read from memory once and again from the cache, so the points
-   cost one streaming pass. */
+/* Chunk c of `chunk` points: each point's cell within its band of 1 << shift rows (fewer than 65536
+   cells) written to cells (uint16, one per point), grouped by band within its chunk: chunk c's band b
+   is cells[offs[b * nchunks + c] : offs[(b + 1) * nchunks + c]], for nb = ((h - 1) >> shift) + 2
+   bands (the last: points above or below the canvas; a point left or right of it is the cell
+   0xFFFF, which no band has). A chunk is read from memory once and again from the cache, so the
+   points cost one streaming pass. */
 static void bucket_chunk(const int64_t *px, const int64_t *py, Py_ssize_t c, Py_ssize_t nchunks, Py_ssize_t chunk,
                          Py_ssize_t n, Py_ssize_t w, Py_ssize_t h, Py_ssize_t shift, Py_ssize_t nb,
                          uint16_t *RESTRICT cells, int64_t *RESTRICT offs, int64_t *RESTRICT hist)
@@ -860,151 +858,22 @@ static void bucket_chunk(const int64_t *px, const int64_t *py, Py_ssize_t c, Py_
     }
 }
 
-static PyObject *bucket16(PyObject *self, PyObject *args)
-{
-    (void)self;
-    Py_buffer bx, by, bc, bo;
-    Py_ssize_t c0, c1, chunk, w, h, shift;
-    PyObject *counter = Py_None;
-    Py_buffer bcount = {0};
-    share_t sh;
-    if (!PyArg_ParseTuple(args, "y*y*nnnnnnw*w*|O", &bx, &by, &c0, &c1, &chunk, &w, &h, &shift, &bc, &bo, &counter))
-        return NULL;
-    PyObject *result = NULL;
-    int64_t *hist = NULL;
-    if (!get_share(counter, 1, &bcount, &sh))
-        goto done;
-    const Py_ssize_t n = bx.len / 8;
-    const Py_ssize_t nb = (w >= 1 && h >= 1 && shift >= 0 && shift <= 16) ? ((h - 1) >> shift) + 2 : 0;
-    const Py_ssize_t nchunks = chunk >= 1 ? (n + chunk - 1) / chunk : 0;
-    if (!nb || chunk < 1 || (w << shift) >= 65536 || c0 < 0 || c1 > nchunks || c0 > c1 || !sized(&by, n * 8, "iy") ||
-        !sized(&bx, n * 8, "ix") || bc.len < n * 2 || !sized(&bo, (nb + 1) * nchunks * 8, "offs") ||
-        !aligned(&bx, 8, "ix") || !aligned(&by, 8, "iy") || !aligned(&bc, 2, "cells") || !aligned(&bo, 8, "offs")) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "bucket16: bad arguments");
-        goto done;
-    }
-    hist = malloc((size_t)nb * 2 * sizeof(int64_t));
-    if (!hist) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    const int64_t *px = (const int64_t *)bx.buf, *py = (const int64_t *)by.buf;
-    Py_BEGIN_ALLOW_THREADS
-    Py_ssize_t a, e;
-    while (next_block(&sh, c0, c1, &a, &e))
-        for (Py_ssize_t c = a; c < e; c++)
-            bucket_chunk(px, py, c, nchunks, chunk, n, w, h, shift, nb, (uint16_t *)bc.buf, (int64_t *)bo.buf, hist);
-    Py_END_ALLOW_THREADS
-    result = Py_None;
-    Py_INCREF(result);
-done:
-    free(hist);
-    if (sh.counter)
-        PyBuffer_Release(&bcount);
-    PyBuffer_Release(&bx);
-    PyBuffer_Release(&by);
-    PyBuffer_Release(&bc);
-    PyBuffer_Release(&bo);
-    return result;
-}
-
-/* blur_points(cells, offs, shift, dst, w, h, kx, ky, r0, r1[, stream[, counter, block]]) -> wrapped: dst rows [r0, r1) of
-   the blur (as blur() gives it) of the counts of bucket16()'s points, each band counted in a small
-   buffer as the blur first reads it; True when a cell passed 65535 (dst is then incomplete).
-   AVX2 or AVX-512, and kernels up to HMAX taps a side only. */
-static PyObject *blur_points(PyObject *self, PyObject *args)
-{
-    (void)self;
-    Py_buffer bc, bo, bd, bkx, bky;
-    Py_ssize_t shift, w, h, r0, r1, block = 0;
-    int stream = 0;
-    PyObject *counter = Py_None;
-    Py_buffer bcount = {0};
-    share_t sh;
-    if (!PyArg_ParseTuple(args, "y*y*nw*nny*y*nn|pOn", &bc, &bo, &shift, &bd, &w, &h, &bkx, &bky, &r0, &r1, &stream,
-                          &counter, &block))
-        return NULL;
-    PyObject *result = NULL;
-    rows_t rw = {0};
-    uint16_t *band = NULL;
-    if (!get_share(counter, block, &bcount, &sh))
-        goto done;
-    const Py_ssize_t R = (Py_ssize_t)(bkx.len / 4) / 2, ncells = bc.len / 2;
-    const Py_ssize_t nb = (w >= 1 && h >= 1 && shift >= 0 && shift <= 16) ? ((h - 1) >> shift) + 2 : 0;
-    const Py_ssize_t nchunks = nb ? (bo.len / 8) / (nb + 1) : 0;
-#ifdef HAVE_AVX2
-    const int level = simd_level();
-    if (level < 1 || R > HMAX) {
-        PyErr_SetString(PyExc_ValueError, "blur_points: needs AVX2 or AVX-512 and at most 48 taps a side");
-        goto done;
-    }
-    if (!nb || (w << shift) >= 65536 || w > PY_SSIZE_T_MAX / 4 / h || bo.len != nchunks * (nb + 1) * 8 ||
-        bkx.len != (2 * R + 1) * 4 || r0 < 0 || r1 > h || r0 > r1 || !sized(&bd, w * h * 4, "dst") ||
-        !sized(&bky, (2 * R + 1) * 4, "ky") || !aligned(&bc, 2, "cells") || !aligned(&bo, 8, "offs") ||
-        !aligned(&bd, 4, "dst") || !aligned(&bkx, 4, "kx") || !aligned(&bky, 4, "ky")) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "blur_points: bad arguments");
-        goto done;
-    }
-    const int64_t *offs = (const int64_t *)bo.buf;
-    for (Py_ssize_t b = 0; b < nb; b++) /* every run inside the cells, in order */
-        for (Py_ssize_t c = 0; c < nchunks; c++) {
-            const int64_t a = offs[b * nchunks + c], e = offs[(b + 1) * nchunks + c];
-            if (a < 0 || e > ncells || a > e) {
-                PyErr_SetString(PyExc_ValueError, "blur_points: offsets out of range");
-                goto done;
-            }
-        }
-    if (!rows_alloc(&rw, w, R, 1))
-        goto done;
-    band = malloc(((size_t)w << shift) * sizeof(uint16_t));
-    if (!band) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    const Py_ssize_t span = rw.span, wv = rw.wv;
-    bandsrc bs = {(const uint16_t *)bc.buf, offs, nchunks, nb, shift, band, -1, 0};
-    float *dst = (float *)bd.buf;
-    const int nt = stream && (uintptr_t)dst % 64 == 0 && w % 16 == 0;
-    Py_BEGIN_ALLOW_THREADS
-    Py_ssize_t a, e;
-    while (next_block(&sh, r0, r1, &a, &e))
-        (level == 2 ? blur4_avx512 : blur4_avx2)(NULL, NULL, NULL, dst, w, h, (const float *)bkx.buf + R,
-                                                 (const float *)bky.buf + R, R, a, e, rw.pad, rw.ring, rw.ring_row,
-                                                 rw.ring_full, rw.ring + span * wv, rw.ring + (span + 1) * wv, nt, &bs);
-    Py_END_ALLOW_THREADS
-    result = PyBool_FromLong(bs.wrapped);
-#else
-    (void)ncells;
-    (void)nchunks;
-    (void)stream;
-    (void)R;
-    PyErr_SetString(PyExc_ValueError, "blur_points: needs AVX2 or AVX-512");
-#endif
-done:
-    rows_free(&rw);
-    free(band);
-    if (sh.counter)
-        PyBuffer_Release(&bcount);
-    PyBuffer_Release(&bc);
-    PyBuffer_Release(&bo);
-    PyBuffer_Release(&bd);
-    PyBuffer_Release(&bkx);
-    PyBuffer_Release(&bky);
-    return result;
-}
-
 /* ---- one worker thread of this module's own --------------------------------------------------
  * Handing work to trackheat.pool's helper costs about 0.1 ms right after another library's work
  * (submitting a Python call, waking the thread, taking and giving back the GIL, the result): a
- * sixth of a 10k-point density at 2 px. blur_points_all() hands its half to this thread in C
+ * sixth of a 10k-point density at 2 px. blur_points() hands its half to this thread in C
  * instead: a condition variable, no GIL. Work is claimed from shared counters, so a worker that
  * starts late, or never (another caller has it), only means this thread does more of it. */
-#if !defined(_WIN32) && defined(HAVE_AVX2)
+#ifdef HAVE_AVX2
+#ifndef _WIN32
 #include <pthread.h>
 #include <sched.h>
 #define HAVE_WORKER 1
+#define YIELD() sched_yield()
+#else
+#define YIELD() ((void)0)
+#endif
+#ifdef HAVE_WORKER
 typedef void (*task_fn)(void *);
 static pthread_mutex_t wk_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wk_go = PTHREAD_COND_INITIALIZER, wk_done = PTHREAD_COND_INITIALIZER;
@@ -1079,8 +948,9 @@ static void run_both(task_fn fn, void *arg)
     wk_busy = 0;
     pthread_mutex_unlock(&wk_lock);
 }
+#endif
 
-/* blur_points_all's shared state: both threads bucket chunks of points, wait until every chunk is
+/* blur_points's shared state: both threads bucket chunks of points, wait until every chunk is
    placed, then blur blocks of rows; each claims work from a counter and counts what it finished */
 typedef struct {
     const int64_t *px, *py;
@@ -1115,7 +985,7 @@ static void points_run(void *arg)
         if (spins < 20000)
             _mm_pause();
         else
-            sched_yield();
+            YIELD();
     }
     bandsrc bs = {t->cells, t->offs, t->nchunks, t->nb, t->shift, band, -1, 0};
     const Py_ssize_t span = rw.span, wv = rw.wv;
@@ -1138,26 +1008,31 @@ done:
 }
 #endif
 
-/* blur_points_all(ix, iy, chunk, w, h, shift, cells, offs, dst, kx, ky, stream, block) -> wrapped:
-   bucket16() and then blur_points() of all the rows, on this thread and the module's worker, in one
-   call (see run_both). False without the worker (Windows) and a CPU without AVX2: not available. */
-static PyObject *blur_points_all(PyObject *self, PyObject *args)
+/* blur_points(ix, iy, chunk, w, h, shift, cells, offs, dst, kx, ky, stream, block, alone) -> wrapped:
+   the blur (as blur() gives it) of the count of the points (int64 pixel indices; those off the
+   canvas add nothing), without a full-size count: the points, `chunk` at a time, are bucketed by
+   band of 1 << shift rows (bucket_chunk: cells, uint16, one per point; offs, int64, (nb + 1) x
+   nchunks), then `block` rows at a time are blurred, each band counted in a small buffer just
+   before the blur reads it. On this thread and the module's worker (unless `alone`; see
+   run_both). True when a pixel passed 65535 points (dst is then incomplete). AVX2 or AVX-512, and
+   kernels up to HMAX taps a side only. */
+static PyObject *blur_points(PyObject *self, PyObject *args)
 {
     (void)self;
     Py_buffer bx, by, bc, bo, bd, bkx, bky;
     Py_ssize_t chunk, w, h, shift, block;
-    int stream;
-    if (!PyArg_ParseTuple(args, "y*y*nnnnw*w*w*y*y*pn", &bx, &by, &chunk, &w, &h, &shift, &bc, &bo, &bd, &bkx, &bky,
-                          &stream, &block))
+    int stream, alone;
+    if (!PyArg_ParseTuple(args, "y*y*nnnnw*w*w*y*y*pnp", &bx, &by, &chunk, &w, &h, &shift, &bc, &bo, &bd, &bkx, &bky,
+                          &stream, &block, &alone))
         return NULL;
     PyObject *result = NULL;
-#ifdef HAVE_WORKER
+#ifdef HAVE_AVX2
     const Py_ssize_t n = bx.len / 8, R = (Py_ssize_t)(bkx.len / 4) / 2;
     const Py_ssize_t nb = (w >= 1 && h >= 1 && shift >= 0 && shift <= 16) ? ((h - 1) >> shift) + 2 : 0;
     const Py_ssize_t nchunks = chunk >= 1 ? (n + chunk - 1) / chunk : 0;
     const int level = simd_level();
     if (level < 1 || R > HMAX) {
-        PyErr_SetString(PyExc_ValueError, "blur_points_all: needs AVX2 or AVX-512 and at most 48 taps a side");
+        PyErr_SetString(PyExc_ValueError, "blur_points: needs AVX2 or AVX-512 and at most 48 taps a side");
         goto done;
     }
     if (!nb || chunk < 1 || block < 1 || (w << shift) >= 65536 || w > PY_SSIZE_T_MAX / 4 / h || !sized(&by, n * 8, "iy") ||
@@ -1166,7 +1041,7 @@ static PyObject *blur_points_all(PyObject *self, PyObject *args)
         !aligned(&bx, 8, "ix") || !aligned(&by, 8, "iy") || !aligned(&bc, 2, "cells") || !aligned(&bo, 8, "offs") ||
         !aligned(&bd, 4, "dst") || !aligned(&bkx, 4, "kx") || !aligned(&bky, 4, "ky")) {
         if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "blur_points_all: bad arguments");
+            PyErr_SetString(PyExc_ValueError, "blur_points: bad arguments");
         goto done;
     }
     points_task t = {(const int64_t *)bx.buf, (const int64_t *)by.buf, n, chunk, nchunks, w, h, shift, nb, R, block,
@@ -1174,7 +1049,12 @@ static PyObject *blur_points_all(PyObject *self, PyObject *args)
                      (const float *)bky.buf, 0, level, 0, 0, 0, 0, 0};
     t.nt = stream && (uintptr_t)bd.buf % 64 == 0 && w % 16 == 0;
     Py_BEGIN_ALLOW_THREADS
-    run_both(points_run, &t);
+#ifdef HAVE_WORKER
+    if (!alone)
+        run_both(points_run, &t);
+    else
+#endif
+        points_run(&t);
     Py_END_ALLOW_THREADS
     if (t.chunks_done != nchunks || t.rows_done != h) {
         PyErr_NoMemory();
@@ -1182,8 +1062,8 @@ static PyObject *blur_points_all(PyObject *self, PyObject *args)
     }
     result = PyBool_FromLong(t.wrapped);
 #else
-    (void)chunk, (void)w, (void)h, (void)shift, (void)stream, (void)block;
-    PyErr_SetString(PyExc_ValueError, "blur_points_all: not available on this platform");
+    (void)chunk, (void)w, (void)h, (void)shift, (void)stream, (void)block, (void)alone;
+    PyErr_SetString(PyExc_ValueError, "blur_points: needs AVX2 or AVX-512");
     goto done;
 #endif
 done:
@@ -1499,15 +1379,9 @@ static PyObject *set_simd(PyObject *self, PyObject *arg)
 }
 
 static PyMethodDef methods[] = {
-    {"bucket16", bucket16, METH_VARARGS,
-     "bucket16(ix, iy, c0, c1, chunk, w, h, shift, cells, offs[, counter]): points bucketed by band of rows, as uint16 "
-     "cells. Use density(), not this."},
     {"blur_points", blur_points, METH_VARARGS,
-     "blur_points(cells, offs, shift, dst, w, h, kx, ky, r0, r1[, stream, counter, block]) -> wrapped: the blur of bucketed "
-     "points, counted band by band. Use density(), not this."},
-    {"blur_points_all", blur_points_all, METH_VARARGS,
-     "blur_points_all(ix, iy, chunk, w, h, shift, cells, offs, dst, kx, ky, stream, block) -> wrapped: bucket16 and "
-     "blur_points on this thread and the module's worker. Use density(), not this."},
+     "blur_points(ix, iy, chunk, w, h, shift, cells, offs, dst, kx, ky, stream, block, alone) -> wrapped: the blur of "
+     "the points' count, bucketed by band of rows, on this thread and the module's worker. Use density(), not this."},
     {"simd", simd, METH_NOARGS, "simd() -> 'avx512', 'avx2' or 'base': the blur's vector code on this CPU."},
     {"set_simd", set_simd, METH_O, "set_simd(name): use at most that vector code (tests). Use density(), not this."},
     {"bands", bands, METH_VARARGS, "bands(iy, i0, i1, shift, h, hist): points per band of rows. Use density(), not this."},

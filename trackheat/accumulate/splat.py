@@ -183,7 +183,7 @@ def blur(grid: np.ndarray, kx: np.ndarray, ky: np.ndarray, second: np.ndarray | 
     return dst
 
 
-# Points per chunk of bucket16 (2 MB of coordinates, read from memory once and again from the cache).
+# Points per chunk of blur_points' bucketing (2 MB of coordinates, read from memory once and again from the cache).
 # Every band reads one run per chunk: with 1024-point chunks, 1M points at 4K made 134k runs of 7
 # cells, and blur_points took twice as long (measured 1024 to 1M points a chunk, right after the
 # OpenCV peer: 128k-512k were within 5 % of each other).
@@ -206,9 +206,10 @@ def points_blur_ok(width: int, height: int, radius: int) -> bool:
 
 def blur_points(ix, iy, width: int, height: int, kx: np.ndarray, ky: np.ndarray) -> np.ndarray | None:
     """The blur of the unweighted points' counts (as blur(counts16(...)) gives it), without a
-    full-size count: the points are bucketed by band of rows (bucket16, halves of them on two
-    threads), then each thread blurs half the rows, counting each band into a buffer that stays in
-    L2 just before the blur reads it. None when a pixel holds more than 65535 points.
+    full-size count: the points are bucketed by band of rows, then the rows are blurred, each band
+    counted into a buffer that stays in L2 just before the blur reads it; both steps shared, in
+    one C call, between this thread and _splat's own worker thread. None when a pixel holds more
+    than 65535 points.
 
     A full-resolution count grid costs a zeroing pass, a random add per point into memory that no
     longer fits in L2, and a read back: about half of density()'s time at 1M points and 2-4 px.
@@ -222,25 +223,13 @@ def blur_points(ix, iy, width: int, height: int, kx: np.ndarray, ky: np.ndarray)
     n = len(ix)
     nb = ((height - 1) >> shift) + 2
     chunk = min(POINTS_CHUNK, max(1024, -(-n // 8)))  # (eight chunks at least: both threads take them in turn)
-    nchunks = -(-n // chunk)
-    offs = np.empty((nb + 1, nchunks), np.int64)
+    offs = np.empty((nb + 1, -(-n // chunk)), np.int64)
     cells = _cells(n, np.uint16)
     dst = aligned_array((height, width), np.float32)
     stream = height * width * 4 >= STREAM_BYTES
-    alone = height * width < TWO_BANDS or height < 2 or on_helper()
-    if not alone and _splat.WORKER:  # both steps on this thread and _splat's own worker, in one call
-        block = _rows_per_block(height, len(kx) // 2)
-        wrapped = _splat.blur_points_all(ix, iy, chunk, width, height, shift, cells, offs, dst, kx, ky, stream, block)
-        return None if wrapped else dst
-    if alone or n < TWO_HALVES_CACHED:  # (a few points: not worth waking the helper twice)
-        _splat.bucket16(ix, iy, 0, nchunks, chunk, width, height, shift, cells, offs)
-    else:
-        _on_both(lambda c: _splat.bucket16(ix, iy, 0, nchunks, chunk, width, height, shift, cells, offs, c))
-    if alone:
-        wrapped = _splat.blur_points(cells, offs, shift, dst, width, height, kx, ky, 0, height, stream)
-        return None if wrapped else dst
+    alone = height * width < TWO_BANDS or height < 2
     block = _rows_per_block(height, len(kx) // 2)
-    wrapped = any(_on_both(lambda c: _splat.blur_points(cells, offs, shift, dst, width, height, kx, ky, 0, height, stream, c, block)))
+    wrapped = _splat.blur_points(ix, iy, chunk, width, height, shift, cells, offs, dst, kx, ky, stream, block, alone)
     return None if wrapped else dst
 
 
