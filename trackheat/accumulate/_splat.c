@@ -613,7 +613,6 @@ static const uint16_t *band_row(bandsrc *bs, Py_ssize_t sy, Py_ssize_t w, Py_ssi
             _mm_sfence(); /* streamed rows are visible before the other thread or the caller reads them */              \
     }
 
-#define NO_SPARSE(row, out, wv, kx, R) 0
 #define HROW512(row, out, wv, kx, R)                                                                 \
     do {                                                                                             \
         if ((R) <= 16)                                                                               \
@@ -642,6 +641,41 @@ __attribute__((target("avx2,fma"))) static void hrow_avx2(const float *in, float
         }
         for (int v = 0; v < 4; v++) _mm256_store_ps(out + x + 8 * v, acc[v]);
     }
+}
+
+/* hsparse512 for AVX2: the same sum of each value's kernel, in four vectors of eight */
+__attribute__((target("avx2,fma"))) static int hsparse_avx2(const float *row, float *out, Py_ssize_t wv, const float *kx,
+                                                            Py_ssize_t R)
+{
+    if (R > 15)
+        return 0;
+    const __m256 zero = _mm256_setzero_ps();
+    Py_ssize_t nnz = 0;
+    for (Py_ssize_t x = 0; x < wv; x += 8)
+        nnz += __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_load_ps(row + x), zero, _CMP_NEQ_UQ)));
+    if (nnz * 16 > wv)
+        return 0;
+    float kv[32];
+    for (int i = 0; i < 32; i++) kv[i] = i <= 2 * R ? kx[i - R] : 0.0f;
+    __m256 k[4];
+    for (int v = 0; v < 4; v++) k[v] = _mm256_loadu_ps(kv + 8 * v);
+    for (Py_ssize_t x = 0; x < wv; x += 8) _mm256_store_ps(out + x, zero);
+    for (Py_ssize_t x0 = 0; x0 < wv; x0 += 8) {
+        unsigned m = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_load_ps(row + x0), zero, _CMP_NEQ_UQ));
+        while (m) {
+            const Py_ssize_t x = x0 + __builtin_ctz(m);
+            m &= m - 1;
+            const float v = row[x];
+            if (x >= R && x - R + 32 <= wv) {
+                float *o = out + x - R;
+                const __m256 vv = _mm256_set1_ps(v);
+                for (int j = 0; j < 4; j++) _mm256_storeu_ps(o + 8 * j, _mm256_fmadd_ps(vv, k[j], _mm256_loadu_ps(o + 8 * j)));
+            } else {
+                for (Py_ssize_t i = x - R < 0 ? 0 : x - R; i <= x + R && i < wv; i++) out[i] += v * kx[i - x];
+            }
+        }
+    }
+    return 1;
 }
 
 __attribute__((target("avx2,fma"))) static void vrows4_avx2(const float *const *rows, float *const *o, Py_ssize_t w,
@@ -676,7 +710,7 @@ __attribute__((target("avx2,fma"))) static void vrows4_avx2(const float *const *
         }
     }
 }
-__attribute__((target("avx2,fma"))) static void blur4_avx2 BLUR4_ARGS BLUR4_BODY(hrow_avx2, NO_SPARSE, vrows4_avx2)
+__attribute__((target("avx2,fma"))) static void blur4_avx2 BLUR4_ARGS BLUR4_BODY(hrow_avx2, hsparse_avx2, vrows4_avx2)
 #endif
 
 /* The blur's working rows, as blur() and blur_points() hand them to the row code: a padded source

@@ -49,7 +49,7 @@ _NATIVE_SPLIT_BIG = 5.0  # ... of a larger coarse grid
 _NATIVE_DOWNSPLIT_PX = 0.7  # per full-resolution pixel, splitting counts (many points) instead of points
 _NATIVE_STAMP_ROW = (0.8, 12.7)  # per patch row of a stamped point: the grid in the cache, or over 16 MB
 _NATIVE_STAMP_PX = 0.15  # per patch pixel added
-_NATIVE_GRID_PX = (0.13, 0.45)  # per pixel of a stamped grid (zeroed pages faulted in)
+_NATIVE_GRID_PX = (0.19, 0.45)  # per pixel of a stamped grid (zeroed pages faulted in)
 _NATIVE_UPSIZE_COST = 0.3  # per full-resolution pixel for the linear upsize
 _BLUR_CALL = 1e5  # one blur: allocations, the helper thread
 # per pixel: fixed, and per unit of kernel radius; the four-row blur (radius up to splat.WIDE_RADIUS) or the one-row one
@@ -59,6 +59,9 @@ _CACHED_BYTES = 16 << 20  # a float32 grid up to this stays in this machine's L3
 _POINTS_BLUR_POINT = (1.4, 1.6)  # per point bucketed and counted: below 4K, at 4K
 _POINTS_BLUR_PX = (0.015, 0.21)  # per pixel: the output (streamed past the cache at 4K) ...
 _POINTS_BLUR_TAP = {"avx512": 0.036, "avx2": 0.052}  # ... and per unit of kernel radius
+# ... below 4K, when the rows are sparse (the horizontal pass adds each value's kernel: up to one
+# point per 16 pixels of a row, radius up to 15): per pixel, and per unit of radius (the vertical pass)
+_POINTS_BLUR_SPARSE = {"avx512": (0.2, 0.015), "avx2": (0.2, 0.026)}
 
 
 def _native_blur(px: float, r: int) -> float:
@@ -88,8 +91,12 @@ def _native_costs(n: int, width: int, height: int, sigma: float) -> dict[str, fl
     rows = n * (2 * r + 1)
     blur = count + _native_blur(px, r)
     if points_blur(n, width, height, r):
-        per_r = _POINTS_BLUR_TAP.get(splat.simd(), _POINTS_BLUR_TAP["avx2"])
-        blur = min(blur, n * _POINTS_BLUR_POINT[big] + _BLUR_CALL + px * (_POINTS_BLUR_PX[big] + per_r * r))
+        simd = splat.simd()
+        if not big and r <= 15 and n * 16 <= px:
+            fixed, per_r = _POINTS_BLUR_SPARSE.get(simd, _POINTS_BLUR_SPARSE["avx2"])
+        else:
+            fixed, per_r = _POINTS_BLUR_PX[big], _POINTS_BLUR_TAP.get(simd, _POINTS_BLUR_TAP["avx2"])
+        blur = min(blur, n * _POINTS_BLUR_POINT[big] + _BLUR_CALL + px * (fixed + per_r * r))
     costs = {
         # (a patch row faults in at least the 4 KB page it lies on: 1024 pixels)
         "stamp": rows * (_NATIVE_STAMP_ROW[big] + (2 * r + 1) * _NATIVE_STAMP_PX) + min(px, rows * max(2 * r + 1, 1024)) * _NATIVE_GRID_PX[big],
