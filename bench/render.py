@@ -12,7 +12,8 @@ so others' load on the shared machine weighs on both alike), then the scipy
 peer apart (whatever runs right after np.histogram2d pays for the memory it
 freed); a cell is the median of at least seven turns (and of as many more
 as fit in half a second, up to 41), and a peer that takes over a second is
-run once. Timing starts once the process's own threads are idle (settle()). A peer is its count step then its blur; the blur's cost does not
+run once. Timing starts once the process's own threads are idle, after a
+second of warm-up (settle()). A peer is its count step then its blur; the blur's cost does not
 depend on the points, so once a peer's whole
 run took over a second at a canvas and sigma (the 220 px OpenCV blur at 4K
 takes a minute on this machine), the next rows at that canvas and sigma time
@@ -145,15 +146,20 @@ def interleaved(fns: dict, repeat: int = REPEAT) -> dict:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def settle(limit: float = 3.0) -> None:
-    """Wait until this process's own threads are idle: numpy's OpenBLAS threads spin for about
-    0.1 s after import (and after any BLAS call), taking one of the two cores from the first row."""
+def settle(warm, limit: float = 3.0) -> None:
+    """Wait until this process's own threads are idle (numpy's OpenBLAS threads spin for about
+    0.1 s after import, and after any BLAS call, taking one of the two cores from the first row),
+    then call warm() for a second, untimed: the first tenths of a second of a process were slower
+    for both sides on this VM at times (its heap growing, pages faulted in)."""
     end = time.perf_counter() + limit
     while time.perf_counter() < end:
         cpu = time.process_time()
         time.sleep(0.02)
         if time.process_time() - cpu < 0.002:
-            return
+            break
+    end = time.perf_counter() + 1.0
+    while time.perf_counter() < end:
+        warm()
 
 
 def ms(s: float) -> str:
@@ -186,7 +192,9 @@ def main() -> int:
     print("| canvas | points | sigma | trackheat density() | np.bincount + cv2.GaussianBlur | ratio | np.histogram2d + gaussian_filter | ratio | error vs exact sum | path |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     rng = np.random.default_rng(2026)
-    settle()
+    xs, ys = rng.integers(0, 1920, 10_000), rng.integers(0, 1080, 10_000)
+    settle(lambda: (dens.density(xs, ys, width=1920, height=1080, sigma=2.0), opencv_peer(xs, ys, 1920, 1080, 2.0)))
+    rng = np.random.default_rng(2026)  # (the table's points, as before the warm-up)
     worst_ratio, worst_err, worst_4k = math.inf, 0.0, 0.0
     for width, height in SIZES:
         rows = [(n, s) for s in sigmas(width, height) for n in COUNTS] + EXTRA.get((width, height), [])
