@@ -197,6 +197,7 @@ MAX_IMAGE_BYTES = 16 * 1024 * 1024  # a stored image at most (a reference photo 
 # Each entry upgrades a file from version i to i + 1; append, never edit.
 _MIGRATIONS: list[str] = [_SCHEMA_V1, _SCHEMA_V2]
 NO_APP = 0  # the app id of rows with no application (imported logs, v1 recordings)
+ALL_APPS = -1  # the totals' row of every application together
 
 
 def shown_apps(names: Sequence[str | None]) -> str:
@@ -207,7 +208,7 @@ def shown_apps(names: Sequence[str | None]) -> str:
 def titled_apps(names: Sequence[str | None]) -> str:
     """Application names as a picture's title and messages say them."""
     return ", ".join("(no application)" if a is None else a for a in names)
-ALL_APPS = -1  # the totals' row of every application together
+
 
 # The month's totals: per application, every roll-up of every session summed into one blob, so
 # `export --session all` of a month decodes a blob per application instead of one per (session,

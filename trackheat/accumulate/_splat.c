@@ -724,15 +724,6 @@ typedef struct {
     Py_ssize_t span, wv;
 } rows_t;
 
-static int rows_alloc_raw(rows_t *r, Py_ssize_t w, Py_ssize_t R, int wide);
-static int rows_alloc(rows_t *r, Py_ssize_t w, Py_ssize_t R, int wide)
-{
-    if (rows_alloc_raw(r, w, R, wide))
-        return 1;
-    PyErr_NoMemory();
-    return 0;
-}
-
 /* (without the GIL: 0 when out of memory) */
 static int rows_alloc_raw(rows_t *r, Py_ssize_t w, Py_ssize_t R, int wide)
 {
@@ -748,6 +739,14 @@ static int rows_alloc_raw(rows_t *r, Py_ssize_t w, Py_ssize_t R, int wide)
     memset(r->pad, 0, (size_t)padlen * sizeof(float));
     memset(r->ring + r->span * r->wv, 0, (size_t)r->wv * sizeof(float)); /* the zero row */
     return 1;
+}
+
+static int rows_alloc(rows_t *r, Py_ssize_t w, Py_ssize_t R, int wide)
+{
+    if (rows_alloc_raw(r, w, R, wide))
+        return 1;
+    PyErr_NoMemory();
+    return 0;
 }
 
 static void rows_free(rows_t *r)
@@ -985,7 +984,8 @@ static void run_both(task_fn fn, void *arg)
 #endif
 
 /* blur_points's shared state: both threads bucket chunks of points, wait until every chunk is
-   placed, then blur blocks of rows; each claims work from a counter and counts what it finished */
+   placed, then blur blocks of rows; each claims work from a counter (next_block) and counts what
+   it finished */
 typedef struct {
     const int64_t *px, *py;
     Py_ssize_t n, chunk, nchunks, w, h, shift, nb, R, block;
@@ -994,7 +994,7 @@ typedef struct {
     float *dst;
     const float *kx, *ky;
     int nt, level;
-    int64_t next_chunk, chunks_done, next_rows, rows_done;
+    int64_t next_chunk, chunks_done, next_block, rows_done; /* (the counters of share_t: chunks, blocks of rows) */
     int wrapped;
 } points_task;
 
@@ -1006,12 +1006,10 @@ static void points_run(void *arg)
     rows_t rw = {0};
     if (!hist || !band || !rows_alloc_raw(&rw, t->w, t->R, 1))
         goto done; /* (the other thread does it all; the caller checks that all of it was done) */
-    for (;;) {
-        const int64_t c = __atomic_fetch_add(&t->next_chunk, 1, __ATOMIC_RELAXED);
-        if (c >= t->nchunks)
-            break;
-        bucket_chunk(t->px, t->py, (Py_ssize_t)c, t->nchunks, t->chunk, t->n, t->w, t->h, t->shift, t->nb, t->cells,
-                     t->offs, hist);
+    share_t chunks = {&t->next_chunk, 1, 0}, blocks = {&t->next_block, t->block, 0};
+    Py_ssize_t a, e;
+    while (next_block(&chunks, 0, t->nchunks, &a, &e)) {
+        bucket_chunk(t->px, t->py, a, t->nchunks, t->chunk, t->n, t->w, t->h, t->shift, t->nb, t->cells, t->offs, hist);
         __atomic_fetch_add(&t->chunks_done, 1, __ATOMIC_RELEASE);
     }
     /* the other thread's last chunk: at most one chunk of work away */
@@ -1023,13 +1021,9 @@ static void points_run(void *arg)
     }
     bandsrc bs = {t->cells, t->offs, t->nchunks, t->nb, t->shift, band, -1, 0};
     const Py_ssize_t span = rw.span, wv = rw.wv;
-    for (;;) {
-        const int64_t a = __atomic_fetch_add(&t->next_rows, t->block, __ATOMIC_RELAXED);
-        if (a >= t->h)
-            break;
-        const Py_ssize_t e = a + t->block < t->h ? (Py_ssize_t)a + t->block : t->h;
+    while (next_block(&blocks, 0, t->h, &a, &e)) {
         (t->level == 2 ? blur4_avx512 : blur4_avx2)(NULL, NULL, NULL, t->dst, t->w, t->h, t->kx + t->R, t->ky + t->R,
-                                                    t->R, (Py_ssize_t)a, e, rw.pad, rw.ring, rw.ring_row, rw.ring_full,
+                                                    t->R, a, e, rw.pad, rw.ring, rw.ring_row, rw.ring_full,
                                                     rw.ring + span * wv, rw.ring + (span + 1) * wv, t->nt, &bs);
         __atomic_fetch_add(&t->rows_done, e - a, __ATOMIC_RELAXED);
     }
